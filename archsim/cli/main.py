@@ -1,0 +1,44 @@
+"""Entry point. Each `archsim/cli/cmd_*.py` defines `register(subparsers)` that adds one
+subcommand and sets `func(args) -> int`. Any ArchsimError becomes one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from archsim import __version__
+from archsim.errors import ArchsimError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archsim", description="Cycle-level simulator of LLM-inference hardware.")
+    parser.add_argument("--version", action="version", version=f"archsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import archsim.cli as pkg
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"archsim.cli.{info.name}").register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ArchsimError as exc:
+        print(f"archsim: error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("archsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

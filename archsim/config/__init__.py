@@ -1,0 +1,1 @@
+"""Config reading: safe YAML, `base:` inheritance, `--set` overrides, schema validation."""

@@ -1,0 +1,1 @@
+"""Mapping strategies (one module each), registered by their `strategy` name."""

@@ -1,0 +1,1 @@
+"""System assembly: arch spec -> components + mapping; trace -> tasks -> schedule -> result."""

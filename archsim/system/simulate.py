@@ -1,0 +1,165 @@
+"""Run a workload on a system: trace -> task graph -> schedule -> the result contract.
+
+Phases: prefill processes `input_len` tokens per sequence; decode runs `output_len` steps,
+each producing one token per sequence. TTFT is the prefill time; TPOT the decode time per
+step. tokens_per_s is per request, times the batch (tokens of all sequences per second).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archsim import __version__
+from archsim.system.scheduler import PS_PER_S, schedule
+from archsim.system.system import System
+
+
+@dataclass(frozen=True)
+class Scenario:
+    batch: int = 1
+    input_len: int = 2048
+    output_len: int = 128
+    precision: str | None = None
+
+    def as_dict(self, precision: str) -> dict:
+        return {"batch": self.batch, "input_len": self.input_len, "output_len": self.output_len,
+                "precision": precision}
+
+
+@dataclass
+class RunResult:
+    summary: dict                       # the `--format json` contract
+    timeline: dict = field(default_factory=dict)   # column arrays, one row per task
+    config: dict = field(default_factory=dict)     # fully resolved arch config
+
+
+def _git_revision() -> str | None:
+    import subprocess
+    from archsim.paths import ROOT
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def provenance(system: System, model_name: str, extra: dict | None = None) -> dict:
+    return {"archsim_version": __version__, "git_revision": _git_revision(),
+            "arch_file": system.arch.file, "model": model_name, "fidelity": system.fidelity,
+            **(extra or {})}
+
+
+def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) -> RunResult:
+    """Schedule every op of `trace` on `system` and assemble the result."""
+    t0 = time.perf_counter()
+    graph = system.mapping.build(trace)
+    comp_names = list(system.components)
+    comp_id = {n: i for i, n in enumerate(comp_names)}
+    n = len(graph.jobs)
+    costs = [system.cost(c, j) for c, j in zip(graph.components, graph.jobs)]
+    resource = np.fromiter((comp_id[c] for c in graph.components), dtype=np.int64, count=n)
+    dur = np.fromiter((int(round(c.seconds * PS_PER_S)) for c in costs), dtype=np.int64, count=n)
+    energy = np.fromiter((c.energy_pj for c in costs), dtype=np.float64, count=n)
+    nbytes = np.fromiter((c.bytes for c in costs), dtype=np.float64, count=n)
+    cycles = np.fromiter((c.cycles for c in costs), dtype=np.int64, count=n)
+    lanes = [system.components[c].lanes for c in comp_names]
+    start, finish = schedule(resource, dur, graph.deps, lanes)
+
+    op_idx = np.asarray(graph.op_index, dtype=np.int64)
+    phase = trace["phase"][op_idx] if n else np.zeros(0, dtype=object)
+    is_pre = phase == "prefill"
+    is_dec = phase == "decode"
+    pre_end = int(finish[is_pre].max()) if is_pre.any() else 0
+    end = int(finish.max()) if n else 0
+    pre_s = pre_end / PS_PER_S
+    dec_s = (end - pre_end) / PS_PER_S if is_dec.any() else 0.0
+    batch = scenario["batch"]
+    out_len = scenario["output_len"] if is_dec.any() else 0
+    in_tokens = scenario["input_len"] * batch
+
+    static_w = {c: system.components[c].static_power_w for c in comp_names}
+    static_total = sum(static_w.values())
+    pre_e = energy[is_pre].sum() * 1e-12 + static_total * pre_s
+    dec_e = energy[is_dec].sum() * 1e-12 + static_total * dec_s
+
+    breakdown = {}
+    for c in comp_names:
+        sel = resource == comp_id[c]
+        breakdown[c] = {"seconds": float(dur[sel].sum() / PS_PER_S),
+                        "energy_j": float(energy[sel].sum() * 1e-12 + static_w[c] * end / PS_PER_S),
+                        "bytes": float(nbytes[sel].sum()),
+                        "jobs": int(sel.sum())}
+    ops = {}
+    names = trace["name"][op_idx] if n else np.zeros(0, dtype=object)
+    for name in dict.fromkeys(names.tolist()):
+        sel = names == name
+        rows = np.unique(op_idx[sel])
+        ops[name] = {"seconds": float(dur[sel].sum() / PS_PER_S), "energy_j": float(energy[sel].sum() * 1e-12),
+                     "flops": float(trace["flops"][rows].sum()), "bytes": float(nbytes[sel].sum())}
+
+    dec_tokens = out_len * batch
+    summary = {
+        "arch": system.arch.name, "model": model_name, "fidelity": system.fidelity,
+        "scenario": scenario,
+        "prefill": {"seconds": pre_s, "cycles": int(cycles[is_pre].sum()),
+                    "tokens_per_s": in_tokens / pre_s if pre_s > 0 else 0.0, "energy_j": float(pre_e)},
+        "decode": {"seconds": dec_s, "seconds_per_token": dec_s / out_len if out_len else 0.0,
+                   "tokens_per_s": dec_tokens / dec_s if dec_s > 0 else 0.0, "energy_j": float(dec_e),
+                   "energy_j_per_token": float(dec_e / dec_tokens) if dec_tokens else 0.0},
+        "end_to_end": {"seconds": pre_s + dec_s,
+                       "tokens_per_s": dec_tokens / (pre_s + dec_s) if dec_tokens and pre_s + dec_s > 0 else 0.0},
+        "ttft_s": pre_s,
+        "tpot_s": dec_s / out_len if out_len else 0.0,
+        "breakdown": breakdown,
+        "ops": ops,
+        "capacity": capacity.as_dict(),
+        "stats": {"ops": len(trace), "jobs": n, "distinct_jobs": len(system._memo),
+                  "memo_hits": system.memo_hits, "wall_s": time.perf_counter() - t0},
+    }
+    timeline = {"component": np.array(graph.components, dtype=object), "op": trace["op"][op_idx],
+                "name": names, "phase": phase, "layer": trace["layer"][op_idx], "step": trace["step"][op_idx],
+                "start_ps": start, "finish_ps": finish, "energy_pj": energy, "bytes": nbytes}
+    return RunResult(summary, timeline, system.arch.resolved())
+
+
+def trace_capacity(trace) -> tuple[float, float]:
+    """Weights and KV bytes per token implied by a user trace (one forward pass's weights)."""
+    meta = trace.meta
+    if "weights_bytes" in meta and "kv_bytes_per_token" in meta:
+        return float(meta["weights_bytes"]), float(meta["kv_bytes_per_token"])
+    first = trace["phase"] == trace["phase"][0]
+    step0 = first & (trace["step"] == trace["step"][first].min())
+    return float(trace["bytes_w"][step0].sum()), 0.0
+
+
+def run(arch, model, scenario: Scenario, fidelity: str = "cycle", trace=None, seed: int = 0) -> RunResult:
+    """Simulate `model` (a ModelSpec) or a user `trace` on `arch` (an ArchSpec)."""
+    from archsim.workload.precision import parse_precision
+    from archsim.workload.trace_builder import build_trace
+
+    system = System(arch, fidelity)
+    if trace is None:
+        precision = scenario.precision or model.default_precision
+        prec = parse_precision(precision)
+        context = scenario.input_len + scenario.output_len
+        cap = system.mapping.capacity(model.weight_bytes(prec), model.kv_bytes_per_token(prec),
+                                      scenario.batch, context)
+        trace = build_trace(model, batch=scenario.batch, input_len=scenario.input_len,
+                            output_len=scenario.output_len, precision=precision, seed=seed)
+        model_name = model.name
+    else:
+        meta = trace.meta
+        precision = str(meta.get("precision", trace["dtype_w"][0] if len(trace) else "fp16"))
+        weights, kv = trace_capacity(trace)
+        scen = {k: int(meta.get(k, getattr(scenario, k))) for k in ("batch", "input_len", "output_len")}
+        scenario = Scenario(precision=precision, **scen)
+        cap = system.mapping.capacity(weights, kv, scenario.batch, scenario.input_len + scenario.output_len)
+        model_name = str(meta.get("model", "trace"))
+    result = run_trace(system, trace, model_name, scenario.as_dict(precision), cap)
+    result.summary["provenance"] = provenance(system, model_name, {"seed": seed})
+    result.summary["config"] = result.config
+    return result

@@ -1,0 +1,1 @@
+"""Workloads: model specs, precisions, and the per-op traces built from them."""
