@@ -160,8 +160,11 @@ def validate(data, schema: dict, file=None, path: str = "") -> dict:
             out[key] = validate_value(spec, data[key], file, p)
         elif spec.default is REQUIRED:
             raise ConfigError("required key is missing", file, p)
+        elif spec.default is None:
+            out[key] = None
         else:
-            out[key] = spec.default
+            # defaults are written like values ('48 KiB'), so they convert the same way
+            out[key] = validate_value(spec, spec.default, file, p)
     return out
 
 

@@ -1,0 +1,38 @@
+"""`archsim op ARCH gemv|gemm|attention --m M --k K --n N`: cost of one op on a machine."""
+
+from __future__ import annotations
+
+from archsim.cli.common import add_format_option, add_set_option, emit_json, table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("op", help="cost of one op (gemv, gemm, attention) on a machine",
+                       description="gemv/gemm: out[m,n] = A[m,k] x W[k,n]. attention: m query tokens, "
+                                   "head dim k, n KV positions, --heads query heads.")
+    p.add_argument("arch")
+    p.add_argument("kind", choices=("gemv", "gemm", "attention"))
+    p.add_argument("--m", type=int, required=True)
+    p.add_argument("--k", type=int, required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--heads", type=int, default=1, help="query heads (attention only)")
+    p.add_argument("--precision", default="fp16")
+    p.add_argument("--fidelity", choices=("cycle", "analytic"), default="cycle")
+    add_set_option(p)
+    add_format_option(p)
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from archsim.api import run_op
+
+    out = run_op(args.arch, args.kind, args.m, args.k, args.n, args.precision, args.sets,
+                 args.fidelity, args.heads)
+    if args.format == "json":
+        emit_json(out)
+        return 0
+    print(f"{out['arch']}: {args.kind} m={args.m} k={args.k} n={args.n} {args.precision}: "
+          f"{out['seconds'] * 1e6:.3f} us, {out['cycles']} cycles, {out['energy_j'] * 1e3:.4f} mJ")
+    rows = [[c, f"{b['seconds'] * 1e6:.3f}", f"{b['energy_j'] * 1e3:.4f}", f"{b['bytes'] / 1e6:.3f}"]
+            for c, b in out["breakdown"].items()]
+    print(table(rows, ["component", "us", "mJ", "MB"]))
+    return 0

@@ -1,0 +1,54 @@
+"""`archsim run ARCH MODEL`: simulate prefill and decode of a model (or a trace file)."""
+
+from __future__ import annotations
+
+from archsim.cli.common import add_format_option, add_set_option, emit_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "run", help="simulate a model (or a trace) on a machine",
+        description="Simulate prefill over --input-len tokens and --output-len decode steps. "
+                    "tokens_per_s counts the tokens of every sequence: per request times --batch.")
+    p.add_argument("arch", help="bundled arch name (see `archsim list arch`) or a YAML path")
+    p.add_argument("model", nargs="?", help="bundled model name or a YAML path (omit with --trace)")
+    p.add_argument("--trace", help="run this trace file (.h5 or .csv) instead of a model")
+    p.add_argument("--batch", type=int, default=1, help="sequences per batch (default 1)")
+    p.add_argument("--input-len", type=int, default=2048, help="prompt tokens (default 2048)")
+    p.add_argument("--output-len", type=int, default=128, help="decode steps (default 128)")
+    p.add_argument("--precision", help="fp16, bf16, fp32, int8, w4a16, w2a8, ... (default: the model's)")
+    p.add_argument("--fidelity", choices=("cycle", "analytic"), default="cycle")
+    p.add_argument("--seed", type=int, default=0, help="seed for MoE expert routing (default 0)")
+    add_set_option(p)
+    add_format_option(p)
+    p.add_argument("--out", help="write result, per-op timeline and resolved config to this HDF5 file")
+    p.add_argument("--timeline", help="write a Chrome/Perfetto trace (JSON) of the ops on each component")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from archsim.api import simulate_case
+    from archsim.errors import ConfigError
+
+    trace = None
+    if args.trace:
+        from archsim.workload.trace_io import read_trace
+        trace = read_trace(args.trace)
+    elif not args.model:
+        raise ConfigError("give a MODEL or --trace FILE", "archsim run", "model")
+    scenario = {"batch": args.batch, "input_len": args.input_len, "output_len": args.output_len}
+    if args.precision:
+        scenario["precision"] = args.precision
+    result = simulate_case(args.arch, args.model, scenario, args.sets, args.fidelity, args.seed, trace)
+    if args.out:
+        from archsim.results.hdf5_io import write_result_h5
+        write_result_h5(result, args.out)
+    if args.timeline:
+        from archsim.results.perfetto import write_perfetto
+        write_perfetto(result, args.timeline)
+    if args.format == "json":
+        emit_json(result.summary)
+    else:
+        from archsim.results.text_table import format_summary
+        print(format_summary(result.summary))
+    return 0
