@@ -97,16 +97,18 @@ class Trace:
                     self.columns[c] = col.astype(np.int64)
                 except (TypeError, ValueError):
                     raise TraceError("expected integers", source, c) from None
-            else:
-                self.columns[c] = np.array([str(v) for v in col], dtype=object)
+            elif col.dtype != object or not all(type(v) is str for v in col.tolist()):
+                self.columns[c] = col.astype(str).astype(object)
         for c in NON_NEGATIVE:
             bad = np.nonzero(self.columns[c] < 0)[0]
             if len(bad):
                 raise TraceError(f"negative value {self.columns[c][bad[0]]} in row {bad[0]}", source, c)
         for c, allowed in (("phase", PHASES), ("op", OPS)):
-            for i, v in enumerate(self.columns[c]):
-                if v not in allowed:
-                    raise TraceError(f"row {i}: {v!r} is not one of {', '.join(allowed)}", source, c)
+            unknown = set(self.columns[c].tolist()) - set(allowed)
+            if unknown:
+                first = next(i for i, v in enumerate(self.columns[c].tolist()) if v in unknown)
+                raise TraceError(f"row {first}: {self.columns[c][first]!r} is not one of {', '.join(allowed)}",
+                                 source, c)
 
     # --- totals used by results and tests ----------------------------------------------
     def total(self, column: str, phase: str | None = None) -> int:
