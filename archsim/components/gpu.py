@@ -1,0 +1,169 @@
+"""A GPU as a calibrated analytical baseline (type: gpu).
+
+Every job is one kernel (or, with `fused`, the continuation of the previous one):
+
+    seconds = launch + max(compute, memory)
+    memory  = bytes / achievable_dram_bandwidth(bytes)   (Little's law: latency + bytes/STREAM)
+    compute = tensor-core GEMM with tile and wave quantisation (roofline_model), or the CUDA
+              cores for skinny matmuls, elementwise work and softmax (exp on the SFUs)
+
+Peak rates are datasheet figures; `matmul_efficiency` (best-shape cuBLAS over peak: clocks
+under the power limit, issue overheads), `stream_bandwidth`, `dram_latency` and
+`l2_bandwidth` come from published measurements or whitepapers named in the arch YAML.
+The `cycle` fidelity equals the `analytic` one: this is a calibrated closed-form baseline,
+not a simulation of the SMs. `achievable_dram_bandwidth` is the one place a cycle-level DRAM
+model would plug in. Energy: pJ per FLOP by unit and type, pJ per DRAM byte, and a static
+(idle) power charged over wall time. `count` identical GPUs run every job in lockstep
+(tensor-parallel shards): time is one GPU's, energy, bytes, memory and static power are all
+of them. See docs/baselines.md.
+"""
+
+from __future__ import annotations
+
+from archsim.components import roofline_model as rm
+from archsim.components.base import Component, Cost, Job, register
+from archsim.config.schema import Field
+from archsim.errors import ConfigError
+
+PEAK_TYPES = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4")
+MATMUL_KINDS = ("gemm", "gemv", "lm_head", "moe_gate")
+ATTENTION_KINDS = ("attention_qk", "attention_av")
+STREAM_KINDS = ("norm", "activation", "rope", "elementwise", "embedding", "transfer")
+# query rows a flash-attention CTA owns (FlashAttention-2 forward, head dim 64-128)
+ATTENTION_Q_TILE = 128
+
+
+def peak_schema(doc: str) -> dict:
+    return {t: Field("flops", None, f"{doc} {t} (null: no units for this type)", nullable=True)
+            for t in PEAK_TYPES}
+
+
+@register
+class GPU(Component):
+    type_name = "gpu"
+    schema = {
+        "count": Field("int", 1, "identical GPUs running every job in lockstep (tensor-parallel shards)"),
+        "sms": Field("int", doc="streaming multiprocessors"),
+        "clock": Field("frequency", doc="boost clock (cycles are counted at it)"),
+        "peak": peak_schema("dense peak rate:"),
+        "matmul_efficiency": Field("float", doc="best-shape GEMM throughput / peak (measured)", gt=0, max=1),
+        "sfu_per_sm_per_clock": Field("int", 16, "exp2 results per SM per clock (special-function units)"),
+        "memory": Field("bytes", doc="device memory capacity per GPU"),
+        "memory_bandwidth": Field("bandwidth", doc="peak DRAM bandwidth (datasheet)"),
+        "stream_bandwidth": Field("bandwidth", doc="sustained DRAM bandwidth (measured)"),
+        "dram_latency": Field("time", doc="load-to-use latency of a DRAM access"),
+        "l2_bandwidth": Field("bandwidth", doc="L2-to-SM bandwidth"),
+        "launch_overhead": Field("time", doc="per-kernel launch gap (graph-launched, back to back)"),
+        "tdp": Field("power", doc="board power limit"),
+        "static_power": Field("power", doc="idle board power, charged over wall time"),
+        "energy": {
+            "tensor_flop": Field("energy", doc="dynamic energy per fp16 tensor FLOP"),
+            "vector_flop": Field("energy", doc="dynamic energy per fp32 CUDA-core FLOP"),
+            "dram_byte": Field("energy", doc="dynamic energy per DRAM byte"),
+        },
+        "interconnect": {
+            "nvlink": Field("bandwidth", None, "NVLink bandwidth, both directions (informational; "
+                            "collectives run on a `link` component)", nullable=True),
+            "pcie": Field("bandwidth", None, "host link bandwidth, both directions", nullable=True),
+        },
+    }
+
+    def __init__(self, name, params, file=None):
+        super().__init__(name, params, file)
+        p = params
+        if p["peak"]["fp32"] is None:
+            raise ConfigError("a GPU needs an fp32 peak (its CUDA cores)", file, f"{name}.peak.fp32")
+        if p["stream_bandwidth"] > p["memory_bandwidth"]:
+            raise ConfigError("the sustained bandwidth exceeds the peak memory_bandwidth",
+                              file, f"{name}.stream_bandwidth")
+        if p["static_power"] >= p["tdp"]:
+            raise ConfigError("static power must be below the TDP", file, f"{name}.static_power")
+        self.peaks = dict(p["peak"])
+        self.count = p["count"]
+        self._sfu_rate = p["sms"] * p["sfu_per_sm_per_clock"] * p["clock"]
+
+    # --- public interface -----------------------------------------------------------------
+    @property
+    def memory_bytes(self) -> float:
+        return self.params["memory"] * self.count
+
+    @property
+    def static_power_w(self) -> float:
+        return self.params["static_power"] * self.count
+
+    def achievable_dram_bandwidth(self, nbytes: float) -> float:
+        """Bandwidth a kernel streaming `nbytes` achieves (the DRAM model's plug-in point)."""
+        p = self.params
+        return rm.achievable_bandwidth(nbytes, p["dram_latency"], p["stream_bandwidth"])
+
+    def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
+        if fidelity not in ("cycle", "analytic"):
+            raise ValueError(f"unknown fidelity {fidelity!r}")
+        kind = job.kind
+        if kind in MATMUL_KINDS:
+            compute, flop_j = self._matmul(job)
+        elif kind in ATTENTION_KINDS:
+            compute, flop_j = self._attention(job)
+        elif kind == "softmax":
+            compute, flop_j = self._softmax(job)
+        elif kind in STREAM_KINDS:
+            compute, flop_j = self._vector(job.flops)
+        else:
+            raise self.unsupported(job)
+        nbytes = float(job.bytes_read + job.bytes_written)
+        memory = nbytes / self.achievable_dram_bandwidth(nbytes) if nbytes > 0 else 0.0
+        overhead = 0.0 if job.get("fused") else self.params["launch_overhead"]
+        seconds = overhead + max(compute, memory)
+        energy_j = flop_j + nbytes * self.params["energy"]["dram_byte"]
+        return Cost(seconds, int(round(seconds * self.params["clock"])), energy_j * 1e12 * self.count,
+                    nbytes * self.count, {"compute": compute, "memory": memory, "overhead": overhead})
+
+    # --- compute models -------------------------------------------------------------------
+    def _vector(self, flops: float) -> tuple[float, float]:
+        """CUDA cores at the fp32 FMA rate."""
+        return flops / self.peaks["fp32"], flops * self.params["energy"]["vector_flop"]
+
+    def _units(self, job: Job) -> tuple[str, float, float]:
+        """(compute type, its peak, energy per FLOP) for a matmul-like job."""
+        dtype = rm.resolve_dtype(rm.compute_dtype(job.dtype_w, job.dtype_a), self.peaks)
+        peak = self.peaks[dtype]
+        e = self.params["energy"]
+        if dtype == "fp32":
+            return dtype, peak, e["vector_flop"]
+        # every tensor type draws the same power at its own peak rate
+        ref = self.peaks["fp16"] or self.peaks["bf16"] or peak
+        return dtype, peak, e["tensor_flop"] * ref / peak
+
+    def _matmul(self, job: Job) -> tuple[float, float]:
+        p = self.params
+        m, n, k, batch = job.m, job.n, job.k, max(job.batch, 1)
+        flops = job.flops or 2.0 * m * n * k * batch
+        dtype, peak, flop_e = self._units(job)
+        tiled, _ = rm.tensor_gemm_time(m, n, k, batch, peak=peak, efficiency=p["matmul_efficiency"],
+                                       units=p["sms"], l2_bandwidth=p["l2_bandwidth"],
+                                       elem_bytes=rm.COMPUTE_BYTES.get(dtype, 2.0))
+        vector, vector_j = self._vector(flops)
+        if vector < tiled or m == 0:  # skinny (GEMV-like) shapes run on the CUDA cores
+            return vector, vector_j
+        return tiled, flops * flop_e
+
+    def _attention(self, job: Job) -> tuple[float, float]:
+        """Flash-attention matmul part: CTAs own ATTENTION_Q_TILE query rows of one head."""
+        p = self.params
+        flops = float(job.flops)
+        dtype, peak, flop_e = self._units(job)
+        q_tiles = -(-max(job.m, 1) // ATTENTION_Q_TILE)
+        ctas = q_tiles * max(job.batch, 1)
+        padding = q_tiles * ATTENTION_Q_TILE / max(job.m, 1)
+        tiled = flops * padding / (peak * p["matmul_efficiency"] * rm.wave_efficiency(ctas, p["sms"]))
+        vector, vector_j = self._vector(flops)
+        if vector < tiled:  # decode: one query row per head, no tile worth filling
+            return vector, vector_j
+        return tiled, flops * flop_e
+
+    def _softmax(self, job: Job) -> tuple[float, float]:
+        """Per score: one exp on the SFUs, the other FLOPs one CUDA-core op each (not FMAs)."""
+        exps = float(job.get("exps", 0))
+        other = max(float(job.flops) - exps, 0.0)
+        seconds = other / (self.peaks["fp32"] / 2.0) + exps / self._sfu_rate
+        return seconds, float(job.flops) * self.params["energy"]["vector_flop"]

@@ -1,0 +1,60 @@
+"""single_device: every op of the trace runs on one `device` component (a GPU or a CPU).
+
+Each trace row becomes one job. Attention is fused the way FlashAttention / FlashInfer run
+it (`fuse_attention`, default on): attention_qk starts one kernel, softmax and attention_av
+are its continuations (`fused` jobs pay no launch), and the score matrix never reaches DRAM,
+so the trace's score traffic is dropped from the bytes. The three rows keep their own jobs
+so the per-op breakdown still shows QK^T, softmax and AV. An `allreduce` row has nothing to
+reduce on one device and is skipped.
+"""
+
+from __future__ import annotations
+
+from archsim.components.base import Job
+from archsim.config.schema import Field
+from archsim.system.mapping import Mapping, Stage, register_mapping
+from archsim.workload.precision import dtype_bits
+from archsim.workload.trace_builder import SOFTMAX_FLOPS
+
+ATTENTION_OPS = ("attention_qk", "softmax", "attention_av")
+
+
+def op_job(op: dict, fuse_attention: bool = True) -> Job:
+    """The job of one trace row (a dict of trace columns) on one device."""
+    kind = op["op"]
+    flops = float(op["flops"])
+    nbytes = float(op["bytes_w"] + op["bytes_a"] + op["bytes_kv"])
+    batch, extra = 1, {}
+    if kind in ATTENTION_OPS:
+        batch = op["batch"] * op["heads"]  # per-head matmuls over every sequence
+        if fuse_attention:
+            act = dtype_bits(op["dtype_a"]) / 8.0
+            if kind == "softmax":
+                scores, nbytes = flops / SOFTMAX_FLOPS, 0.0
+                extra["exps"] = int(round(scores))
+            else:
+                inner = op["k"] if kind == "attention_qk" else op["n"]
+                scores = flops / (2.0 * inner) if inner else 0.0
+                nbytes = max(nbytes - scores * act, 0.0)  # the scores stay on chip
+            if kind != "attention_qk":
+                extra["fused"] = True
+    elif op["heads"] > 1:  # a per-head batched matmul (MLA's absorbed projections)
+        batch = op["heads"]
+    return Job(kind=kind, m=int(op["m"]), n=int(op["n"]), k=int(op["k"]), batch=int(batch), flops=flops,
+               bytes_read=nbytes, dtype_w=str(op["dtype_w"]), dtype_a=str(op["dtype_a"]),
+               extra=tuple(sorted(extra.items())), label=str(op["name"]))
+
+
+@register_mapping
+class SingleDevice(Mapping):
+    strategy = "single_device"
+    schema = {
+        "device": Field("str", doc="the component every op runs on"),
+        "fuse_attention": Field("bool", True, "run QK^T, softmax and AV as one flash-attention kernel"),
+    }
+    component_refs = ("memory", "offload", "device")
+
+    def stages(self, op: dict) -> list[Stage]:
+        if op["op"] == "allreduce":
+            return []
+        return [Stage(self.params["device"], op_job(op, self.params["fuse_attention"]))]
