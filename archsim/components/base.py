@@ -106,6 +106,8 @@ class Component:
 
 _REGISTRY: dict[str, type[Component]] = {}
 _LOADED = False
+#: modules that failed to import: {module: one-line reason}; reported when a type is missing
+IMPORT_FAILURES: dict[str, str] = {}
 
 
 def register(cls: type[Component]) -> type[Component]:
@@ -117,13 +119,25 @@ def register(cls: type[Component]) -> type[Component]:
     return cls
 
 
+def import_package(pkg, failures: dict) -> None:
+    """Import every module below `pkg` so that its classes register themselves.
+
+    A module that fails to import is recorded, not raised: one broken part must not stop
+    machines that do not use it; the failure is named when its type is asked for."""
+    for info in pkgutil.walk_packages(pkg.__path__, prefix=pkg.__name__ + ".",
+                                      onerror=lambda name: failures.setdefault(name, "cannot import")):
+        try:
+            importlib.import_module(info.name)
+        except Exception as exc:  # noqa: BLE001 - reported with the missing type
+            failures[info.name] = f"{type(exc).__name__}: {exc}"
+
+
 def _load_all():
     global _LOADED
     if _LOADED:
         return
     import archsim.components as pkg
-    for info in pkgutil.walk_packages(pkg.__path__, prefix="archsim.components."):
-        importlib.import_module(info.name)
+    import_package(pkg, IMPORT_FAILURES)
     _LOADED = True
 
 
@@ -135,5 +149,7 @@ def component_types() -> dict[str, type[Component]]:
 def component_class(type_name: str, file=None, key=None) -> type[Component]:
     types = component_types()
     if type_name not in types:
-        raise ConfigError(f"unknown component type {type_name!r}; known: {', '.join(types)}", file, key)
+        broken = "; ".join(f"{m} failed to import ({why})" for m, why in IMPORT_FAILURES.items())
+        raise ConfigError(f"unknown component type {type_name!r}; known: {', '.join(types)}"
+                          + (f"; {broken}" if broken else ""), file, key)
     return types[type_name]

@@ -13,8 +13,6 @@ Stage.after:
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -139,6 +137,7 @@ class Mapping:
 
 _MAPPINGS: dict[str, type[Mapping]] = {}
 _LOADED = False
+IMPORT_FAILURES: dict[str, str] = {}
 
 
 def register_mapping(cls: type[Mapping]) -> type[Mapping]:
@@ -152,8 +151,8 @@ def mapping_strategies() -> dict[str, type[Mapping]]:
     global _LOADED
     if not _LOADED:
         import archsim.mappings as pkg
-        for info in pkgutil.walk_packages(pkg.__path__, prefix="archsim.mappings."):
-            importlib.import_module(info.name)
+        from archsim.components.base import import_package
+        import_package(pkg, IMPORT_FAILURES)
         _LOADED = True
     return dict(sorted(_MAPPINGS.items()))
 
@@ -161,7 +160,9 @@ def mapping_strategies() -> dict[str, type[Mapping]]:
 def mapping_class(strategy: str, file=None, key=None) -> type[Mapping]:
     known = mapping_strategies()
     if strategy not in known:
-        raise ConfigError(f"unknown mapping strategy {strategy!r}; known: {', '.join(known)}", file, key)
+        broken = "; ".join(f"{m} failed to import ({why})" for m, why in IMPORT_FAILURES.items())
+        raise ConfigError(f"unknown mapping strategy {strategy!r}; known: {', '.join(known)}"
+                          + (f"; {broken}" if broken else ""), file, key)
     return known[strategy]
 
 

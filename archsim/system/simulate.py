@@ -7,7 +7,6 @@ step. tokens_per_s is per request, times the batch (tokens of all sequences per 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,7 +54,6 @@ def provenance(system: System, model_name: str, extra: dict | None = None) -> di
 
 def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) -> RunResult:
     """Schedule every op of `trace` on `system` and assemble the result."""
-    t0 = time.perf_counter()
     graph = system.mapping.build(trace)
     comp_names = list(system.components)
     comp_id = {n: i for i, n in enumerate(comp_names)}
@@ -118,7 +116,7 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
         "ops": ops,
         "capacity": capacity.as_dict(),
         "stats": {"ops": len(trace), "jobs": n, "distinct_jobs": len(system._memo),
-                  "memo_hits": system.memo_hits, "wall_s": time.perf_counter() - t0},
+                  "memo_hits": system.memo_hits},
     }
     timeline = {"component": np.array(graph.components, dtype=object), "op": trace["op"][op_idx],
                 "name": names, "phase": phase, "layer": trace["layer"][op_idx], "step": trace["step"][op_idx],

@@ -1,0 +1,124 @@
+"""The command line: the run contract, one-line errors with exit code 2, determinism."""
+
+import json
+
+import pytest
+
+from archsim.cli.main import main
+
+CONTRACT = {
+    "arch", "model", "fidelity", "scenario", "prefill", "decode", "end_to_end", "ttft_s", "tpot_s",
+    "breakdown", "capacity",
+}
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_json_contract(capsys):
+    code, out, _ = run_cli(capsys, "run", "a100", "llama3-8b", "--input-len", "512", "--output-len", "2",
+                           "--format", "json")
+    assert code == 0
+    res = json.loads(out)
+    assert CONTRACT <= set(res)
+    assert set(res["scenario"]) == {"batch", "input_len", "output_len", "precision"}
+    assert {"seconds", "cycles", "tokens_per_s", "energy_j"} <= set(res["prefill"])
+    assert {"seconds", "seconds_per_token", "tokens_per_s", "energy_j", "energy_j_per_token"} <= set(res["decode"])
+    assert {"seconds", "tokens_per_s"} <= set(res["end_to_end"])
+    assert {"weights_bytes", "kv_bytes_per_token", "max_decode_tokens"} == set(res["capacity"])
+    for comp in res["breakdown"].values():
+        assert {"seconds", "energy_j", "bytes"} <= set(comp)
+    assert res["ttft_s"] == res["prefill"]["seconds"] > 0
+    assert res["decode"]["tokens_per_s"] == pytest.approx(2 / res["decode"]["seconds"])
+    assert res["config"]["gpu"]["memory_bandwidth"] == pytest.approx(2.039e12)
+
+
+def test_run_is_deterministic(capsys):
+    argv = ("run", "a100", "mixtral-8x7b", "--input-len", "64", "--output-len", "3", "--batch", "2",
+            "--seed", "7", "--precision", "w4a16", "--format", "json")
+    first = run_cli(capsys, *argv)[1]
+    assert first == run_cli(capsys, *argv)[1]
+
+
+def test_op_json(capsys):
+    code, out, _ = run_cli(capsys, "op", "a100", "gemv", "--m", "1", "--k", "4096", "--n", "4096", "--format", "json")
+    assert code == 0
+    res = json.loads(out)
+    assert {"seconds", "cycles", "energy_j", "breakdown"} <= set(res) and res["seconds"] > 0
+
+
+def test_list(capsys):
+    for what in ("arch", "models", "components", "mappings"):
+        code, out, _ = run_cli(capsys, "list", what)
+        assert code == 0 and out.strip()
+    assert "llama3-8b" in run_cli(capsys, "list", "models")[1]
+
+
+def one_line_error(capsys, *argv):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("archsim: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_typo_key_in_config(capsys, tmp_path):
+    f = tmp_path / "typo.yaml"
+    f.write_text("base: a100\nname: typo\ngpu: {memory_bandwidht: 1 TB/s}\n")
+    line = one_line_error(capsys, "run", str(f), "llama3-8b")
+    assert str(f) in line and "gpu.memory_bandwidht" in line and "memory_bandwidth" in line
+
+
+def test_negative_bandwidth(capsys):
+    line = one_line_error(capsys, "run", "a100", "llama3-8b", "--set", "gpu.memory_bandwidth=-2 TB/s")
+    assert "a100.yaml" in line and "gpu.memory_bandwidth" in line and "positive" in line
+
+
+def test_model_does_not_fit(capsys):
+    line = one_line_error(capsys, "run", "a100", "llama3.1-405b")
+    assert "does not fit" in line and "short by" in line
+
+
+def test_trace_missing_column(capsys, tmp_path):
+    f = tmp_path / "t.csv"
+    assert main(["trace", "gpt2-small", "--input-len", "8", "--output-len", "2", "--out", str(f)]) == 0
+    capsys.readouterr()
+    lines = f.read_text().splitlines()
+    header_at = next(i for i, l in enumerate(lines) if not l.startswith("#"))
+    cols = lines[header_at].split(",")
+    drop = cols.index("bytes_kv")
+    cut = [",".join(c for j, c in enumerate(l.split(",")) if j != drop) if i >= header_at else l
+           for i, l in enumerate(lines)]
+    f.write_text("\n".join(cut) + "\n")
+    line = one_line_error(capsys, "run", "a100", "--trace", str(f))
+    assert str(f) in line and "bytes_kv" in line
+
+
+def test_trace_round_trip_runs_like_the_model(capsys, tmp_path):
+    f = tmp_path / "t.h5"
+    argv = ("--input-len", "32", "--output-len", "4")
+    assert main(["trace", "llama3-8b", *argv, "--out", str(f)]) == 0
+    capsys.readouterr()
+    from_trace = json.loads(run_cli(capsys, "run", "a100", "--trace", str(f), "--format", "json")[1])
+    from_model = json.loads(run_cli(capsys, "run", "a100", "llama3-8b", *argv, "--format", "json")[1])
+    assert from_trace["decode"]["seconds"] == from_model["decode"]["seconds"]
+    assert from_trace["prefill"]["seconds"] == from_model["prefill"]["seconds"]
+
+
+def test_unknown_arch_and_bad_scenario(capsys):
+    assert "unknown arch" in one_line_error(capsys, "run", "a1000", "llama3-8b")
+    assert "batch" in one_line_error(capsys, "run", "a100", "llama3-8b", "--batch", "0")
+    assert "unknown model" in one_line_error(capsys, "run", "a100", "llama9")
+
+
+def test_out_and_timeline(capsys, tmp_path):
+    h5, tl = tmp_path / "r.h5", tmp_path / "t.json"
+    code, _, _ = run_cli(capsys, "run", "a100", "gpt2-small", "--input-len", "16", "--output-len", "2",
+                         "--out", str(h5), "--timeline", str(tl))
+    assert code == 0 and h5.stat().st_size > 0
+    events = json.loads(tl.read_text())["traceEvents"]
+    assert any(e.get("ph") == "X" for e in events)
