@@ -118,6 +118,9 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
         "stats": {"ops": len(trace), "jobs": n, "distinct_jobs": len(system._memo),
                   "memo_hits": system.memo_hits},
     }
+    if hasattr(system.mapping, "stats"):
+        # mapping-specific counters, e.g. mesh lines simulated once and reused
+        summary["stats"]["mapping"] = system.mapping.stats()
     timeline = {"component": np.array(graph.components, dtype=object), "op": trace["op"][op_idx],
                 "name": names, "phase": phase, "layer": trace["layer"][op_idx], "step": trace["step"][op_idx],
                 "start_ps": start, "finish_ps": finish, "energy_pj": energy, "bytes": nbytes}

@@ -1,0 +1,327 @@
+"""WaferLLM (OSDI 2025) on a wafer-scale engine: the `waferllm` mapping strategy.
+
+Prefill runs on `mesh.prefill_grid` with MeshGEMM (or SUMMA / Cannon, `mapping.gemm`) and
+dist-GEMM-T for Q x K^T; decode runs on regions of `mesh.decode_grid` with MeshGEMV and its
+K-tree allreduce (or the pipelined baseline, `mapping.allreduce`), the decode layout that
+needs no transpose, and the shift-based KV cache (or concatenation, `mapping.kv_cache`).
+Layers that do not fit one region go to the next (pipeline stages, with a hand-off between
+regions and a bubble while one request is in flight); between the phases the weights and the
+prompt's KV cache are reshuffled through the fabric. A lone op (`archsim op`) runs on
+`mesh.op_grid`, or on the fastest square grid when that is `auto`.
+
+Every op becomes one or more jobs on the wafer component, each carrying a `Program`: what
+every core computes and which collectives the cores perform (see archsim/components/wafer.py).
+"""
+
+from __future__ import annotations
+
+from archsim.components.base import Job
+from archsim.config.schema import Field
+from archsim.errors import CapacityError, ConfigError
+from archsim.mappings.waferllm import ops as O
+from archsim.mappings.waferllm.comm import BulkRotate, EdgeFill, RegionHandoff
+from archsim.mappings.waferllm.kv_cache import KVPolicy
+from archsim.mappings.waferllm.layouts import (X_INPUT, ModelShape, cdiv, decode_buffer_bytes,
+                                               decode_kv_bytes_per_core, decode_kv_bytes_per_token,
+                                               decode_weight_bytes_per_core, kv_dims_per_core,
+                                               prefill_buffer_bytes, prefill_kv_bytes_per_core,
+                                               prefill_weight_bytes_per_core)
+from archsim.mappings.waferllm.meshgemm import ALGORITHMS, gemm_program
+from archsim.mappings.waferllm.meshgemv import ALLREDUCES, gemv_program
+from archsim.mappings.waferllm.pipeline import RegionPlan, plan_regions, plan_streamed
+from archsim.mappings.waferllm.reshuffle import reshuffle_program
+from archsim.system.mapping import Capacity, Mapping, Stage, register_mapping
+from archsim.components.wafer import Program, Segment, VecOp
+from archsim.workload.precision import dtype_bits
+
+AUTO_GRID_STEP = 60      # candidate square grids for `op_grid: auto`: multiples of this
+
+
+class WaferCapacity(Capacity):
+    """Capacity that the mapping refines once it has seen the model's layout."""
+
+    extra: dict = None
+
+    def as_dict(self) -> dict:
+        out = super().as_dict()
+        out.update(self.extra or {})
+        return out
+
+
+@register_mapping
+class WaferLLMMapping(Mapping):
+    strategy = "waferllm"
+    schema = {
+        "device": Field("str", "mesh", "the wafer component that runs everything"),
+        "gemm": Field("str", "meshgemm", "prefill GEMM algorithm", choices=ALGORITHMS),
+        "gemm_loop": Field("str", "kn", "per-step tile loop: 'kn' (WaferLLM's kernel) or 'long'",
+                           choices=("kn", "long")),
+        "allreduce": Field("str", "ktree", "decode allreduce", choices=ALLREDUCES),
+        "ktree_k": Field("int", 2, "levels of the K-tree allreduce"),
+        "kv_cache": Field("str", "shift", "KV-cache management", choices=("shift", "concat")),
+    }
+    component_refs = ("memory", "offload", "device")
+
+    def __init__(self, system, params):
+        super().__init__(system, params)
+        self.dev = params["device"]
+        self.wafer = system.components[self.dev]
+        if getattr(self.wafer, "type_name", "") != "wafer":
+            raise ConfigError(f"component {self.dev!r} is not a wafer", system.arch.file, "mapping.device")
+        self.kv = KVPolicy(params["kv_cache"])
+        self.shape: ModelShape | None = None
+        self.decode_plan: RegionPlan | None = None
+        self.prefill_plan: RegionPlan | None = None
+        self._cap: WaferCapacity | None = None
+        self._standalone = False
+        self._has_decode = False
+        self._first_name = None
+        self._op_grids: dict = {}
+
+    # --- capacity ----------------------------------------------------------------------------
+    def capacity(self, weights_bytes, kv_bytes_per_token, batch, context):
+        w = self.wafer
+        per_core = w.sram_bytes - int(w.core["program_bytes"])
+        memory = w.usable_cores * per_core
+        needed = weights_bytes + kv_bytes_per_token * batch * context
+        if needed > memory and not self.params.get("offload"):
+            gib = 2.0 ** 30
+            raise CapacityError(f"the workload needs {needed / gib:.2f} GiB, the wafer holds {memory / gib:.2f} GiB "
+                                f"in {w.usable_cores} usable cores", self.system.arch.file, "mesh")
+        rows = self.wafer.grid("decode")[0]
+        tokens = self.kv.max_tokens(memory - weights_bytes, kv_bytes_per_token * max(batch, 1), rows)
+        cap = WaferCapacity(weights_bytes, kv_bytes_per_token, memory, needed, tokens, None)
+        cap.extra = {"kv_cache": self.kv.name, "layout": "bytes only (no trace seen yet)"}
+        self._cap = cap
+        self._batch = max(batch, 1)
+        return cap
+
+    def _refine_capacity(self):
+        """Layout-exact capacity: decode-layout weights (padded tiles) on every usable core,
+        program and buffers reserved, the rest holds KV in the decode layout."""
+        if self._cap is None:
+            return
+        s, w = self.shape, self.wafer
+        grid = w.grid("decode")
+        cells = grid[0] * grid[1]
+        per_core = w.sram_bytes - int(w.core["program_bytes"]) - decode_buffer_bytes(s, grid, self._batch)
+        layer_w = decode_weight_bytes_per_core(s.linears, grid) * cells
+        head_w = decode_weight_bytes_per_core(s.head_linears, grid) * cells
+        weights = s.layers * layer_w + head_w
+        free = w.usable_cores * per_core - weights
+        per_token = decode_kv_bytes_per_token(s, grid) * self._batch
+        tokens = self.kv.max_tokens(free, per_token, grid[0])
+        cap = self._cap
+        cap.max_decode_tokens = int(tokens)
+        cap.extra = {"kv_cache": self.kv.name, "decode_grid": f"{grid[0]}x{grid[1]}",
+                     "placed_weights_bytes": int(weights), "kv_bytes_per_token_placed": int(per_token),
+                     "usable_cores": int(w.usable_cores)}
+        if self.decode_plan is not None:
+            cap.extra["decode_regions"] = self.decode_plan.regions
+            cap.extra["decode_busy_fraction"] = self.decode_plan.busy_fraction
+        if self.prefill_plan is not None:
+            cap.extra["prefill_regions"] = self.prefill_plan.regions
+
+    # --- planning ----------------------------------------------------------------------------
+    def _plan(self, trace):
+        s = self.shape
+        w = self.wafer
+        phases = set(trace["phase"].tolist())
+        file = self.system.arch.file
+        batch = int(trace["batch"].max()) if len(trace) else 1
+        if "decode" in phases and s.layers:
+            grid = w.grid("decode")
+            free = w.sram_bytes - int(w.core["program_bytes"]) - decode_buffer_bytes(s, grid, batch)
+            kv = decode_kv_bytes_per_core(s, grid, max(s.context, 1) * batch) if self.kv.name == "shift" else \
+                cdiv(2 * kv_dims_per_core(s, grid[1]) * (cdiv(s.input_len, grid[0]) + s.context - s.input_len)
+                     * batch * s.kv_bits, 8)
+            layer = decode_weight_bytes_per_core(s.linears, grid) + kv
+            head = decode_weight_bytes_per_core(s.head_linears, grid)
+            self.decode_plan = plan_regions(grid, s.layers, layer, head, free, w.usable_cores, "decode", file)
+        if "prefill" in phases and s.layers:
+            p = min(w.grid("prefill"))
+            tokens = s.input_len * batch
+            free = w.sram_bytes - int(w.core["program_bytes"]) - prefill_buffer_bytes(s, p, tokens)
+            layer = prefill_weight_bytes_per_core(s.linears, p) + prefill_kv_bytes_per_core(s, p, tokens)
+            head = prefill_weight_bytes_per_core(s.head_linears, p)
+            wafer_free = w.usable_cores * (w.sram_bytes - int(w.core["program_bytes"]))
+            self.prefill_plan = plan_streamed((p, p), s.layers, layer, head, free, w.usable_cores, wafer_free,
+                                              "prefill", file)
+            self._stream_bytes = prefill_weight_bytes_per_core(s.linears, p)
+
+    def build(self, trace):
+        meta = getattr(trace, "meta", {}) or {}
+        self._standalone = str(meta.get("model", "")).startswith("op:")
+        self.shape = ModelShape.from_trace(trace)
+        self._has_decode = bool((trace["phase"] == "decode").any()) and bool((trace["phase"] == "prefill").any())
+        first = trace["layer"] == 0
+        self._first_name = str(trace["name"][first][0]) if first.any() else None
+        if not self._standalone:
+            self._plan(trace)
+            self._refine_capacity()
+        return super().build(trace)
+
+    def stage_key(self, op):
+        base = super().stage_key(op)
+        flags = (self._boundary(op), self._streams(op),
+                 self.kv.name == "concat" and op["phase"] == "decode" and op["step"])
+        return base + flags
+
+    def _streams(self, op) -> bool:
+        """A streamed prefill loads each layer's weights as the layer before computes."""
+        plan = self.prefill_plan
+        return bool(op["phase"] == "prefill" and plan is not None and plan.streamed and not self._standalone
+                    and op["name"] == self._first_name and op["layer"] >= 0)
+
+    def _boundary(self, op) -> bool:
+        plan = self.decode_plan if op["phase"] == "decode" else self.prefill_plan
+        if plan is None or self._standalone or plan.streamed:
+            return False
+        if op["name"] == self._first_name and op["layer"] >= 0:
+            return plan.boundary(int(op["layer"]))
+        if op["name"] == "final_norm" and plan.region_of_layer:
+            return plan.head_region != plan.region_of_layer[-1]
+        return False
+
+    # --- stages ------------------------------------------------------------------------------
+    def _job(self, prog: Program, op: dict, part: str = "") -> Job:
+        label = f"{op['name']}{':' + part if part else ''}"
+        return Job(kind=op["op"], extra=(("program", prog),), label=label)
+
+    def stages(self, op: dict) -> list[Stage]:
+        if self._standalone:
+            return [Stage(self.dev, self._job(self._best_program(op), op))]
+        progs = self._programs(op, self.wafer.grid(op["phase"]))
+        out = []
+        if self._boundary(op):
+            out.append(Stage(self.dev, self._job(self._handoff(op), op, "handoff")))
+        if self._streams(op):
+            # the weight stream runs beside the previous layer; the layer waits for it
+            p = min(self.wafer.grid("prefill"))
+            elems = cdiv(self._stream_bytes * 8, dtype_bits(op["dtype_w"]))
+            prog = Program((p, p), (Segment((), EdgeFill(p, p, "x", elems), label="weight_stream"),))
+            out.append(Stage(self.dev, self._job(prog, op, "weight_stream"), after=()))
+            out.append(Stage(self.dev, self._job(progs[0], op), after=(0, -1)))
+            progs = progs[1:]
+        out += [Stage(self.dev, self._job(p, op)) for p in progs]
+        if op["phase"] == "prefill" and op["op"] == "lm_head" and self._has_decode:
+            out.append(Stage(self.dev, self._job(self._reshuffle(op), op, "reshuffle")))
+        return out
+
+    def _best_program(self, op: dict) -> Program:
+        grid = self.wafer.op_grid()
+        phase = "decode" if int(op["m"]) <= 1 else "prefill"
+        if grid is not None:
+            progs = self._programs(op, grid, phase)
+            return progs[0] if len(progs) == 1 else Program(grid, tuple(s for p in progs for s in p.segments))
+        ur, uc = self.wafer.params["usable"]
+        best, best_t = None, None
+        for p in range(AUTO_GRID_STEP, min(ur, uc) + 1, AUTO_GRID_STEP):
+            progs = self._programs(op, (p, p), phase)
+            prog = Program((p, p), tuple(s for q in progs for s in q.segments))
+            t = self.system.cost(self.dev, Job(kind=op["op"], extra=(("program", prog),), label=op["name"])).seconds
+            if best_t is None or t < best_t:
+                best, best_t = prog, t
+        self._op_grids[op["name"]] = best.grid
+        return best
+
+    def _programs(self, op: dict, grid, phase: str | None = None) -> list[Program]:
+        phase = phase or op["phase"]
+        kind, name = op["op"], op["name"]
+        bits = dtype_bits(op["dtype_a"])
+        wbits = dtype_bits(op["dtype_w"])
+        ar, kk, loop = self.params["allreduce"], self.params["ktree_k"], self.params["gemm_loop"]
+        m, n, k = int(op["m"]), int(op["n"]), int(op["k"])
+        heads, kv_heads = int(op["heads"]), int(op["kv_heads"])
+        batch = max(int(op["batch"]), 1)
+        if phase == "decode":
+            rows, cols = grid
+            if kind in ("gemv", "gemm", "lm_head", "moe_gate"):
+                axis = "x" if name in X_INPUT else "y"
+                progs = [gemv_program(grid, k, n, batch=m, bits=wbits, input_axis=axis,
+                                      allreduce_kind=ar, k_levels=kk, heads=heads if kind == "gemm" else 1)]
+                if int(op["bytes_kv"]) > 0 and self.shape is not None and self.shape.head_dim:
+                    progs.append(self._kv_write(grid, m, bits))
+                return progs
+            if kind == "norm":
+                return [O.decode_norm(grid, n, m, bits, ar, kk)]
+            if kind in ("elementwise", "allreduce"):
+                return [O.decode_elementwise(grid, n, m, bits, 1)]
+            if kind == "rope":
+                return [O.decode_elementwise(grid, cdiv(n, 2), m, bits, 6, axis="x", kind="mul")]
+            if kind == "activation":
+                return [O.decode_elementwise(grid, n, m, bits, 7, axis="x", kind="mul")]
+            if kind == "embedding":
+                return [O.decode_embedding(grid, n, m, bits)]
+            if kind in ("attention_qk", "softmax", "attention_av"):
+                kv_len = int(op["kv_len"])
+                prompt = max(kv_len - int(op["step"]) - 1, 0) if not self._standalone else kv_len
+                s_t = self.kv.tokens_on_busiest_row(rows, kv_len, prompt)
+                hd = k if kind == "attention_qk" else n
+                if kind == "attention_qk":
+                    return [O.decode_qk(grid, heads, kv_heads, hd, s_t, batch * m, bits, ar, kk)]
+                if kind == "softmax":
+                    return [O.decode_softmax(grid, heads, kv_heads, s_t, batch * max(m, 1), bits, ar, kk)]
+                return [O.decode_av(grid, heads, kv_heads, hd, s_t, batch * m, bits, ar, kk)]
+            return [O.decode_elementwise(grid, max(n, 1), max(m, 1), bits, 1)]
+        # prefill
+        p = min(grid)
+        if kind in ("gemm",):
+            return [gemm_program(p, m, k, n, wbits, self.params["gemm"], loop, heads=heads)]
+        if kind in ("gemv", "lm_head", "moe_gate"):
+            if m <= 1:
+                return [gemv_program((p, p), k, n, batch=1, bits=wbits, input_axis="y", allreduce_kind=ar, k_levels=kk)]
+            return [gemm_program(p, m, k, n, wbits, self.params["gemm"], loop)]
+        if kind == "norm":
+            return [O.prefill_norm(p, m, n, bits, ar, kk)]
+        if kind in ("elementwise", "allreduce"):
+            return [O.prefill_elementwise(p, m, n, bits, 1)]
+        if kind == "rope":
+            return [O.prefill_elementwise(p, m, cdiv(n, 2), bits, 6, "mul")]
+        if kind == "activation":
+            return [O.prefill_elementwise(p, m, n, bits, 7, "mul")]
+        if kind == "embedding":
+            return [O.prefill_elementwise(p, m, n, bits, 1, "copy")]
+        if kind == "attention_qk":
+            return [O.prefill_qk(p, m * batch, heads, k, bits, loop)]
+        if kind == "softmax":
+            return [O.prefill_softmax(p, m * batch, heads, self._head_dim(), bits, ar, kk)]
+        if kind == "attention_av":
+            return [O.prefill_av(p, m * batch, heads, n, bits, loop)]
+        return [O.prefill_elementwise(p, max(m, 1), max(n, 1), bits, 1)]
+
+    def _head_dim(self) -> int:
+        return self.shape.head_dim if self.shape and self.shape.head_dim else 128
+
+    def _kv_write(self, grid, batch, bits) -> Program:
+        d_c = kv_dims_per_core(self.shape, grid[1])
+        comm = self.kv.step_comm(grid, d_c, batch, self.shape.kv_bits)
+        return Program(tuple(grid), (Segment((VecOp(2 * d_c * batch, 1, "copy", bits),), comm, label="kv_write"),))
+
+    def _handoff(self, op) -> Program:
+        if op["phase"] == "decode":
+            rows, cols = self.wafer.grid("decode")
+            e_t = cdiv(self.shape.hidden, rows) * max(int(op["m"]), 1)
+            return Program((rows, cols), (Segment((), RegionHandoff(cols, rows, e_t), label="handoff"),))
+        p = min(self.wafer.grid("prefill"))
+        tile = cdiv(int(op["m"]), p) * cdiv(self.shape.hidden, p)
+        return Program((p, p), (Segment((), BulkRotate(2 * p, p, "x", tile), label="handoff"),))
+
+    def _reshuffle(self, op) -> Program:
+        s = self.shape
+        p = min(self.wafer.grid("prefill"))
+        weights = sum(l.k * l.n * l.heads * l.bits // 8 for l in s.linears) * s.layers
+        weights += sum(l.k * l.n * l.bits // 8 for l in s.head_linears)
+        kv = s.kv_bytes_per_token * s.input_len * max(int(op["batch"]), 1)
+        return reshuffle_program(p, weights + kv)
+
+    # --- report ------------------------------------------------------------------------------
+    def stats(self) -> dict:
+        out = {"wafer": self.wafer.stats()}
+        if self.decode_plan is not None:
+            out["decode_pipeline"] = self.decode_plan.as_dict()
+        if self.prefill_plan is not None:
+            out["prefill_pipeline"] = self.prefill_plan.as_dict()
+        if self._op_grids:
+            out["op_grid"] = {k: f"{g[0]}x{g[1]}" for k, g in self._op_grids.items()}
+        return out

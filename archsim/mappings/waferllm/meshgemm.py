@@ -1,0 +1,70 @@
+"""Distributed GEMM on a P x P grid: MeshGEMM (WaferLLM section 5), SUMMA and Cannon.
+
+All three split A[m, k], B[k, n] and C[m, n] in P x P tiles and run P compute steps; they
+differ in how tiles travel between steps:
+  meshgemm  cyclic shift on the interleaved ring (every step two hops at most), A along the
+            rows and B along the columns, overlapped with the step's compute;
+  cannon    cyclic shift between neighbours; on a mesh the tail's tile crosses the whole line;
+  summa     step j's owner row/column broadcasts its tile; a new owner every step needs more
+            routes than the colours allow, so tiles are relayed core by core.
+MeshGEMM and Cannon first align A (row i rotated by i: the row rotated by P/2 bounds it); B is
+placed pre-aligned, as weights are static. The P identical steps are simulated once.
+
+dist-GEMM-T (C = A x B^T, for Q x K^T) shifts only B along y and, after each step, reduces
+the partial C tile along x (to a root that rotates with the step).
+
+The per-step compute follows the WaferLLM kernel: for each (k, n) of the tile, one vector FMAC
+over the tile's m rows (`loop='kn'`); `loop='long'` runs the longer of the tile's sides as
+the vector instead.
+"""
+
+from __future__ import annotations
+
+from archsim.components.wafer import Program, Segment, VecOp
+from archsim.mappings.waferllm.comm import (BulkRotate, CannonShift, InterleavedShift, KTreeAllreduce,
+                                            Parallel, RelayBroadcast)
+from archsim.mappings.waferllm.layouts import cdiv
+
+ALGORITHMS = ("meshgemm", "cannon", "summa")
+
+
+def step_compute(mt: int, kt: int, nt: int, bits: int, loop: str = "kn") -> tuple:
+    if loop == "long":
+        vec, count = max(mt, nt), kt * min(mt, nt)
+    else:
+        vec, count = mt, kt * nt
+    # one task switch per step (the next step is activated when compute and shift are done)
+    return (VecOp(vec, count, "fmac", bits), VecOp(1, 1, "scalar", bits))
+
+
+def gemm_program(p: int, m: int, k: int, n: int, bits: int = 16, algorithm: str = "meshgemm",
+                 loop: str = "kn", heads: int = 1) -> Program:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown GEMM algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
+    mt, kt, nt = cdiv(m, p), cdiv(k, p), cdiv(n, p) * heads
+    a_elems, b_elems = mt * kt, kt * nt
+    compute = step_compute(mt, kt, nt, bits, loop)
+    segs = []
+    if algorithm == "meshgemm":
+        segs.append(Segment((), BulkRotate(p, 1, "x", a_elems, bits), label="align"))
+        step = Parallel((InterleavedShift(p, p, "x", a_elems, bits), InterleavedShift(p, p, "y", b_elems, bits)))
+    elif algorithm == "cannon":
+        segs.append(Segment((), BulkRotate(p, 1, "x", a_elems, bits), label="align"))
+        step = Parallel((CannonShift(p, p, "x", a_elems, bits), CannonShift(p, p, "y", b_elems, bits)))
+    else:
+        step = Parallel((RelayBroadcast(p, p, "x", a_elems, bits), RelayBroadcast(p, p, "y", b_elems, bits)))
+    segs.append(Segment(compute, step, overlap=True, repeat=p, label=algorithm))
+    return Program((p, p), tuple(segs))
+
+
+def gemm_t_program(p: int, mt: int, dt: int, group: int, bits: int = 16, loop: str = "kn",
+                   shift_elems: int | None = None) -> Program:
+    """dist-GEMM-T per step: [mt x dt] x [dt x mt]^T partial scores, B shifted along y,
+    then reduced along x over the `group` columns that share the contraction."""
+    compute = step_compute(mt, dt, mt, bits, loop)
+    shift = InterleavedShift(p, p, "y", shift_elems if shift_elems is not None else mt * dt, bits)
+    segs = [Segment(compute, shift, overlap=True, repeat=p, label="gemm_t")]
+    if group > 1:
+        red = KTreeAllreduce(group, p * (p // group), "x", mt * mt, bits, k=1, root="center", broadcast=False)
+        segs.append(Segment((), red, repeat=p, label="gemm_t_reduce"))
+    return Program((p, p), tuple(segs))

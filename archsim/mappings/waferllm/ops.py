@@ -1,0 +1,125 @@
+"""Programs for the non-GEMM ops of a layer, in the decode and the prefill layouts.
+
+Decode (stage R x C; see layouts.py): norms reduce a scalar per sequence along y; attention
+works per KV-head group: the group's columns hold its dims, the rows hold tokens, so q.K^T
+reduces along x within the group (all the group's query heads at once, GQA without copying
+K/V) and softmax and p.V reduce along y. Prefill (P x P): norms reduce per token along x;
+Q x K^T is dist-GEMM-T per head over the head's columns; p x V is a MeshGEMM per head.
+"""
+
+from __future__ import annotations
+
+from archsim.components.wafer import Program, Segment, VecOp
+from archsim.mappings.waferllm.comm import InterleavedShift, LineBroadcast, Parallel
+from archsim.mappings.waferllm.layouts import cdiv
+from archsim.mappings.waferllm.meshgemm import gemm_t_program, step_compute
+from archsim.mappings.waferllm.meshgemv import allreduce
+
+EXP_OPS = 3      # exp as (1 + x/256)^256: a scaled add and squarings (WaferLLM's fast_exp)
+
+
+# --- decode -----------------------------------------------------------------------------------
+def decode_norm(grid, width: int, batch: int, bits: int, ar: str, k: int) -> Program:
+    rows, cols = grid
+    e_t = cdiv(width, rows)
+    s1 = Segment((VecOp(e_t, batch, "mul", bits), VecOp(e_t, batch, "sum", bits)),
+                 allreduce(ar, rows, cols, "y", batch, bits, k), label="norm_sum")
+    s2 = Segment((VecOp(8, batch, "scalar", bits), VecOp(e_t, 2 * batch, "mul", bits)), label="norm_scale")
+    return Program(tuple(grid), (s1, s2))
+
+
+def decode_elementwise(grid, width: int, batch: int, bits: int, ops: int, axis: str = "y", kind="add") -> Program:
+    rows, cols = grid
+    t = cdiv(width, rows if axis == "y" else cols)
+    return Program(tuple(grid), (Segment((VecOp(t * batch, ops, kind, bits),), label="elementwise"),))
+
+
+def decode_embedding(grid, width: int, batch: int, bits: int) -> Program:
+    rows, cols = grid
+    e_t = cdiv(width, rows)
+    seg = Segment((VecOp(e_t * batch, 1, "copy", bits),),
+                  LineBroadcast(cols, rows, "x", e_t * batch, root=cols - 1, bits=bits), label="embedding")
+    return Program(tuple(grid), (seg,))
+
+
+def decode_attention_dims(grid, heads: int, kv_heads: int, head_dim: int):
+    """(query heads per KV group, columns per group, dims of the KV head per core, groups per row)."""
+    rows, cols = grid
+    kv_heads = max(kv_heads, 1)
+    hpg = max(heads // kv_heads, 1)
+    group_cols = max(cols // kv_heads, 1)
+    d_c = cdiv(head_dim * kv_heads, cols)
+    groups = max(cols // group_cols, 1)
+    return hpg, group_cols, d_c, groups
+
+
+def decode_qk(grid, heads, kv_heads, head_dim, s_t, batch, bits, ar, k) -> Program:
+    rows, cols = grid
+    hpg, group_cols, d_c, groups = decode_attention_dims(grid, heads, kv_heads, head_dim)
+    compute = (VecOp(hpg * s_t * batch, 1, "copy", bits), VecOp(s_t, hpg * d_c * batch, "fmac", bits))
+    comm = allreduce(ar, group_cols, rows * groups, "x", hpg * s_t * batch, bits, k) if group_cols > 1 else None
+    return Program(tuple(grid), (Segment(compute, comm, label="qk"),))
+
+
+def decode_softmax(grid, heads, kv_heads, s_t, batch, bits, ar, k) -> Program:
+    rows, cols = grid
+    hpg = max(heads // max(kv_heads, 1), 1)
+    v = hpg * batch
+    s1 = Segment((VecOp(s_t, v, "max", bits),), allreduce(ar, rows, cols, "y", v, bits, k), label="softmax_max")
+    s2 = Segment((VecOp(s_t, v, "sub", bits), VecOp(s_t, EXP_OPS * v, "mul", bits), VecOp(s_t, v, "sum", bits)),
+                 allreduce(ar, rows, cols, "y", v, bits, k), label="softmax_sum")
+    s3 = Segment((VecOp(1, v, "recip", bits), VecOp(s_t, v, "mul", bits)), label="softmax_scale")
+    return Program(tuple(grid), (s1, s2, s3))
+
+
+def decode_av(grid, heads, kv_heads, head_dim, s_t, batch, bits, ar, k) -> Program:
+    rows, cols = grid
+    hpg, group_cols, d_c, groups = decode_attention_dims(grid, heads, kv_heads, head_dim)
+    compute = (VecOp(hpg * d_c * batch, 1, "copy", bits), VecOp(d_c, hpg * s_t * batch, "fmac", bits))
+    comm = allreduce(ar, rows, cols, "y", hpg * d_c * batch, bits, k)
+    return Program(tuple(grid), (Segment(compute, comm, label="av"),))
+
+
+# --- prefill ----------------------------------------------------------------------------------
+def prefill_norm(p, tokens, width, bits, ar, k) -> Program:
+    mt, e_t = cdiv(tokens, p), cdiv(width, p)
+    s1 = Segment((VecOp(e_t, mt, "mul", bits), VecOp(e_t, mt, "sum", bits)),
+                 allreduce(ar, p, p, "x", mt, bits, k), label="norm_sum")
+    s2 = Segment((VecOp(8, mt, "scalar", bits), VecOp(e_t, 2 * mt, "mul", bits)), label="norm_scale")
+    return Program((p, p), (s1, s2))
+
+
+def prefill_elementwise(p, tokens, width, bits, ops, kind="add") -> Program:
+    mt, t = cdiv(tokens, p), cdiv(width, p)
+    return Program((p, p), (Segment((VecOp(t, ops * mt, kind, bits),), label="elementwise"),))
+
+
+def prefill_head_dims(p, heads, head_dim):
+    """(columns per head, dims of a head per core)."""
+    gc = max(p // max(heads, 1), 1)
+    return gc, cdiv(head_dim * heads, p)
+
+
+def prefill_qk(p, tokens, heads, head_dim, bits, loop) -> Program:
+    gc, d_t = prefill_head_dims(p, heads, head_dim)
+    return gemm_t_program(p, cdiv(tokens, p), d_t, gc, bits, loop)
+
+
+def prefill_softmax(p, tokens, heads, head_dim, bits, ar, k) -> Program:
+    gc, _ = prefill_head_dims(p, heads, head_dim)
+    mt = cdiv(tokens, p)
+    local = cdiv(tokens, gc)          # scores of a query row held by one core of its head group
+    s1 = Segment((VecOp(local, mt, "max", bits),),
+                 allreduce(ar, gc, p * max(p // gc, 1), "x", mt, bits, k) if gc > 1 else None, label="softmax_max")
+    s2 = Segment((VecOp(local, mt, "sub", bits), VecOp(local, EXP_OPS * mt, "mul", bits), VecOp(local, mt, "sum", bits)),
+                 allreduce(ar, gc, p * max(p // gc, 1), "x", mt, bits, k) if gc > 1 else None, label="softmax_sum")
+    s3 = Segment((VecOp(1, mt, "recip", bits), VecOp(local, mt, "mul", bits)), label="softmax_scale")
+    return Program((p, p), (s1, s2, s3))
+
+
+def prefill_av(p, tokens, heads, head_dim, bits, loop) -> Program:
+    _, d_t = prefill_head_dims(p, heads, head_dim)
+    mt = cdiv(tokens, p)
+    compute = step_compute(mt, mt, d_t, bits, loop)
+    step = Parallel((InterleavedShift(p, p, "x", mt * mt, bits), InterleavedShift(p, p, "y", mt * d_t, bits)))
+    return Program((p, p), (Segment(compute, step, overlap=True, repeat=p, label="av"),))

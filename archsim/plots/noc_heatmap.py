@@ -1,0 +1,135 @@
+"""Link utilisation of a wafer's fabric over one layer, as a heat map per direction.
+
+`archsim plot RESULTS --kind noc-heatmap --out fig.png [--opt phase=decode --opt layer=0]`
+reads a run result of a wafer machine (its resolved config, model and scenario), runs the ops
+of one layer through the mapping and the fabric again with link recording on, and draws the
+wavelets each router sent east+west and south+north, divided by the layer's cycles (the
+fraction of cycles a link was busy). Lines that carry the same pattern were simulated once;
+the map spreads each simulated line over the lines that reuse it.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from archsim.errors import ConfigError
+from archsim.plots.common import check_opts, load_source, need, out_path
+
+KIND = "noc-heatmap"
+OPTIONS = {"phase": "decode", "layer": 0, "title": None, "cmap": "magma"}
+
+
+def _yaml_safe(obj):
+    if isinstance(obj, dict):
+        return {str(k): _yaml_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_yaml_safe(v) for v in obj]
+    if hasattr(obj, "item"):
+        return obj.item()
+    return obj
+
+
+def _system_from_summary(summary: dict):
+    import yaml
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+
+    cfg = summary.get("config")
+    if not isinstance(cfg, dict):
+        raise ConfigError("the run result has no resolved config (`config`); rerun with a current archsim",
+                          "source", "config")
+    cfg = _yaml_safe(copy.deepcopy(cfg))
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"{cfg.get('name', 'arch')}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        arch = load_arch(str(path))
+    return System(arch, summary.get("fidelity", "cycle"))
+
+
+def layer_link_loads(system, trace, phase: str = "decode", layer: int = 0) -> dict:
+    """{'grid': (rows, cols), 'links': int64[rows, cols, 4], 'cycles': int} for one layer."""
+    mapping = system.mapping
+    dev = mapping.params.get("device")
+    wafer = system.components[dev]
+    if getattr(wafer, "type_name", "") != "wafer":
+        raise ConfigError("noc-heatmap plots need a wafer machine (a `type: wafer` component)", "source", dev)
+    mapping.build(trace)      # plans regions and learns the model's shape
+    from archsim.workload.trace import COLUMNS
+    rows_sel = np.nonzero((trace["phase"] == phase) & (trace["layer"] == layer))[0]
+    if phase == "decode" and len(rows_sel):
+        first_step = trace["step"][rows_sel].min()
+        rows_sel = rows_sel[trace["step"][rows_sel] == first_step]
+    if not len(rows_sel):
+        raise ConfigError(f"the run has no {phase} ops of layer {layer}", "source", "phase")
+    grid = wafer.grid(phase)
+    total = np.zeros((grid[0], grid[1], 4), dtype=np.float64)
+    cycles = 0
+    wafer.link_log = []
+    try:
+        for i in rows_sel:
+            op = {c: (trace[c][i].item() if hasattr(trace[c][i], "item") else trace[c][i]) for c in COLUMNS}
+            for st in mapping.stages(op):
+                prog = st.job.get("program")
+                cost = wafer.run_program(prog, system.fidelity, st.job.label)
+                cycles += cost.cycles
+        for entry in wafer.link_log:
+            g = entry["grid"]
+            if tuple(g) != tuple(grid):
+                continue
+            rep = entry["repeat"]
+            for axis, line in entry["links"].items():
+                line = np.asarray(line, dtype=np.float64) * rep
+                n = line.shape[0]
+                if axis == "x":
+                    for off in range(0, grid[1] - n + 1, n):
+                        total[:, off:off + n, :] += line[None, :, :]
+                else:
+                    for off in range(0, grid[0] - n + 1, n):
+                        total[off:off + n, :, :] += line[:, None, :]
+    finally:
+        wafer.link_log = None
+    return {"grid": tuple(grid), "links": total, "cycles": int(cycles)}
+
+
+def plot(results_or_path, out, **opts):
+    o = check_opts(KIND, opts, OPTIONS)
+    src = load_source(results_or_path)
+    need(src, KIND, "run")
+    summary = src.data
+    out = out_path(out)
+    from archsim.workload.model_spec import load_model
+    from archsim.workload.trace_builder import build_trace
+
+    system = _system_from_summary(summary)
+    scen = summary.get("scenario", {})
+    model = load_model(summary["model"])
+    phase = str(o["phase"])
+    trace = build_trace(model, batch=int(scen.get("batch", 1)), input_len=max(int(scen.get("input_len", 1)), 1),
+                        output_len=1 if phase == "decode" else 0,
+                        precision=scen.get("precision") or model.default_precision)
+    loads = layer_link_loads(system, trace, phase, int(o["layer"]))
+    links, cycles = loads["links"], max(loads["cycles"], 1)
+    horiz = (links[..., 0] + links[..., 1]) / cycles
+    vert = (links[..., 2] + links[..., 3]) / cycles
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
+    vmax = max(float(horiz.max()), float(vert.max()), 1e-12)
+    for ax, data, name in ((axes[0], horiz, "east + west"), (axes[1], vert, "south + north")):
+        im = ax.imshow(data, cmap=o["cmap"], vmin=0, vmax=vmax, interpolation="nearest", aspect="auto")
+        ax.set_title(f"{name} links")
+        ax.set_xlabel("core column")
+        ax.set_ylabel("core row")
+    fig.colorbar(im, ax=axes, label="wavelets per cycle (link busy fraction)")
+    g = loads["grid"]
+    fig.suptitle(o["title"] or f"{summary.get('arch', '')} {summary.get('model', '')}: {phase} layer {o['layer']} "
+                 f"on {g[0]}x{g[1]} cores ({cycles} cycles)")
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -1,0 +1,149 @@
+"""The WaferLLM mappings: allreduce numerics, KV shift invariant, layouts, pipeline, runs."""
+
+import numpy as np
+import pytest
+
+from archsim.api import run_case, run_op, simulate_case
+from archsim.components.wafer import FabricContext
+from archsim.mappings.waferllm.comm import KTreeAllreduce, ktree_groups
+from archsim.mappings.waferllm.kv_cache import ConcatKVCache, KVPolicy, ShiftKVCache
+from archsim.mappings.waferllm.layouts import (check_conservation, decode_tile, decode_weight_bytes_per_core,
+                                               placed_elements, Linear)
+from archsim.mappings.waferllm.meshgemm import gemm_program
+from archsim.mappings.waferllm.meshgemv import gemv_program, reduce_values
+from archsim.mappings.waferllm.pipeline import plan_regions
+from archsim.system.arch import load_arch
+from archsim.system.system import System
+
+
+@pytest.fixture(scope="module")
+def wafer():
+    return System(load_arch("wse2")).components["mesh"]
+
+
+# --- allreduce: the reduced vector equals the sum ------------------------------------------------
+@pytest.mark.parametrize("n", [3, 7, 20, 21, 64, 101])
+@pytest.mark.parametrize("k,root", [(2, "center"), (1, "center"), (3, "center"), (1, "end")])
+def test_allreduce_pattern_sums(n, k, root):
+    rng = np.random.default_rng(n * 10 + k)
+    vals = rng.standard_normal((n, 5))
+    out, stages, hops = reduce_values(vals, k=k, root=root)
+    assert np.allclose(out, np.tile(vals.sum(axis=0), (n, 1)))
+    assert hops >= n - 1           # every core's partial reaches the root and comes back
+
+
+def test_two_way_tree_has_about_sqrt_n_routing_stages():
+    n = 420
+    _, stages2, _ = reduce_values(np.ones((n, 1)), k=2)
+    _, stages_pipe, _ = reduce_values(np.ones((n, 1)), k=1, root="end")
+    assert stages_pipe == n - 1
+    assert stages2 <= 2 * int(np.ceil(np.sqrt(n)))
+    assert np.prod(ktree_groups(n, 2)) >= n
+
+
+def test_ktree_beats_the_pipelined_allreduce_at_scale(wafer):
+    ctx = FabricContext(wafer)
+    tree = KTreeAllreduce(720, 1, "y", 46, k=2).run(ctx).cycles
+    pipe = KTreeAllreduce(720, 1, "y", 46, k=1, root="end").run(ctx).cycles
+    assert pipe > 3 * tree
+
+
+# --- KV cache --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rows", [1, 4, 9])
+def test_shift_kv_stays_balanced_and_ordered(rows):
+    kv = ShiftKVCache(rows, prompt=range(13))
+    for t in range(13, 60):
+        moves = kv.append(t)
+        assert kv.balanced() and kv.ordered()
+        assert kv.tokens() == list(range(t + 1))          # nothing lost, nothing duplicated
+        assert moves <= rows - 1                          # each move is one hop up
+    conc = ConcatKVCache(rows, prompt=range(13))
+    for t in range(13, 60):
+        conc.append(t)
+    assert sorted(conc.tokens()) == list(range(60))
+    assert conc.counts()[-1] >= 60 - 13                   # the last row takes every new token
+
+
+def test_shift_holds_rows_times_more_tokens_than_concat():
+    rows = 360
+    shift = KVPolicy("shift").max_tokens(1e10, 1e5, rows)
+    concat = KVPolicy("concat").max_tokens(1e10, 1e5, rows)
+    assert shift == rows * concat or shift // rows == concat
+    assert KVPolicy("concat").tokens_on_busiest_row(rows, 4096 + 100, 4096) > \
+        KVPolicy("shift").tokens_on_busiest_row(rows, 4096 + 100, 4096)
+
+
+# --- layouts ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("k,n,rows,cols", [(4096, 6144, 420, 420), (14336, 4096, 360, 360), (5, 7, 3, 4),
+                                           (128256, 4096, 540, 540), (1, 1, 3, 3)])
+def test_layout_places_every_element_once(k, n, rows, cols):
+    assert check_conservation(k, n, rows, cols)
+    assert placed_elements(k, n, rows, cols) == k * n
+
+
+def test_decode_layout_padding_only_adds_bytes():
+    lins = [Linear("qkv_proj", 4096, 6144, 16), Linear("o_proj", 4096, 4096, 16),
+            Linear("ffn_gate_up", 4096, 28672, 16), Linear("ffn_down", 14336, 4096, 16)]
+    for g in ((360, 360), (420, 420), (540, 540)):
+        per_core = decode_weight_bytes_per_core(lins, g)
+        exact = sum(l.k * l.n * 2 for l in lins)
+        assert exact <= per_core * g[0] * g[1] <= 1.25 * exact
+    # o_proj and ffn_down read the column-split vector: transposed tiles
+    assert decode_tile(Linear("ffn_down", 14336, 4096, 16), (420, 420)) == (35, 10)
+    assert decode_tile(Linear("ffn_gate_up", 4096, 28672, 16), (420, 420)) == (10, 69)
+
+
+def test_pipeline_regions_and_bubble():
+    plan = plan_regions((360, 360), 32, 3700, 8000, 46000, 745500, "decode")
+    assert plan.regions >= 3
+    assert plan.busy_fraction == pytest.approx(1 / plan.regions)
+    assert sum(plan.boundary(l) for l in range(32)) == max(plan.region_of_layer)
+
+
+# --- algorithms on the machine ---------------------------------------------------------------------
+def test_meshgemm_beats_summa_and_cannon(wafer):
+    t = {a: wafer.run_program(gemm_program(480, 2048, 2048, 2048, algorithm=a)).seconds
+         for a in ("meshgemm", "cannon", "summa")}
+    assert t["meshgemm"] < t["cannon"] and t["meshgemm"] < t["summa"]
+
+
+def test_gemv_on_a_larger_grid_is_slower_because_of_the_fabric(wafer):
+    small = wafer.run_program(gemv_program((240, 240), 4096, 4096))
+    big = wafer.run_program(gemv_program((480, 480), 4096, 4096))
+    assert big.seconds > small.seconds
+    assert big.breakdown["compute_s"] < small.breakdown["compute_s"]
+    assert big.breakdown["comm_s"] > small.breakdown["comm_s"]
+
+
+def test_op_command_goes_through_the_mapping():
+    out = run_op("wse2", "gemv", 1, 8192, 8192, "fp16", ["mesh.op_grid=300x300"])
+    parts = out["breakdown"]["mesh"]["parts"]
+    assert out["seconds"] > 0 and parts["lines_reused"] == 299
+    auto = run_op("wse2", "gemv", 1, 8192, 8192, "fp16")
+    assert auto["seconds"] <= out["seconds"] * 1.0001
+
+
+# --- whole runs (small model, short prompt) --------------------------------------------------------
+def test_run_reports_capacity_pipeline_and_shift_vs_concat():
+    scen = {"batch": 1, "input_len": 64, "output_len": 2}
+    shift = run_case("wse2", "gpt2-small", scen)
+    concat = run_case("wse2", "gpt2-small", scen, ["mapping.kv_cache=concat"])
+    cap = shift["capacity"]
+    assert cap["kv_cache"] == "shift" and cap["decode_regions"] >= 1
+    assert cap["max_decode_tokens"] > 300 * concat["capacity"]["max_decode_tokens"]
+    assert shift["decode"]["tokens_per_s"] > 0 and shift["prefill"]["tokens_per_s"] > 0
+    assert concat["decode"]["seconds"] >= shift["decode"]["seconds"] * 0.9
+
+
+def test_decode_grid_trend_comes_from_the_fabric():
+    scen = {"batch": 1, "input_len": 256, "output_len": 1}
+    t = [run_case("wse2", "gpt2-small", scen, [f"mesh.decode_grid={g}x{g}"])["decode"]["seconds"]
+         for g in (240, 480)]
+    assert t[1] > t[0]
+
+
+def test_noc_heatmap_plot(tmp_path):
+    from archsim.plots.noc_heatmap import plot
+    res = simulate_case("wse2", "gpt2-small", {"batch": 1, "input_len": 32, "output_len": 1})
+    out = plot(res, tmp_path / "heat.png")
+    assert out.exists() and out.stat().st_size > 1000
