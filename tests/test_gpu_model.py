@@ -1,13 +1,16 @@
 """The GPU baseline: its kernel-efficiency pieces on hand-made jobs, power under TDP, config
-errors, and the three A100 cases of validation/ recomputed by hand from the model's pieces
-(a check of the pieces, not the validation: `archsim validate` runs those end to end)."""
+errors, the software presets, the three A100 cases of validation/ recomputed by hand from the
+model's pieces (a check of the pieces, not the validation: `archsim validate` runs those end
+to end), and one independent published measurement (gpt-fast) as a check of the model."""
 
 import math
 
 import pytest
 
+from archsim.api import run_case
 from archsim.components import roofline_model as rm
 from archsim.components.base import Job
+from archsim.components.gpu import SOFTWARE_PRESETS
 from archsim.errors import ConfigError
 from archsim.system.arch import load_arch
 from archsim.system.simulate import Scenario, run
@@ -158,10 +161,93 @@ def test_bad_values_name_file_and_key(key, value, reason):
     assert reason in str(e.value) and "a100.yaml" in str(e.value) and key in str(e.value)
 
 
+def test_software_presets_set_the_per_kernel_costs():
+    graphs = System(load_arch("a100")).components["gpu"].params
+    assert graphs["software"] == "cuda_graphs"
+    assert graphs["launch_overhead"] == pytest.approx(1.3e-6) and graphs["host_interval"] == 0.0
+    eager = System(load_arch("a100", ["gpu.software=eager"])).components["gpu"].params
+    assert eager["launch_overhead"] == pytest.approx(2.1e-6) and eager["host_interval"] == pytest.approx(110e-6)
+    # an explicit value wins over the preset
+    mine = System(load_arch("a100", ["gpu.software=eager", "gpu.host_interval=20 us"])).components["gpu"].params
+    assert mine["host_interval"] == pytest.approx(20e-6) and mine["launch_overhead"] == pytest.approx(2.1e-6)
+    assert System(load_arch("t4")).components["gpu"].params["software"] == "eager"
+    assert set(SOFTWARE_PRESETS) == {"cuda_graphs", "eager"}
+
+
+def test_unknown_software_is_a_config_error():
+    with pytest.raises(ConfigError) as e:
+        System(load_arch("a100", ["gpu.software=tensorrt"]))
+    assert "gpu.software" in str(e.value) and "a100.yaml" in str(e.value)
+
+
+def test_eager_kernels_wait_for_the_host():
+    gpu = System(load_arch("a100", ["gpu.software=eager"])).components["gpu"]
+    p = gpu.params
+    tiny = Job("norm", m=1, n=4096, flops=16384, bytes_read=24576)
+    assert gpu.cost(tiny).seconds == pytest.approx(p["host_interval"])  # host-bound: the GPU idles
+    big = gemm(1, 32768, 32768, kind="gemv")                            # 1.2 ms: the host runs ahead
+    c = gpu.cost(big)
+    assert c.seconds == pytest.approx(p["launch_overhead"] + c.breakdown["memory"])
+    fused = Job("attention_av", m=1, n=128, k=4096, batch=32, flops=1e6, bytes_read=1e3, extra=(("fused", True),))
+    assert gpu.cost(fused).seconds < 1e-6  # a continuation of a kernel is not issued again
+
+
+def decode_attention(kv_len, seqs=1, heads=32, kv_heads=8, d=128):
+    kv = 2.0 * seqs * kv_len * kv_heads * d
+    return Job("attention_qk", m=1, n=kv_len, k=d, batch=seqs * heads, flops=2.0 * seqs * heads * d * kv_len,
+               bytes_read=kv, extra=(("kv_heads", kv_heads), ("seqs", seqs)))
+
+
+def test_decode_attention_splits_kv_and_pays_a_merge_kernel(a100):
+    p = a100.params
+    long = a100.cost(decode_attention(4096))        # 8 CTAs for 108 SMs: split, then merge
+    unsplit = 2.0 * 4096 * 8 * 128 / a100.achievable_dram_bandwidth(2.0 * 4096 * 8 * 128)
+    merge = long.seconds - p["launch_overhead"] - unsplit
+    splits = min(-(-108 // 8), 4096 // 256)          # enough splits to fill the SMs: 14
+    partials = 2 * splits * 32 * (128 + 1) * 4       # fp32 output rows + log-sum-exp, written and read
+    assert merge == pytest.approx(p["launch_overhead"] + p["dram_latency"] + partials / p["stream_bandwidth"])
+    # a short context has nothing to split; enough (sequence, KV head) CTAs fill the SMs alone
+    short = a100.cost(decode_attention(200))
+    assert short.seconds == pytest.approx(p["launch_overhead"] + short.breakdown["memory"])
+    wide = a100.cost(decode_attention(4096, seqs=16))
+    assert wide.seconds == pytest.approx(p["launch_overhead"] + wide.breakdown["memory"])
+
+
+# --- an independent check: gpt-fast (PyTorch blog "GPT, Fast", Nov 2023, and its README) --------
+# Llama-2-7B, batch 1, prompt "Hello, my name is" (6 tokens), 200 new tokens, on an A100-80GB
+# power-limited to 330 W: 104.9 tokens/s compiled (torch.compile, CUDA graphs), 25.5 tokens/s
+# uncompiled. Not a validation case and not used to set any compiled-path constant; the eager
+# figure sets the eager preset's host_interval (so the eager check is a consistency check).
+# Tolerance, fixed before running: the project's GPU decode accuracy target, 15%.
+GPTFAST = {"batch": 1, "input_len": 6, "output_len": 200}
+
+
+@pytest.fixture(scope="module")
+def gptfast_compiled():
+    return run_case("a100", "llama2-7b", GPTFAST)["end_to_end"]["tokens_per_s"]
+
+
+def test_gptfast_compiled_is_an_upper_bound(gptfast_compiled):
+    # the model leaves costs out (see docs/baselines.md) and adds none it cannot source, so it
+    # must not predict slower than the measurement
+    assert gptfast_compiled >= 104.9
+
+
+@pytest.mark.xfail(strict=True, reason="known residual: the model is ~20% fast on gpt-fast's compiled "
+                   "Llama-2-7B (125.5 vs 104.9 tokens/s); docs/baselines.md, 'The decode miss'")
+def test_gptfast_compiled_within_tolerance(gptfast_compiled):
+    assert gptfast_compiled == pytest.approx(104.9, rel=0.15)
+
+
+def test_gptfast_eager_reproduces_its_calibration():
+    got = run_case("a100", "llama2-7b", GPTFAST, sets=["gpu.software=eager"])["end_to_end"]["tokens_per_s"]
+    assert got == pytest.approx(25.5, rel=0.01)
+
+
 # --- the three A100 cases of the development set, recomputed by hand from the pieces ------------
 # Llama-3-8B: 32 layers, hidden 4096, 32 heads, 8 KV heads, head_dim 128, FFN 14336, vocab 128256.
 L, H, HEADS, KVH, D, F, V = 32, 4096, 32, 8, 128, 14336, 128256
-LAUNCH, LAT, BW = 0.5e-6, 330e-9, 1.80e12          # a100.yaml
+LAUNCH, LAT, BW = 1.3e-6, 330e-9, 1.80e12          # a100.yaml (cuda_graphs preset)
 RATE = 312e12 * 0.859                               # measured matmul rate
 
 
@@ -171,7 +257,7 @@ def test_a100_gemv_32k_by_hand(a100):
     by_hand = LAUNCH + LAT + (k * n * 2 + 2 * (k + n)) / BW
     got = a100.cost(Job("gemv", m=1, n=n, k=k, flops=2.0 * k * n, bytes_read=k * n * 2 + 2 * (k + n))).seconds
     assert got == pytest.approx(by_hand, rel=1e-9)
-    assert by_hand == pytest.approx(1.194e-3, rel=1e-3)     # published (WaferLLM Table 6): 1.231e-3 s
+    assert by_hand == pytest.approx(1.1948e-3, rel=1e-3)    # published (WaferLLM Table 6): 1.231e-3 s
 
 
 @pytest.fixture(scope="module")
@@ -183,16 +269,18 @@ def a100_run():
 
 def test_a100_decode_by_hand(a100_run):
     # One decode step at kv_len 4097: every kernel is memory-bound, so the step is
-    # sum(bytes) / sustained bandwidth + a launch per kernel + a DRAM latency per stream.
+    # sum(bytes) / sustained bandwidth + a launch per kernel + a DRAM latency per stream,
+    # + per layer a split-KV merge kernel (8 KV heads cannot fill 108 SMs): launch + latency.
     layer_w = 2 * H * (HEADS + 2 * KVH) * D + 2 * H * H + 2 * H * 2 * F + 2 * F * H
     kv = 2 * 2 * 4097 * KVH * D                   # K and V read, fp16
     weights = L * layer_w + 2 * V * H             # lm_head reads vocab x hidden
     kernels = 1 + L * 11 + 2                      # embed, 11 kernels per layer, final norm, lm_head
     streams = kernels + L                         # attention streams K, then V
-    by_hand = (weights + L * kv) / BW + kernels * LAUNCH + streams * LAT
+    merges = L * (LAUNCH + LAT)
+    by_hand = (weights + L * kv) / BW + kernels * LAUNCH + streams * LAT + merges
     got = a100_run["decode"]["seconds"]
     assert got == pytest.approx(by_hand, rel=0.01)  # the rest: activations, norm weights, KV writes
-    assert 1.0 / got == pytest.approx(111.7, rel=0.005)  # published (WaferLLM Table 4): 78.9 tokens/s
+    assert 1.0 / got == pytest.approx(107.6, rel=0.005)  # published (WaferLLM Table 4): 78.9 tokens/s
 
 
 def test_a100_prefill_by_hand(a100_run):
@@ -217,4 +305,4 @@ def test_a100_prefill_by_hand(a100_run):
     by_hand = L * per_layer
     got = a100_run["prefill"]["seconds"]
     assert got == pytest.approx(by_hand, rel=0.02)   # the rest: lm_head, embedding, latencies
-    assert T / got == pytest.approx(15828, rel=0.005)  # published (WaferLLM Table 3): 13988.3 tokens/s
+    assert T / got == pytest.approx(15810, rel=0.005)  # published (WaferLLM Table 3): 13988.3 tokens/s

@@ -2,7 +2,8 @@
 
 Every job is one kernel (or, with `fused`, the continuation of the previous one):
 
-    seconds = launch + max(compute, memory)
+    seconds = launch + max(compute, memory)                   (software: cuda_graphs)
+    seconds = max(host_interval, launch + max(compute, memory))   (software: eager)
     memory  = bytes / achievable_dram_bandwidth(bytes)   (Little's law: latency + bytes/STREAM)
     compute = tensor-core GEMM with tile and wave quantisation (roofline_model), or the CUDA
               cores for skinny matmuls, elementwise work and softmax (exp on the SFUs)
@@ -13,7 +14,10 @@ under the power limit, issue overheads), `stream_bandwidth`, `dram_latency` and
 The `cycle` fidelity equals the `analytic` one: this is a calibrated closed-form baseline,
 not a simulation of the SMs. `achievable_dram_bandwidth` is the one place a cycle-level DRAM
 model would plug in. Energy: pJ per FLOP by unit and type, pJ per DRAM byte, and a static
-(idle) power charged over wall time. `count` identical GPUs run every job in lockstep
+(idle) power charged over wall time. `software` names the stack that launches the kernels
+and sets the per-kernel dead time (`launch_overhead`) and, for eager launching, the host's
+issue interval (`host_interval`) from published measurements (SOFTWARE_PRESETS); either may
+be set explicitly. `count` identical GPUs run every job in lockstep
 (tensor-parallel shards): time is one GPU's, energy, bytes, memory and static power are all
 of them. See docs/baselines.md.
 """
@@ -31,6 +35,25 @@ ATTENTION_KINDS = ("attention_qk", "attention_av")
 STREAM_KINDS = ("norm", "activation", "rope", "elementwise", "embedding", "transfer")
 # query rows a flash-attention CTA owns (FlashAttention-2 forward, head dim 64-128)
 ATTENTION_Q_TILE = 128
+# smallest KV chunk a split-KV decode CTA is given (FlashDecoding / FlashInfer partition sizes)
+MIN_KV_CHUNK = 256
+
+# Per-kernel costs of the software stack that launches the kernels (docs/baselines.md).
+# launch_overhead: GPU time per kernel in which no useful work is done (grid launch, block
+#   setup and teardown, the gap to the next kernel). Hazy Research, "Look Ma, No Bubbles!"
+#   (2025), measured on an H100: ~1.3 us per kernel replayed from a CUDA graph, ~2.1 us per
+#   kernel launched on a stream. Carried over to the other parts (no per-part measurement).
+# host_interval: host time to issue one modelled kernel when the framework launches eagerly
+#   from Python; the GPU idles when its kernels are shorter. Derived from PyTorch's gpt-fast
+#   post (2023): Llama-2-7B fp16 batch 1 on an A100-80GB runs at 25.5 tokens/s uncompiled
+#   ("heavily CPU overhead bound"): 39.2 ms per step over the 355 kernels archsim models for
+#   that step; all but lm_head (0.15 ms) are shorter than the interval, so it is
+#   (39.2 - 0.15) ms / 354 = 110 us. It stands for the several PyTorch ops one modelled
+#   kernel is in eager code, on that host's CPU.
+SOFTWARE_PRESETS = {
+    "cuda_graphs": {"launch_overhead": 1.3e-6, "host_interval": 0.0},
+    "eager": {"launch_overhead": 2.1e-6, "host_interval": 110e-6},
+}
 
 
 def peak_schema(doc: str) -> dict:
@@ -53,7 +76,12 @@ class GPU(Component):
         "stream_bandwidth": Field("bandwidth", doc="sustained DRAM bandwidth (measured)"),
         "dram_latency": Field("time", doc="load-to-use latency of a DRAM access"),
         "l2_bandwidth": Field("bandwidth", doc="L2-to-SM bandwidth"),
-        "launch_overhead": Field("time", doc="per-kernel launch gap (graph-launched, back to back)"),
+        "software": Field("str", "cuda_graphs", "stack launching the kernels: cuda_graphs (replayed "
+                          "graph) or eager (Python launches each kernel)", choices=tuple(SOFTWARE_PRESETS)),
+        "launch_overhead": Field("time", None, "GPU dead time per kernel (null: the software preset)",
+                                 nullable=True, min=0.0),
+        "host_interval": Field("time", None, "host time to issue one kernel; the GPU waits for it "
+                               "(null: the software preset)", nullable=True, min=0.0),
         "tdp": Field("power", doc="board power limit"),
         "static_power": Field("power", doc="idle board power, charged over wall time"),
         "energy": {
@@ -78,6 +106,10 @@ class GPU(Component):
                               file, f"{name}.stream_bandwidth")
         if p["static_power"] >= p["tdp"]:
             raise ConfigError("static power must be below the TDP", file, f"{name}.static_power")
+        preset = SOFTWARE_PRESETS[p["software"]]
+        for key in ("launch_overhead", "host_interval"):
+            if p[key] is None:
+                p[key] = preset[key]
         self.peaks = dict(p["peak"])
         self.count = p["count"]
         self._sfu_rate = p["sms"] * p["sfu_per_sm_per_clock"] * p["clock"]
@@ -100,10 +132,13 @@ class GPU(Component):
         if fidelity not in ("cycle", "analytic"):
             raise ValueError(f"unknown fidelity {fidelity!r}")
         kind = job.kind
+        extra_s, extra_bytes = 0.0, 0.0
         if kind in MATMUL_KINDS:
             compute, flop_j = self._matmul(job)
         elif kind in ATTENTION_KINDS:
             compute, flop_j = self._attention(job)
+            if kind == "attention_qk" and not job.get("fused"):
+                extra_s, extra_bytes = self._split_kv_merge(job)
         elif kind == "softmax":
             compute, flop_j = self._softmax(job)
         elif kind in STREAM_KINDS:
@@ -112,8 +147,13 @@ class GPU(Component):
             raise self.unsupported(job)
         nbytes = float(job.bytes_read + job.bytes_written)
         memory = nbytes / self.achievable_dram_bandwidth(nbytes) if nbytes > 0 else 0.0
-        overhead = 0.0 if job.get("fused") else self.params["launch_overhead"]
-        seconds = overhead + max(compute, memory)
+        busy = max(compute, memory) + extra_s
+        if job.get("fused"):  # a continuation of the kernel before it: no launch, no host issue
+            seconds = busy
+        else:
+            seconds = max(self.params["host_interval"], self.params["launch_overhead"] + busy)
+        overhead = seconds - busy
+        nbytes += extra_bytes
         energy_j = flop_j + nbytes * self.params["energy"]["dram_byte"]
         return Cost(seconds, int(round(seconds * self.params["clock"])), energy_j * 1e12 * self.count,
                     nbytes * self.count, {"compute": compute, "memory": memory, "overhead": overhead})
@@ -160,6 +200,24 @@ class GPU(Component):
         if vector < tiled:  # decode: one query row per head, no tile worth filling
             return vector, vector_j
         return tiled, flops * flop_e
+
+    def _split_kv_merge(self, job: Job) -> tuple[float, float]:
+        """Decode attention with too few (sequence, KV head) CTAs to fill the SMs splits the KV
+        length over more CTAs (FlashDecoding, FlashInfer) so the KV stream runs at full
+        bandwidth, and pays a second kernel that merges the partial outputs: its launch, one
+        DRAM latency and the fp32 partials (output row and log-sum-exp per head and split)
+        written and read back. Returns (seconds, bytes) of that merge kernel."""
+        seqs, kv_heads = job.get("seqs"), job.get("kv_heads")
+        if not seqs or not kv_heads or job.m > 1:
+            return 0.0, 0.0
+        p = self.params
+        groups = int(seqs) * int(kv_heads)
+        splits = min(-(-p["sms"] // groups), max(1, int(job.n) // MIN_KV_CHUNK))
+        if groups >= p["sms"] or splits <= 1:
+            return 0.0, 0.0
+        heads = max(job.batch, 1)  # query heads over all sequences
+        nbytes = 2.0 * splits * heads * (job.k + 1) * 4.0
+        return p["launch_overhead"] + rm.stream_time(nbytes, p["dram_latency"], p["stream_bandwidth"]), nbytes
 
     def _softmax(self, job: Job) -> tuple[float, float]:
         """Per score: one exp on the SFUs, the other FLOPs one CUDA-core op each (not FMAs)."""

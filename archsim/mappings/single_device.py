@@ -4,7 +4,9 @@ Each trace row becomes one job. Attention is fused the way FlashAttention / Flas
 it (`fuse_attention`, default on): attention_qk starts one kernel, softmax and attention_av
 are its continuations (`fused` jobs pay no launch), and the score matrix never reaches DRAM,
 so the trace's score traffic is dropped from the bytes. The three rows keep their own jobs
-so the per-op breakdown still shows QK^T, softmax and AV. An `allreduce` row has nothing to
+so the per-op breakdown still shows QK^T, softmax and AV; the attention jobs carry the
+sequences and KV heads, from which the device decides whether decode splits the KV length
+(and pays a merge kernel). An `allreduce` row has nothing to
 reduce on one device and is skipped.
 """
 
@@ -28,6 +30,8 @@ def op_job(op: dict, fuse_attention: bool = True) -> Job:
     if kind in ATTENTION_OPS:
         batch = op["batch"] * op["heads"]  # per-head matmuls over every sequence
         if fuse_attention:
+            # the fused kernel's CTA grid (sequence x KV head) decides split-KV in decode
+            extra["seqs"], extra["kv_heads"] = int(op["batch"]), int(op["kv_heads"])
             act = dtype_bits(op["dtype_a"]) / 8.0
             if kind == "softmax":
                 scores, nbytes = flops / SOFTMAX_FLOPS, 0.0
