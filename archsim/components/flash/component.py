@@ -1,0 +1,204 @@
+"""`nand_flash`: NAND flash as a system component, with optional in-flash compute.
+
+Jobs it runs (Job.kind):
+  read / transfer  stream `bytes_read` out of the array over every channel (pages striped
+                   channel first), as weights streamed to an NPU or a GPU.
+  write            program `bytes_written` (a KV cache written out).
+  gemv             (compute.enabled) out[m, n] = x[m, k] W[k, n] with W in flash: planned
+                   by compute.plan_gemv (tile shape, flash share) and run cycle-level on one
+                   channel (all channels carry equal work). Job.extra may override
+                   `tiling`, `slicing` and `tile` (e.g. "256x2048") for ablations.
+Cost.bytes is what the NAND array is read for (or programmed with); Cost.breakdown adds the
+bytes that crossed the channels, the channel utilisation, the flash share and the bytes
+handed to the NPU (`npu_bytes`), which the mapping sends on to its NPU job.
+
+Long streams: the first `sim_pages` pages of a channel are simulated cycle by cycle and the
+rest extrapolated at the simulated steady-state period (the second half of the window);
+a stream no longer than the window is simulated whole. Windows are memoised per shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from archsim.components.base import Component, Cost, Job, register
+from archsim.components.flash import kernel as K
+from archsim.components.flash.api import run_ops
+from archsim.components.flash.compute import CoreSpec, analytic_gemv, plan_gemv, simulate_gemv
+from archsim.components.flash.ecc import ecc_layout
+from archsim.components.flash.spec import FLASH_SCHEMA, compile_spec
+from archsim.config.schema import Field
+from archsim.errors import ConfigError
+
+DTYPE_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4, "int2": 2, "int1": 1}
+
+COMPUTE_SCHEMA = {
+    "enabled": Field("bool", False, "a compute core per die (Cambricon-LLM's on-die processing)"),
+    "macs_per_cycle": Field("int", 2, "MACs a core retires per cycle"),
+    "clock": Field("frequency", 400e6, "core clock"),
+    "buffer": Field("bytes", 2048.0, "input + output buffer bytes of a core"),
+    "result_bytes": Field("int", 1, "bytes per partial sum returned"),
+    "act_bytes": Field("int", 1, "bytes per input-vector value"),
+    "compute_plane": Field("int", 0, "the plane of each die that feeds its core", min=0),
+    "mac_energy": Field("energy", 0.23e-12, "energy per MAC (J)", min=0),
+}
+ECC_SCHEMA = {
+    "enabled": Field("bool", True, "on-die outlier ECC in front of the core"),
+    "fraction": Field("float", 0.01, "protected share of a page's values", gt=0, max=1),
+    "copies": Field("int", 2, "copies stored per protected value"),
+    "threshold_copies": Field("int", 9, "copies of the threshold"),
+    "pipeline": Field("int", 4, "decode pipeline depth (cycles)", min=0),
+}
+SLICING_SCHEMA = {
+    "enabled": Field("bool", True, "read slicing (Slice Control)"),
+    "slice_bytes": Field("bytes", 2048.0, "bytes per slice"),
+}
+TILING_SCHEMA = {
+    "enabled": Field("bool", True, "hardware-aware tiling (NPU share); off: all on flash"),
+    "tile": Field("str", "auto", "auto (per matrix) or HxW, e.g. 256x2048"),
+}
+
+
+def parse_tile(text: str, file=None, key=None):
+    if text == "auto":
+        return None
+    try:
+        h, w = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"expected auto or HxW such as 256x2048, got {text!r}", file, key) from None
+    if h <= 0 or w <= 0:
+        raise ConfigError(f"tile sides must be positive, got {text!r}", file, key)
+    return h, w
+
+
+@register
+class NandFlash(Component):
+    """NAND flash (channels, dies, planes, cache reads), optionally with a compute core per die."""
+
+    type_name = "nand_flash"
+    schema = {
+        **FLASH_SCHEMA,
+        "compute": COMPUTE_SCHEMA,
+        "ecc": ECC_SCHEMA,
+        "slicing": SLICING_SCHEMA,
+        "tiling": TILING_SCHEMA,
+        "sim_pages": Field("int", 4096, "pages per channel simulated before extrapolating"),
+        "static_power": Field("power", 0.0, "idle power of the flash", min=0),
+    }
+
+    def __init__(self, name, params, file=None):
+        super().__init__(name, params, file)
+        self.spec = compile_spec(params)
+        c, e = params["compute"], params["ecc"]
+        if c["compute_plane"] >= self.spec.planes_per_die:
+            raise ConfigError(f"must be < planes_per_die ({self.spec.planes_per_die})", file,
+                              f"{name}.compute.compute_plane")
+        self.core = CoreSpec(c["macs_per_cycle"], c["clock"], int(c["buffer"]), c["result_bytes"],
+                             c["act_bytes"], e["enabled"], e["fraction"], e["copies"], e["threshold_copies"],
+                             e["pipeline"], c["mac_energy"])
+        self.tile = parse_tile(params["tiling"]["tile"], file, f"{name}.tiling.tile")
+        if c["enabled"] and e["enabled"]:
+            lay = ecc_layout(self.spec.page_size, 8, e["fraction"], e["copies"], e["threshold_copies"])
+            if not lay.fits(self.spec.spare_size):
+                raise ConfigError(f"the outlier ECC needs {lay.bytes} B per page, the spare area has "
+                                  f"{self.spec.spare_size} B", file, f"{name}.ecc")
+        self._windows: dict = {}
+
+    @property
+    def memory_bytes(self) -> float:
+        return self.spec.capacity
+
+    @property
+    def static_power_w(self) -> float:
+        return self.params["static_power"]
+
+    @property
+    def clock_hz(self) -> float:
+        return self.params["bus_rate"]
+
+    # --- streams --------------------------------------------------------------------------
+    def _window(self, op_kind: int, pages: int, nbytes: int, slice_bytes: int):
+        """Finish times (ps) of `pages` page ops on one channel, all planes, in order."""
+        key = (op_kind, pages, nbytes, slice_bytes)
+        hit = self._windows.get(key)
+        if hit is not None:
+            return hit
+        s = self.spec
+        per_ch_planes = s.dies_per_channel * s.planes_per_die
+        i = np.arange(pages, dtype=np.int64)
+        die = i % s.dies_per_channel
+        pl = (i // s.dies_per_channel) % s.planes_per_die
+        plane = die * s.planes_per_die + pl
+        assert plane.max(initial=0) < per_ch_planes
+        fin, _, _, busy = run_ops(s, np.full(pages, op_kind, np.int64), plane,
+                                  np.full(pages, nbytes, np.int64), np.zeros(pages, np.int64), 1,
+                                  slice_bytes=slice_bytes, queue_depth=0, channels=1)
+        order = np.sort(fin)
+        self._windows[key] = (order, int(busy[0]))
+        return self._windows[key]
+
+    def stream_seconds(self, nbytes: float, write: bool = False, page_bytes: int | None = None) -> dict:
+        """Time to move `nbytes` in or out of the array over all channels (pages striped)."""
+        s = self.spec
+        pb = int(page_bytes or s.page_size)
+        pages = int(-(-int(nbytes) // pb))
+        if pages == 0:
+            return {"seconds": 0.0, "channel_busy_s": 0.0, "pages": 0}
+        per_ch = -(-pages // s.channels)
+        n_sim = min(per_ch, self.params["sim_pages"])
+        kind = K.PROGRAM if write else K.READ
+        order, busy = self._window(kind, n_sim, pb, 0)
+        t = int(order[-1])
+        busy_total = busy
+        if per_ch > n_sim:
+            half = n_sim // 2
+            period = (int(order[-1]) - int(order[half - 1])) / (n_sim - half)
+            t = t + int(round(period * (per_ch - n_sim)))
+            busy_total = busy * per_ch / n_sim
+        return {"seconds": t / 1e12, "channel_busy_s": busy_total / 1e12, "pages": pages}
+
+    # --- in-flash GEMV ----------------------------------------------------------------------
+    def plan(self, k: int, n: int, m: int = 1, dtype: str = "int8", tiling=None, tile=None):
+        c = self.params
+        if not c["compute"]["enabled"]:
+            raise ConfigError("this flash has no compute cores (compute.enabled is false)", self.file,
+                              f"{self.name}.compute")
+        bits = DTYPE_BITS.get(dtype, 16)
+        til = c["tiling"]["enabled"] if tiling is None else bool(tiling)
+        t = self.tile if tile is None else parse_tile(tile)
+        return plan_gemv(self.spec, self.core, k, n, m, bits, tile=t, tiling=til,
+                         slicing=c["slicing"]["enabled"])
+
+    def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
+        s = self.spec
+        if job.kind in ("read", "transfer", "write"):
+            write = job.kind == "write"
+            nbytes = job.bytes_written if write else job.bytes_read
+            r = self.stream_seconds(nbytes, write)
+            if fidelity == "analytic":
+                rate = min(s.bus_limit(), s.array_limit()) if not write else min(
+                    s.bus_limit(), s.planes * s.page_size / (s.t_prog_ps / 1e12))
+                r["seconds"] = nbytes / rate if nbytes else 0.0
+            e = r["pages"] * (s.e_prog_j if write else s.e_read_j) + nbytes * s.e_bus_byte_j
+            util = r["channel_busy_s"] / r["seconds"] if r["seconds"] else 0.0
+            return Cost(r["seconds"], int(round(r["seconds"] * self.clock_hz)), e * 1e12, float(nbytes),
+                        {"channel_bytes": float(nbytes), "channel_utilisation": util, "pages": r["pages"]})
+        if job.kind in ("gemv", "gemm", "lm_head"):
+            tiling = job.get("tiling")
+            tile = job.get("tile")
+            slicing = job.get("slicing")
+            p = self.plan(job.k, job.n, max(job.m, 1), job.dtype_w, tiling, tile)
+            if slicing is not None and bool(slicing) != p.slicing:
+                from dataclasses import replace
+                p = replace(p, slicing=bool(slicing))
+            r = simulate_gemv(s, self.core, p, int(self.params["slicing"]["slice_bytes"]))
+            if fidelity == "analytic":
+                r["seconds"] = analytic_gemv(s, self.core, p)
+            weight_bytes = float(job.bytes_read) if job.bytes_read else job.k * job.n * DTYPE_BITS.get(job.dtype_w, 16) / 8
+            chan = r["bytes_in"] + r["bytes_out"] + r["bytes_weights"]
+            return Cost(r["seconds"], int(round(r["seconds"] * self.clock_hz)), r["energy_j"] * 1e12, weight_bytes,
+                        {"channel_bytes": float(chan), "channel_utilisation": r["channel_utilisation"],
+                         "npu_bytes": float(r["bytes_weights"]), "input_bytes": float(r["bytes_in"]),
+                         "result_bytes": float(r["bytes_out"]), "alpha": p.alpha, "tile": r.get("tile"), "tile_h": p.tile_h, "tile_w": p.tile_w,
+                         "rc_pages": r["rc_pages"], "read_pages": r["read_pages"]})
+        raise self.unsupported(job)

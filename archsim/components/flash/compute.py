@@ -1,0 +1,298 @@
+"""In-flash GEMV (Cambricon-LLM Secs. IV-V): per-die compute cores, Read-Compute requests,
+read slicing and the hardware-aware tiling that splits a weight matrix between the flash
+cores and the NPU.
+
+A weight matrix of n outputs x k inputs (the paper's H_weight x W_weight) is cut into tiles
+of H x W. One tile is one Read-Compute *group*: it is spread over every compute core (one
+per die), each core taking an atomic tile of (H / cores_per_channel) x (W / channels) values
+= one page. Per channel a group costs one broadcast of its W / channels input values, then
+each core senses its page, checks it with the outlier ECC, multiplies it, and returns
+H / cores_per_channel partial sums. The channel's input traffic plus result traffic per
+tile is W + channels x H values in all, least (AM-GM) at H = sqrt(page x cores), W =
+channels x H: 256 x 2048 for Cambricon-LLM-S.
+
+Hardware-aware tiling gives the flash a share alpha of the tiles and streams the rest of the
+matrix through the channels to the NPU as ordinary page reads, on the planes not computing
+(the paper's "idle plane"). alpha balances the two (the paper's Eqs.):
+    t_rc  = tR + (W / channels) / bw_channel            one tile's time on a core
+    u_rc  = bytes a tile puts on a channel / (t_rc x bw_channel)
+    flash rate per channel = cores_per_channel x page / t_rc
+    NPU rate per channel   = bw_channel x (1 - u_rc)
+    alpha = flash rate / (flash rate + NPU rate)
+Only whole tiles go to the flash; the NPU takes the rest, edges included. With tiling off
+(the ablation) every tile, edge tiles padded, runs on the flash and nothing streams.
+Read slicing (the paper's Slice Control) sends a streamed page in slices that fill the bus's
+bubbles: Read-Compute broadcasts and results go first and wait at most one slice. Off, a
+page goes out in one transaction and the bus serves requests first come, first served.
+
+All channels carry the same work (the tiles are spread over every channel, and streamed
+pages are dealt round-robin), so one channel - the most loaded - is simulated with the
+cycle-level kernel and stands for all of them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from archsim.components.flash import kernel as K
+from archsim.components.flash.api import run_ops
+from archsim.components.flash.ecc import ecc_layout
+from archsim.components.flash.spec import FlashSpec
+
+
+@dataclass(frozen=True)
+class CoreSpec:
+    macs_per_cycle: int
+    clock_hz: float
+    buffer_bytes: int          # input + output buffers of a core
+    result_bytes: int          # bytes per partial sum sent back
+    act_bytes: int             # bytes per input-vector value
+    ecc: bool
+    ecc_fraction: float
+    ecc_copies: int
+    ecc_threshold_copies: int
+    ecc_pipeline: int          # cycles of ECC decode pipeline per page
+    mac_energy_j: float
+
+    def page_ps(self, values: int, vectors: int, value_bits: int, page_bytes: int) -> int:
+        """Core time for one page: load the outlier table, then stream the MACs."""
+        cyc = -(-values * vectors // self.macs_per_cycle)
+        if self.ecc:
+            lay = ecc_layout(page_bytes, value_bits, self.ecc_fraction, self.ecc_copies,
+                             self.ecc_threshold_copies)
+            cyc += lay.outliers + self.ecc_pipeline
+        return int(round(cyc / self.clock_hz * 1e12))
+
+
+@dataclass(frozen=True)
+class GemvPlan:
+    k: int
+    n: int
+    m: int
+    value_bits: int
+    tile_h: int
+    tile_w: int
+    flash_tiles: int          # tiles (groups) run on the flash cores
+    npu_bytes: int            # weight bytes streamed to the NPU
+    npu_n: int                # output columns the NPU computes (for its job)
+    alpha: float              # share of the weights computed in flash
+    slicing: bool
+    tiling: bool
+
+    def as_extra(self) -> tuple:
+        return tuple(sorted({"tile_h": self.tile_h, "tile_w": self.tile_w, "flash_tiles": self.flash_tiles,
+                             "npu_bytes": self.npu_bytes, "slicing": self.slicing,
+                             "tiling": self.tiling}.items()))
+
+
+def _geometry(spec: FlashSpec, value_bits: int):
+    values = spec.page_size * 8 // value_bits
+    cc = spec.dies_per_channel
+    return values, cc, spec.channels
+
+
+def tile_candidates(spec: FlashSpec, value_bits: int) -> list[tuple[int, int]]:
+    """(H, W) with H x W = page values x cores: W a multiple of the channels, H of the cores."""
+    values, cc, ch = _geometry(spec, value_bits)
+    total = values * cc * ch
+    out = []
+    w = ch
+    while w <= total:
+        h = total // w
+        if h * w == total and h % cc == 0 and h >= cc:
+            out.append((h, w))
+        w *= 2
+    return out
+
+
+def optimal_tile(spec: FlashSpec, value_bits: int) -> tuple[int, int]:
+    """The paper's AM-GM optimum of W + channels x H under H x W = page x cores."""
+    values, cc, ch = _geometry(spec, value_bits)
+    h_star = math.sqrt(values * cc)
+    return min(tile_candidates(spec, value_bits), key=lambda hw: (abs(math.log(hw[0] / h_star)), hw[0]))
+
+
+def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int) -> tuple[float, float, float]:
+    """(alpha, flash bytes/s per channel, NPU bytes/s per channel) from the paper's equations."""
+    values, cc, ch = _geometry(spec, value_bits)
+    bw = spec.bus_bytes_per_s
+    t_rc = spec.t_read_ps / 1e12 + (w / ch) * m * core.act_bytes / bw
+    rc_bytes = (w / ch) * m * core.act_bytes + h * m * core.result_bytes
+    u_rc = min(rc_bytes / (t_rc * bw), 1.0)
+    flash_rate = cc * spec.page_size / t_rc
+    npu_rate = bw * (1.0 - u_rc)
+    return flash_rate / (flash_rate + npu_rate), flash_rate, npu_rate
+
+
+def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value_bits: int = 8,
+              tile: tuple[int, int] | None = None, tiling: bool = True, slicing: bool = True,
+              alpha: float | None = None) -> GemvPlan:
+    """Split a k-input, n-output GEMV between flash cores and NPU."""
+    elem_b = value_bits / 8.0
+    total_bytes = int(math.ceil(k * n * elem_b))
+    cc, ch = spec.dies_per_channel, spec.channels
+    # a core's input and output buffers must hold its slice of the vectors
+    cands = [(h, w) for h, w in tile_candidates(spec, value_bits)
+             if (w // ch) * m * core.act_bytes + (h // cc) * m * core.result_bytes <= core.buffer_bytes]
+    if not cands:
+        raise ValueError("no tile shape fits this flash geometry")
+
+    def rates(h, w):
+        return _balance(spec, core, h, w, m, value_bits)
+
+    bw = spec.bus_bytes_per_s
+    over = (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
+
+    def t_pred(h, w, ft, npu):
+        """The paper's model of a split: flash tiles one t_rc apart, NPU pages at the rate
+        the channels have left; the slower side sets the time. Added to the paper's: a tile
+        cannot go faster than its own channel traffic, and the last tile's compute and
+        result transfer follow its read (the pipeline's tail)."""
+        _, fr, nr = rates(h, w)
+        t_f = 0.0
+        if ft:
+            in_b = (w // ch) * m * core.act_bytes
+            out_b = (h // cc) * m * core.result_bytes
+            chan = (in_b + cc * out_b) / bw + (1 + cc) * over
+            period = max(spec.page_size * spec.dies_per_channel / fr, chan)
+            tail = core.page_ps(spec.page_size * 8 // value_bits, m, value_bits, spec.page_size) / 1e12 \
+                + cc * (out_b / bw + over)
+            t_f = ft * period + tail
+        if npu and nr <= 0:
+            return math.inf
+        t_n = npu / (ch * nr) if npu else 0.0
+        return max(t_f, t_n)
+
+    def split(h, w):
+        """(flash tiles, NPU bytes, alpha, NPU output columns) for one tile shape."""
+        padded = -(-k // w) * -(-n // h)
+        if not tiling:
+            return padded, 0, 1.0, 0
+        tiles_full = (k // w) * (n // h)
+        if alpha is not None:
+            options = [min(tiles_full, int(round(alpha * k * n / (h * w))))]
+        else:
+            # the balance point of the paper, searched over whole tiles (few tiles per
+            # matrix on large flashes make the rounding matter), or every tile padded
+            options = list(range(tiles_full + 1))
+        best = None
+        for ft in options:
+            npu = max(0, total_bytes - int(ft * h * w * elem_b))
+            t = t_pred(h, w, ft, npu)
+            if best is None or t < best[0] - 1e-15:
+                best = (t, ft, npu)
+        if alpha is None and t_pred(h, w, padded, 0) < best[0] - 1e-15:
+            best = (t_pred(h, w, padded, 0), padded, 0)
+        _, ft, npu = best
+        npu_n = -(-(k * n - min(ft * h * w, k * n)) // max(k, 1))
+        return ft, npu, min(1.0, ft * h * w / (k * n)), npu_n
+
+    def predicted(h, w):
+        ft, npu, _, _ = split(h, w)
+        return t_pred(h, w, ft, npu)
+
+    if tile is None:
+        # per matrix: the candidate with the least predicted time (ties: nearest the optimum)
+        # the fastest predicted split; among those within 1% of it, the least channel traffic
+        # per tile (W + channels x H, the paper's criterion)
+        times = {hw: predicted(*hw) for hw in cands}
+        best = min(times.values())
+        near = [hw for hw in cands if times[hw] <= best * 1.01]
+        h, w = min(near, key=lambda hw: (hw[1] + ch * hw[0], hw[0]))
+    else:
+        h, w = tile
+        values, cc_, ch_ = _geometry(spec, value_bits)
+        if h * w != values * cc_ * ch_:
+            # a tile given for another element width: keep its width, refit its height
+            w = min(w, values * cc_ * ch_ // cc_)
+            h = values * cc_ * ch_ // w
+    ft, npu, a, npu_n = split(h, w)
+    return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling)
+
+
+def analytic_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan) -> float:
+    """Closed-form time of a planned GEMV: the paper's balance equations (t_rc, u_rc) with
+    the channel-traffic bound and the pipeline tail (what plan_gemv optimises)."""
+    values, cc, ch = _geometry(spec, plan.value_bits)
+    bw = spec.bus_bytes_per_s
+    over = (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
+    _, fr, nr = _balance(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits)
+    t_f = 0.0
+    if plan.flash_tiles:
+        in_b = (plan.tile_w // ch) * plan.m * core.act_bytes
+        out_b = (plan.tile_h // cc) * plan.m * core.result_bytes
+        period = max(spec.page_size * cc / fr, (in_b + cc * out_b) / bw + (1 + cc) * over)
+        tail = core.page_ps(values, plan.m, plan.value_bits, spec.page_size) / 1e12 + cc * (out_b / bw + over)
+        t_f = plan.flash_tiles * period + tail
+    t_n = plan.npu_bytes / (ch * nr) if plan.npu_bytes and nr > 0 else 0.0
+    return max(t_f, t_n)
+
+
+def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_plane: int = 0):
+    """The operations of the most loaded channel (channel 0 of a one-channel run)."""
+    values = spec.page_size * 8 // plan.value_bits
+    cc = spec.dies_per_channel
+    pp = spec.planes_per_die
+    ch = spec.channels
+    w_ch = plan.tile_w // ch
+    h_core = plan.tile_h // cc
+    kinds, planes, nbytes, outb, group, comp = [], [], [], [], [], []
+    cps = core.page_ps(values, plan.m, plan.value_bits, spec.page_size)
+    g_in, g_mem = [], []
+    for g in range(plan.flash_tiles):
+        g_in.append(int(w_ch * plan.m * core.act_bytes))
+        g_mem.append(cc)
+        for d in range(cc):
+            kinds.append(K.RC)
+            planes.append(d * pp + compute_plane)
+            nbytes.append(spec.page_size)
+            outb.append(int(h_core * plan.m * core.result_bytes))
+            group.append(g)
+            comp.append(cps)
+    n_pages = -(-plan.npu_bytes // spec.page_size)
+    per_ch = -(-n_pages // ch)
+    read_planes = [d * pp + p for p in range(pp) for d in range(cc)
+                   if p != compute_plane or plan.flash_tiles == 0 or pp == 1]
+    for i in range(per_ch):
+        kinds.append(K.READ)
+        planes.append(read_planes[i % len(read_planes)])
+        # the most loaded channel carries whole pages (a short last page goes elsewhere)
+        nbytes.append(spec.page_size)
+        outb.append(0)
+        group.append(-1)
+        comp.append(0)
+    n = len(kinds)
+    return (np.asarray(kinds, np.int64), np.asarray(planes, np.int64), np.asarray(nbytes, np.int64),
+            np.asarray(outb, np.int64), np.asarray(group, np.int64), np.asarray(comp, np.int64),
+            np.asarray(g_in, np.int64), np.asarray(g_mem, np.int64), n)
+
+
+def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: int) -> dict:
+    """Cycle-level run of one channel; the GEMV's flash time is that channel's time."""
+    kind, plane, nbytes, outb, group, comp, g_in, g_mem, n = build_channel_ops(spec, core, plan)
+    if n == 0:
+        return {"seconds": 0.0, "channel_busy_s": 0.0, "channel_utilisation": 0.0, "rc_pages": 0,
+                "read_pages": 0, "bytes_in": 0, "bytes_out": 0, "bytes_weights": 0, "energy_j": 0.0}
+    req = np.zeros(n, dtype=np.int64)
+    fin, _, rfin, busy = run_ops(spec, kind, plane, nbytes, req, 1, out_bytes=outb, group=group,
+                                 compute_ps=comp, grp_in_bytes=g_in, grp_members=g_mem,
+                                 slice_bytes=slice_bytes if plan.slicing else 0, queue_depth=0, channels=1,
+                                 rc_priority=plan.slicing)
+    t = int(fin.max()) / 1e12
+    ch = spec.channels
+    rc_pages = int((kind == K.RC).sum()) * ch
+    rd_pages = -(-plan.npu_bytes // spec.page_size)
+    bytes_in = int(g_in.sum()) * ch
+    bytes_out = int(outb.sum()) * ch
+    values = spec.page_size * 8 // plan.value_bits
+    macs = rc_pages * values * plan.m
+    energy = ((rc_pages + rd_pages) * spec.e_read_j + (bytes_in + bytes_out + plan.npu_bytes) * spec.e_bus_byte_j
+              + macs * core.mac_energy_j)
+    return {"seconds": t, "channel_busy_s": int(busy[0]) / 1e12,
+            "channel_utilisation": (int(busy[0]) / 1e12) / t if t > 0 else 0.0,
+            "rc_pages": rc_pages, "read_pages": rd_pages, "bytes_in": bytes_in, "bytes_out": bytes_out,
+            "bytes_weights": int(plan.npu_bytes), "macs": macs, "energy_j": energy,
+            "tile": f"{plan.tile_h}x{plan.tile_w}", "alpha": plan.alpha}

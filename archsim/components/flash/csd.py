@@ -1,0 +1,130 @@
+"""`computational_ssd`: a NAND flash SSD with an attention engine at its controller
+(InstInfer / InstAttention, HPCA 2025).
+
+The KV cache lives in the flash, laid out as the paper's token-indexed groups: `group_tokens`
+consecutive tokens of one head's K (or V) in one `group_bytes` unit (16 tokens x 128 x FP16 =
+4 KB); the groups of a head follow each other inside a physical page, and heads are spread
+over the channels. Decode attention runs in the drive:
+  attention_qk   reads K, the engine's GEMV units form q.K^T
+  softmax        on the engine
+  attention_av   reads V, the engine forms p.V
+The engine consumes groups as the channels deliver them (time = max(flash, engine) plus the
+first group's latency).
+
+Attention modes:
+  dense   every group of every head is read (the paper's InstA).
+  sparf   SparF attention (InstA-SparF, compression `compression`): the top-r channels of q
+          pick K columns from the channel-indexed copy of K (`channels_per_group` channels per
+          group: a group is read if any of its channels is picked), the approximate scores
+          pick the top-k tokens, and the token-indexed K and V groups holding them are read;
+          the paper reports that this first, group-level step keeps about half of the groups
+          (`group_retention`). r = head_dim x compression (SparQ's split of the budget).
+          Retained groups are scattered, so each costs a page sense of its own.
+write  KV of new tokens (prefill: the prompt's; decode: one token), programmed in pages.
+Cost.bytes: KV bytes read from (or written to) the flash; breakdown: channel bytes,
+channel utilisation, engine seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+from archsim.components.base import Cost, Job, register
+from archsim.components.flash.component import NandFlash
+from archsim.config.schema import Field
+from archsim.errors import ConfigError
+
+ENGINE_SCHEMA = {
+    "gemv_flops": Field("flops", 13.3e9, "one GeMV unit's throughput"),
+    "gemv_units": Field("int", 2, "GeMV units working in parallel (two attention kernels)"),
+    "softmax_flops": Field("flops", 13.3e9, "softmax throughput (streamed beside the GeMV units)"),
+    "group_latency": Field("time", 0.32e-6, "engine latency of one group (pipeline fill)", min=0),
+    "energy_per_flop": Field("energy", 1e-12, "engine energy per FLOP (J)", min=0),
+}
+KV_SCHEMA = {
+    "group_tokens": Field("int", 16, "tokens of one head per group"),
+    "group_bytes": Field("bytes", 4096.0, "bytes of one group (a flash page in the paper)"),
+    "attention": Field("str", "dense", "dense | sparf", choices=("dense", "sparf")),
+    "compression": Field("float", 0.125, "SparF/SparQ compression ratio", gt=0, max=1),
+    "group_retention": Field("float", 0.5, "share of token groups the group-level step keeps", gt=0, max=1),
+    "channels_per_group": Field("int", 4, "head channels per channel-indexed group (2-8 in the paper)"),
+}
+
+
+@register
+class ComputationalSSD(NandFlash):
+    """A computational SSD: NAND flash holding the KV cache plus an attention engine."""
+
+    type_name = "computational_ssd"
+    schema = {**NandFlash.schema, "engine": ENGINE_SCHEMA, "kv": KV_SCHEMA,
+              "dram": Field("bytes", 2 * 2.0 ** 30, "controller DRAM (KV write buffer, mapping tables)")}
+
+    def __init__(self, name, params, file=None):
+        super().__init__(name, params, file)
+        kv = params["kv"]
+        if kv["group_bytes"] > self.spec.page_size:
+            raise ConfigError("a KV group must fit in a page", file, f"{name}.kv.group_bytes")
+
+    # --- what a decode attention op reads ------------------------------------------------------
+    def kv_read(self, job: Job) -> dict:
+        """Groups and bytes an attention job reads. Job: kind attention_qk|attention_av,
+        batch = sequences x heads, kv_len / heads / kv_heads / kv_elem_bytes in extra, head_dim
+        in k (qk) or n (av). Bytes are the valid data moved (a group's unused tail is not
+        sent); `groups` counts page units sensed."""
+        kv = self.params["kv"]
+        heads = int(job.get("heads", 1))
+        kv_heads = int(job.get("kv_heads", heads))
+        seqs = max(1, job.batch // max(heads, 1))
+        kv_len = int(job.get("kv_len", job.n if job.kind == "attention_qk" else job.k))
+        head_dim = job.k if job.kind == "attention_qk" else job.n
+        elem = float(job.get("kv_elem_bytes", 2.0))
+        g_tok = kv["group_tokens"]
+        groups_per_head = -(-kv_len // g_tok)
+        streams = seqs * kv_heads
+        group_bytes = min(kv["group_bytes"], g_tok * head_dim * elem)
+        dense = streams * kv_len * head_dim * elem
+        if kv["attention"] == "dense":
+            return {"groups": streams * groups_per_head, "bytes": dense, "scattered": 0, "group_bytes": group_bytes,
+                    "dense_bytes": dense}
+        ret = kv["group_retention"]
+        groups = int(math.ceil(streams * groups_per_head * ret))
+        nbytes = dense * ret
+        if job.kind == "attention_qk":
+            # channel-indexed K: a group holds `cpg` channels of `tpc` tokens; it is read when
+            # one of the r = head_dim x compression chosen channels falls in it
+            cpg = kv["channels_per_group"]
+            r = max(1, int(round(head_dim * kv["compression"])))
+            n_cg = max(1, head_dim // cpg)
+            miss = math.comb(head_dim - cpg, r) / math.comb(head_dim, r) if head_dim - cpg >= r else 0.0
+            touched = n_cg * (1.0 - miss)
+            tpc = max(1, int(group_bytes // (cpg * elem)))
+            groups += int(math.ceil(streams * touched * -(-kv_len // tpc)))
+            nbytes += streams * touched * cpg * kv_len * elem
+        return {"groups": groups, "bytes": nbytes, "scattered": groups, "group_bytes": group_bytes,
+                "dense_bytes": dense}
+
+    def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
+        eng = self.params["engine"]
+        if job.kind in ("attention_qk", "attention_av"):
+            r = self.kv_read(job)
+            if r["scattered"]:
+                # scattered groups: one page sense per group, a group's bytes on the bus
+                st = self.stream_seconds(r["groups"] * r["group_bytes"], page_bytes=int(r["group_bytes"]))
+            else:
+                st = self.stream_seconds(r["bytes"])
+            flops = job.flops * (r["bytes"] / max(r["dense_bytes"], 1.0))
+            t_eng = flops / (eng["gemv_flops"] * eng["gemv_units"])
+            secs = max(st["seconds"], t_eng) + eng["group_latency"]
+            s = self.spec
+            energy = st["pages"] * s.e_read_j + r["bytes"] * s.e_bus_byte_j + flops * eng["energy_per_flop"]
+            util = st["channel_busy_s"] / secs if secs else 0.0
+            return Cost(secs, int(round(secs * self.clock_hz)), energy * 1e12, float(r["bytes"]),
+                        {"channel_bytes": float(r["bytes"]), "channel_utilisation": util,
+                         "engine_s": t_eng, "flash_s": st["seconds"], "groups": r["groups"]})
+        if job.kind == "softmax":
+            frac = float(job.get("sparsity", 1.0))
+            flops = job.flops * frac
+            secs = flops / eng["softmax_flops"] + eng["group_latency"]
+            return Cost(secs, int(round(secs * self.clock_hz)), flops * eng["energy_per_flop"] * 1e12, 0.0,
+                        {"engine_s": secs})
+        return super().cost(job, fidelity)

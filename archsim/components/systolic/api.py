@@ -1,0 +1,74 @@
+"""`simulate(...)`: one GEMM on one array, as `archsim systolic` runs it (SCALE-Sim's set-up)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, closed_form_cycles, fold_counts,
+                                                map_gemm, simulate_gemm)
+from archsim.errors import ConfigError
+
+_WARM = False
+
+
+def _warm() -> float:
+    """Load (or compile) the kernel once, so wall_s times the simulation alone."""
+    global _WARM
+    if _WARM:
+        return 0.0
+    t0 = time.perf_counter()
+    simulate_gemm(2, 2, 0, 3, 3, 3, 0, 1 << 20, 1 << 20)
+    _WARM = True
+    return time.perf_counter() - t0
+
+
+def scalesim_compute_util(dataflow: str, rows: int, cols: int, sr: int, sc: int, t: int) -> float:
+    """SCALE-Sim v3's 'compute util': the mean over folds of used MACs x T / (PEs x its fold
+    cycle count), where it counts os folds as T+R+C-2 and ws/is folds as 2R+2C+T-3 cycles."""
+    fr, fc = fold_counts(rows, cols, sr, sc)
+    per = t + rows + cols - 2 if dataflow == "os" else 2 * rows + 2 * cols + t - 3
+    tot = 0.0
+    for r_i in range(fr):
+        ru = min(rows, sr - r_i * rows)
+        for c_i in range(fc):
+            cu = min(cols, sc - c_i * cols)
+            tot += ru * cu * t / (rows * cols * per)
+    return tot / (fr * fc)
+
+
+def simulate(rows: int, cols: int, dataflow: str, m: int, k: int, n: int, lanes: int = 1,
+             bw_words_per_cycle: float = 0.0, ifmap_sram_kb: float = 512, filter_sram_kb: float = 512,
+             word_bytes: float = 1.0) -> dict:
+    if dataflow not in DATAFLOWS:
+        raise ConfigError(f"unknown dataflow {dataflow!r}; expected one of {', '.join(DATAFLOWS)}",
+                           key="--dataflow")
+    for name, v in (("--rows", rows), ("--cols", cols), ("M", m), ("K", k), ("N", n), ("lanes", lanes)):
+        if v <= 0:
+            raise ConfigError(f"must be positive, got {v}", key=name)
+    compile_s = _warm()
+    sr, sc, t = map_gemm(dataflow, m, k, n, lanes)
+    half_a = int(ifmap_sram_kb * 1024 / 2 / word_bytes)
+    half_w = int(filter_sram_kb * 1024 / 2 / word_bytes)
+    t0 = time.perf_counter()
+    out = simulate_gemm(rows, cols, DF_CODE[dataflow], sr, sc, t, int(math.ceil(bw_words_per_cycle)),
+                        half_a, half_w)
+    wall = time.perf_counter() - t0
+    total = int(out[0])
+    macs = m * k * n
+    fr, fc = fold_counts(rows, cols, sr, sc)
+    return {
+        "cycles": total,
+        "utilisation": macs / (lanes * rows * cols * (total + 1)),
+        "wall_s": wall,
+        "elapsed_cycles": int(out[1]),
+        "closed_form_cycles": closed_form_cycles(dataflow, rows, cols, m, k, n, lanes),
+        "stall_cycles": int(out[9]),
+        "folds": int(out[2]), "row_folds": fr, "col_folds": fc,
+        "macs": macs,
+        "compute_util_scalesim": scalesim_compute_util(dataflow, rows, cols, sr, sc, t),
+        "sram_reads": {"ifmap": int(out[4]), "filter": int(out[5])}, "sram_writes": int(out[6]),
+        "dram_words": {"read": int(out[7]), "write": int(out[8])},
+        "array": f"{rows}x{cols}", "dataflow": dataflow, "gemm": {"m": m, "k": k, "n": n},
+        "compile_s": compile_s,
+    }

@@ -1,0 +1,138 @@
+"""`systolic_npu`: a rows x cols systolic PE array with SRAM buffers and a vector unit.
+
+Matrix jobs (gemm, gemv, lm_head, attention_qk, attention_av, moe_gate) run on the array
+through the cycle-level kernel (kernel.simulate_gemm); `fidelity='analytic'` uses the
+closed form. Element-wise jobs (softmax, norm, activation, rope, elementwise, embedding) run
+on the vector unit. The NPU holds no model state: operands arrive from whatever memory the
+mapping names (its own jobs), so the array's DRAM interface is unlimited by default
+(`dram_words_per_cycle: 0`); set it to study an NPU alone, as SCALE-Sim does.
+
+Job shapes (out[m, n] = A[m, k] x W[k, n], repeated `batch` times back to back):
+  gemm/gemv/lm_head/moe_gate: m, k, n as in the trace; batch = independent instances.
+  attention_qk / attention_av: per (sequence, head) instance: m query tokens, k = head_dim
+  (qk) or kv_len (av), n = kv_len (qk) or head_dim (av); batch = sequences x heads.
+Element types: `macs_per_pe` gives MACs one PE retires per cycle per dtype (an INT8
+dot-product PE takes several); the K dimension is shortened by that factor.
+"""
+
+from __future__ import annotations
+
+import math
+
+from archsim.components.base import Component, Cost, Job, register
+from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, closed_form_cycles, map_gemm,
+                                                simulate_gemm)
+from archsim.components.systolic.vector import vector_cycles
+from archsim.config.schema import Field
+from archsim.errors import ConfigError
+
+MATRIX_KINDS = ("gemm", "gemv", "lm_head", "attention_qk", "attention_av", "moe_gate")
+VECTOR_KINDS = ("softmax", "norm", "activation", "rope", "elementwise", "embedding")
+
+ELEM_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5, "int2": 0.25, "int1": 0.125}
+
+
+def elem_bytes(dtype: str) -> float:
+    return ELEM_BYTES.get(dtype, 2)
+
+
+@register
+class SystolicNPU(Component):
+    """A systolic PE array NPU (os/ws/is dataflows) with SRAM buffers and a vector unit."""
+
+    type_name = "systolic_npu"
+    schema = {
+        "rows": Field("int", 128, "PE array rows"),
+        "cols": Field("int", 128, "PE array columns"),
+        "dataflow": Field("str", "os", "os | ws | is | auto (fewest cycles per job)",
+                          choices=DATAFLOWS + ("auto",)),
+        "clock": Field("frequency", 1e9, "array and vector-unit clock"),
+        "macs_per_pe": Field("dict", {"int8": 1, "fp16": 1, "bf16": 1, "fp32": 1},
+                             "MACs one PE retires per cycle, per element type of the weights"),
+        "ifmap_sram": Field("bytes", 512 * 1024.0, "input (A) buffer, double-buffered"),
+        "filter_sram": Field("bytes", 512 * 1024.0, "weight (W) buffer, double-buffered"),
+        "ofmap_sram": Field("bytes", 256 * 1024.0, "output buffer"),
+        "dram_words_per_cycle": Field("float", 0.0, "array-side DRAM interface (0 = unlimited)", min=0),
+        "vector_lanes": Field("int", 16, "SIMD lanes of the vector / special-function unit"),
+        "vector_latency": Field("int", 8, "vector pipeline depth (cycles)", min=0),
+        "job_overhead": Field("int", 0, "fixed cycles per job (instruction issue, sync)", min=0),
+        # Defaults: Horowitz, "Computing's energy problem", ISSCC 2014 (45 nm): 8-bit multiply
+        # 0.2 pJ + add 0.03 pJ; FP16 multiply 1.1 pJ + add 0.4 pJ; 64-bit read of an 8 KB
+        # SRAM 10 pJ (1.25 pJ/B); a vector op taken as one FP16 add (0.4 pJ).
+        "energy": {
+            "mac_int8": Field("energy", 0.23e-12, "one INT8 MAC (J)", min=0),
+            "mac_fp16": Field("energy", 1.5e-12, "one FP16/BF16 MAC (J)", min=0),
+            "sram_byte": Field("energy", 1.25e-12, "one SRAM byte read or written (J)", min=0),
+            "vector_op": Field("energy", 0.4e-12, "one vector-unit operation (J)", min=0),
+        },
+        "static_power": Field("power", 0.0, "leakage and clock while the system runs", min=0),
+    }
+
+    def __init__(self, name, params, file=None):
+        super().__init__(name, params, file)
+        for dt, v in params["macs_per_pe"].items():
+            if not isinstance(v, int) or v < 1:
+                raise ConfigError(f"must be a positive integer, got {v!r}", file, f"{name}.macs_per_pe.{dt}")
+        self.rows = params["rows"]
+        self.cols = params["cols"]
+
+    @property
+    def static_power_w(self) -> float:
+        return self.params["static_power"]
+
+    # --- the array ------------------------------------------------------------------------
+    def pe_lanes(self, dtype: str) -> int:
+        table = self.params["macs_per_pe"]
+        return int(table.get(dtype, table.get("fp16", 1)))
+
+    def _words(self, nbytes: float, dtype: str) -> int:
+        return max(1, int(nbytes // max(elem_bytes(dtype), 0.125)))
+
+    def choose_dataflow(self, m: int, k: int, n: int, lanes: int) -> str:
+        df = self.params["dataflow"]
+        if df != "auto":
+            return df
+        return min(DATAFLOWS, key=lambda d: (closed_form_cycles(d, self.rows, self.cols, m, k, n, lanes), d))
+
+    def gemm(self, m: int, k: int, n: int, dtype: str = "int8", fidelity: str = "cycle",
+             dataflow: str | None = None) -> dict:
+        """One GEMM instance on the array: cycles and counters."""
+        lanes = self.pe_lanes(dtype)
+        df = dataflow or self.choose_dataflow(m, k, n, lanes)
+        sr, sc, t = map_gemm(df, m, k, n, lanes)
+        macs = m * k * n
+        if fidelity == "analytic":
+            cyc = closed_form_cycles(df, self.rows, self.cols, m, k, n, lanes) + 1
+            return {"dataflow": df, "cycles": cyc, "macs": macs, "sram_words": m * k + k * n + m * n,
+                    "stall_cycles": 0}
+        eb = elem_bytes(dtype)
+        half_a = int(self.params["ifmap_sram"] / 2 / eb)
+        half_w = int(self.params["filter_sram"] / 2 / eb)
+        bw = self.params["dram_words_per_cycle"]
+        out = simulate_gemm(self.rows, self.cols, DF_CODE[df], sr, sc, t, int(math.ceil(bw)), half_a, half_w)
+        return {"dataflow": df, "cycles": int(out[1]), "macs": macs,
+                "sram_words": int(out[4] + out[5] + out[6]), "stall_cycles": int(out[9]),
+                "scalesim_total": int(out[0]), "folds": int(out[2])}
+
+    # --- the component interface ------------------------------------------------------------
+    def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
+        clock = self.clock_hz
+        e = self.params["energy"]
+        over = self.params["job_overhead"]
+        if job.kind in MATRIX_KINDS:
+            if min(job.m, job.k, job.n) <= 0:
+                return Cost(0.0, 0)
+            r = self.gemm(job.m, job.k, job.n, job.dtype_w, fidelity)
+            reps = max(1, job.batch)
+            cycles = r["cycles"] * reps + over
+            mac_e = e["mac_int8"] if job.dtype_w.startswith("int") else e["mac_fp16"]
+            energy = reps * (r["macs"] * mac_e + r["sram_words"] * elem_bytes(job.dtype_w) * e["sram_byte"])
+            return Cost(cycles / clock, cycles, energy * 1e12, job.bytes_read + job.bytes_written,
+                        {"dataflow": r["dataflow"], "macs": r["macs"] * reps, "array_cycles": r["cycles"] * reps})
+        if job.kind in VECTOR_KINDS:
+            ops = job.flops if job.flops > 0 else (job.bytes_read + job.bytes_written)
+            cycles = vector_cycles(ops, self.params["vector_lanes"], self.params["vector_latency"]) + over
+            energy = ops * e["vector_op"] + (job.bytes_read + job.bytes_written) * e["sram_byte"]
+            return Cost(cycles / clock, cycles, energy * 1e12, job.bytes_read + job.bytes_written,
+                        {"vector_ops": ops})
+        raise self.unsupported(job)

@@ -1,0 +1,160 @@
+"""cambricon_llm: Cambricon-LLM's work split (MICRO 2024, Fig. 5).
+
+Weights live in the NAND flash, the KV cache in the NPU's DRAM (LPDDR5X).
+  (1) every weight matrix-vector product (decode: m <= `flash_max_m`) runs jointly on the
+      flash and the NPU: the flash component plans the hardware-aware tiling, its cores
+      compute their share (Read-Compute) and the rest of the matrix streams through the
+      channels to the NPU, which computes that part and adds the channels' partial sums;
+  (2) attention products with the KV cache run on the NPU alone;
+  (3) the K/V loads from DRAM overlap the QKV GEMV of the same layer (Fig. 5: "Load K1..Kn
+      from DRAM" beside "K_n+1 = X W_K"), and the new token's K/V are written back.
+Prefill (m > flash_max_m) streams each weight matrix out of the flash to the NPU, which
+runs the GEMM as the weights arrive (the slower of the two sets the time). Norms, softmax,
+activations and residual adds run on the NPU's vector unit; the embedding rows are read from
+the flash. Every byte that crosses the flash channels also crosses the die-to-die `link`.
+"""
+
+from __future__ import annotations
+
+from archsim.components.base import Job
+from archsim.config.schema import Field
+from archsim.mappings.single_device import op_job
+from archsim.system.mapping import PREV_OP, Mapping, Stage, register_mapping
+
+WEIGHT_OPS = ("gemv", "gemm", "lm_head", "moe_gate")
+ATTENTION = ("attention_qk", "attention_av")
+
+
+def _zero_join(label: str) -> Job:
+    return Job(kind="elementwise", label=label)
+
+
+@register_mapping
+class CambriconLLM(Mapping):
+    strategy = "cambricon_llm"
+    schema = {
+        "flash": Field("str", "flash", "the nand_flash component holding the weights"),
+        "npu": Field("str", "npu", "the systolic NPU"),
+        "dram": Field("str", "dram", "the memory holding the KV cache"),
+        "link": Field("str", None, "die-to-die link between NPU and flash (bytes accounted)", nullable=True),
+        "flash_max_m": Field("int", 1, "weight ops with at most this many rows compute in flash"),
+        "overlap_kv_load": Field("bool", True, "K/V loads overlap the QKV GEMV of the same layer"),
+        "tiling": Field("bool", None, "override the flash's hardware-aware tiling switch", nullable=True),
+        "slicing": Field("bool", None, "override the flash's read-slicing switch", nullable=True),
+        "tile": Field("str", None, "override the tile shape (HxW)", nullable=True),
+    }
+    component_refs = ("memory", "offload", "flash", "npu", "dram", "link")
+
+    # --- K/V bytes of each layer, known when the QKV op is mapped --------------------------
+    def build(self, trace):
+        self._kv = {}
+        cols = trace.columns
+        for i in range(len(trace)):
+            name = cols["op"][i]
+            if name in ATTENTION:
+                key = (cols["phase"][i], int(cols["step"][i]), int(cols["layer"][i]))
+                k, v = self._kv.get(key, (0, 0))
+                if name == "attention_qk":
+                    k += int(cols["bytes_kv"][i])
+                else:
+                    v += int(cols["bytes_kv"][i])
+                self._kv[key] = (k, v)
+        return super().build(trace)
+
+    def _layer_kv(self, op) -> tuple[int, int]:
+        return getattr(self, "_kv", {}).get((op["phase"], int(op["step"]), int(op["layer"])), (0, 0))
+
+    def stage_key(self, op: dict):
+        base = super().stage_key(op)
+        if op["name"] in ("qkv_proj", "kv_a_proj") and op["phase"] == "decode":
+            return base + self._layer_kv(op)
+        return base
+
+    # --- the split -------------------------------------------------------------------------
+    def _flash_job(self, op) -> Job:
+        extra = {}
+        for key in ("tiling", "slicing", "tile"):
+            if self.params[key] is not None:
+                extra[key] = self.params[key]
+        return Job(kind="gemv", m=int(op["m"]), n=int(op["n"]), k=int(op["k"]), batch=1,
+                   flops=float(op["flops"]), bytes_read=float(op["bytes_w"]), dtype_w=str(op["dtype_w"]),
+                   dtype_a=str(op["dtype_a"]), extra=tuple(sorted(extra.items())), label=str(op["name"]))
+
+    def _weights_in_flash(self, op) -> list[Stage]:
+        p = self.params
+        flash, npu, dram, link = p["flash"], p["npu"], p["dram"], p["link"]
+        stages: list[Stage] = []
+        if int(op["m"]) <= p["flash_max_m"]:
+            fj = self._flash_job(op)
+            fc = self.system.cost(flash, fj)
+            npu_bytes = float(fc.breakdown.get("npu_bytes", 0.0))
+            stages.append(Stage(flash, fj, after=(PREV_OP,)))
+            n_npu = int(round(int(op["n"]) * npu_bytes / max(float(op["bytes_w"]), 1.0)))
+            joins = [0]
+            if npu_bytes > 0 and n_npu > 0:
+                stages.append(Stage(npu, Job(kind="gemv", m=int(op["m"]), k=int(op["k"]), n=n_npu,
+                                             dtype_w=str(op["dtype_w"]), dtype_a=str(op["dtype_a"]),
+                                             bytes_read=npu_bytes, label=f"{op['name']}.npu_share"),
+                                    after=(PREV_OP,)))
+                joins.append(len(stages) - 1)
+            if link:
+                stages.append(Stage(link, Job(kind="transfer", bytes_read=float(fc.breakdown.get("channel_bytes", 0.0)),
+                                              label=f"{op['name']}.d2d"), after=(PREV_OP,)))
+                joins.append(len(stages) - 1)
+            # the NPU adds the channels' partial sums as they arrive; only the last tile's
+            # (H outputs x channels) remain once the flash is done
+            spec = self.system.components[flash].spec
+            tile_h = int(fc.breakdown.get("tile_h", op["n"]))
+            red = float(op["m"]) * min(tile_h, int(op["n"])) * spec.channels
+            stages.append(Stage(npu, Job(kind="elementwise", m=int(op["m"]), n=int(op["n"]), flops=red,
+                                         label=f"{op['name']}.reduce"), after=tuple(joins)))
+        else:
+            # prefill: weights stream out of the flash while the NPU multiplies
+            stages.append(Stage(flash, Job(kind="read", bytes_read=float(op["bytes_w"]),
+                                           label=f"{op['name']}.stream"), after=(PREV_OP,)))
+            joins = [0]
+            if link:
+                stages.append(Stage(link, Job(kind="transfer", bytes_read=float(op["bytes_w"]),
+                                              label=f"{op['name']}.d2d"), after=(PREV_OP,)))
+                joins.append(len(stages) - 1)
+            stages.append(Stage(npu, op_job(op, fuse_attention=False), after=(PREV_OP,)))
+            joins.append(len(stages) - 1)
+            stages.append(Stage(npu, _zero_join(f"{op['name']}.join"), after=tuple(joins)))
+        # KV: the QKV op writes the new tokens' K/V and (decode) loads this layer's cache
+        if op["name"] in ("qkv_proj", "kv_a_proj") and dram:
+            k_b, v_b = self._layer_kv(op) if op["phase"] == "decode" and p["overlap_kv_load"] else (0, 0)
+            nb = float(op["bytes_kv"]) + k_b + v_b
+            if nb > 0:
+                last = len(stages) - 1
+                stages.insert(last, Stage(dram, Job(kind="transfer", bytes_read=float(k_b + v_b),
+                                                    bytes_written=float(op["bytes_kv"]), label="kv_cache"),
+                                          after=(PREV_OP,)))
+                # the join (now last) also waits for the KV traffic
+                j = stages[-1]
+                stages[-1] = Stage(j.component, j.job, after=tuple(sorted(set((j.after or ()) + (last,)))))
+        return stages
+
+    def stages(self, op: dict) -> list[Stage]:
+        p = self.params
+        kind = op["op"]
+        if kind == "allreduce":
+            return []
+        if kind in WEIGHT_OPS and op["bytes_w"] > 0:
+            return self._weights_in_flash(op)
+        if kind == "embedding":
+            rows = [Stage(p["flash"], Job(kind="read", bytes_read=float(op["bytes_w"]), label=str(op["name"])))]
+            if p["link"]:
+                rows.append(Stage(p["link"], Job(kind="transfer", bytes_read=float(op["bytes_w"]),
+                                                 label=f"{op['name']}.d2d"), after=(PREV_OP,)))
+                rows.append(Stage(p["npu"], _zero_join(f"{op['name']}.join"), after=(0, 1)))
+            return rows
+        job = op_job(op, fuse_attention=False)
+        if kind in ATTENTION:
+            # decode: K/V were loaded during the QKV GEMV; otherwise load them here
+            preloaded = op["phase"] == "decode" and p["overlap_kv_load"]
+            if op["bytes_kv"] > 0 and not preloaded:
+                return [Stage(p["dram"], Job(kind="transfer", bytes_read=float(op["bytes_kv"]), label="kv_cache"),
+                              after=(PREV_OP,)),
+                        Stage(p["npu"], job, after=(PREV_OP,)),
+                        Stage(p["npu"], _zero_join(f"{op['name']}.join"), after=(0, 1))]
+        return [Stage(p["npu"], job)]

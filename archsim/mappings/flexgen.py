@@ -1,0 +1,146 @@
+"""flexgen: offloading baselines in the style of FlexGen (Sheng et al., ICML 2023).
+
+One `compute` component (an NPU or a GPU) runs every op. What does not live in its memory is
+brought to it before the op that needs it:
+  weights   read from `weights` (a flash/SSD: page reads; a memory: a transfer), across each
+            link of `weight_path`, through a staging memory (`weight_staging`: written, then
+            read again, as when an NPU cannot read flash directly and weights pass through
+            DRAM);
+  KV cache  read from `kv` for each attention op across `kv_path` (and `kv_staging`), and the
+            new tokens' K/V written back the same way by the QKV op.
+All stages of one transfer run together (a pipelined stream: the slowest sets its time); the
+op computes when its data is in. With `prefetch` (FlexGen's overlap of loading with compute,
+double-buffered at op granularity) the next weight op's weights load while this op computes;
+otherwise each op loads its own weights first.
+
+flash_only: every op's weights stream out of `flash` and nothing else is modelled - the time
+a flash alone needs to deliver a model (used by the stand-alone flash configs).
+"""
+
+from __future__ import annotations
+
+from archsim.components.base import Job
+from archsim.config.schema import Field
+from archsim.mappings.single_device import op_job
+from archsim.system.mapping import PREV_OP, Mapping, Stage, register_mapping
+
+WEIGHT_OPS = ("gemv", "gemm", "lm_head", "moe_gate", "embedding")
+ATTENTION = ("attention_qk", "attention_av")
+FLASH_TYPES = ("nand_flash", "computational_ssd")
+
+
+def _join(label: str) -> Job:
+    return Job(kind="elementwise", label=label)
+
+
+@register_mapping
+class FlexGen(Mapping):
+    strategy = "flexgen"
+    schema = {
+        "compute": Field("str", doc="the component every op runs on (npu or gpu)"),
+        "weights": Field("str", None, "where the weights live (null: in the compute device)", nullable=True),
+        "weight_path": Field("list", [], "links the weights cross", item=Field("str")),
+        "weight_staging": Field("str", None, "memory the weights pass through (written then read)", nullable=True),
+        "kv": Field("str", None, "where the KV cache lives (null: in the compute device)", nullable=True),
+        "kv_path": Field("list", [], "links the KV cache crosses", item=Field("str")),
+        "kv_staging": Field("str", None, "memory the KV cache passes through", nullable=True),
+        "prefetch": Field("bool", True, "weight loads overlap earlier ops"),
+        "fuse_attention": Field("bool", True, "fused attention kernels on a GPU"),
+    }
+    component_refs = ("memory", "offload", "compute", "weights", "weight_path", "weight_staging", "kv",
+                      "kv_path", "kv_staging")
+
+    @classmethod
+    def validate_params(cls, block: dict, file=None) -> dict:
+        # an arch built on a single-device base inherits `device:`; it names the compute device
+        block = dict(block)
+        dev = block.pop("device", None)
+        if dev is not None:
+            block.setdefault("compute", dev)
+        return super().validate_params(block, file)
+
+    def _is_flash(self, name: str) -> bool:
+        return self.system.components[name].type_name in FLASH_TYPES
+
+    def _move(self, source, path, staging, nbytes: float, label: str, write: bool, after) -> list[Stage]:
+        """Stages that move `nbytes` between `source` and the compute device."""
+        st: list[Stage] = []
+        if nbytes <= 0:
+            return st
+        if source is not None:
+            if self._is_flash(source):
+                kind = "write" if write else "read"
+                job = Job(kind=kind, bytes_read=0.0 if write else nbytes, bytes_written=nbytes if write else 0.0,
+                          label=label)
+            else:
+                job = Job(kind="transfer", bytes_read=0.0 if write else nbytes,
+                          bytes_written=nbytes if write else 0.0, label=label)
+            st.append(Stage(source, job, after=after))
+        for link in path:
+            st.append(Stage(link, Job(kind="transfer", bytes_read=nbytes, label=f"{label}.{link}"), after=after))
+        if staging is not None:
+            st.append(Stage(staging, Job(kind="transfer", bytes_read=nbytes, bytes_written=nbytes,
+                                         label=f"{label}.staging"), after=after))
+        return st
+
+    @staticmethod
+    def _key(op) -> tuple:
+        return (op["phase"], int(op["step"]), int(op["layer"]), str(op["name"]), int(op["expert"]))
+
+    def _weighted(self, op) -> bool:
+        return op["op"] in WEIGHT_OPS and op["bytes_w"] > 0 and self.params["weights"] is not None
+
+    def build(self, trace):
+        # which op loads whose weights: with prefetch, op i loads op i+1's while it computes
+        self._next, self._own = {}, set()
+        rows = [trace.row(i) for i in range(len(trace))] if self.params["prefetch"] else []
+        for i, op in enumerate(rows):
+            if i == 0 and self._weighted(op):
+                self._own.add(self._key(op))
+            if i + 1 < len(rows) and self._weighted(rows[i + 1]):
+                nxt = rows[i + 1]
+                self._next[self._key(op)] = (float(nxt["bytes_w"]), str(nxt["name"]))
+        return super().build(trace)
+
+    def stage_key(self, op: dict):
+        k = self._key(op)
+        nxt = getattr(self, "_next", {}).get(k)
+        own = k in getattr(self, "_own", set())
+        return super().stage_key(op) + (nxt, own)
+
+    def stages(self, op: dict) -> list[Stage]:
+        p = self.params
+        if op["op"] == "allreduce":
+            return []
+        job = op_job(op, p["fuse_attention"])
+        pre: list[Stage] = []
+        key = self._key(op)
+        if self._weighted(op) and (not p["prefetch"] or key in getattr(self, "_own", set())):
+            pre += self._move(p["weights"], p["weight_path"], p["weight_staging"], float(op["bytes_w"]),
+                              f"{op['name']}.weights", False, (PREV_OP,))
+        if p["kv"] is not None and op["bytes_kv"] > 0:
+            write = op["op"] not in ATTENTION
+            pre += self._move(p["kv"], p["kv_path"], p["kv_staging"], float(op["bytes_kv"]),
+                              f"{op['name']}.kv", write, (PREV_OP,))
+        st = pre + [Stage(p["compute"], job, after=tuple(range(len(pre))) + (PREV_OP,))]
+        nxt = getattr(self, "_next", {}).get(key) if p["prefetch"] else None
+        if nxt is not None:
+            # the next op's weights stream in while this op computes (double buffering)
+            first = len(st)
+            st += self._move(p["weights"], p["weight_path"], p["weight_staging"], nxt[0],
+                             f"{nxt[1]}.weights", False, (PREV_OP,))
+            st.append(Stage(p["compute"], _join(f"{op['name']}.prefetched"),
+                            after=tuple(range(first - 1, len(st)))))
+        return st
+
+
+@register_mapping
+class FlashOnly(Mapping):
+    strategy = "flash_only"
+    schema = {"flash": Field("str", "flash", "the flash component the weights stream from")}
+    component_refs = ("memory", "offload", "flash")
+
+    def stages(self, op: dict) -> list[Stage]:
+        if op["bytes_w"] <= 0:
+            return []
+        return [Stage(self.params["flash"], Job(kind="read", bytes_read=float(op["bytes_w"]), label=str(op["name"])))]

@@ -1,0 +1,84 @@
+"""instinfer: InstInfer / InstAttention (HPCA 2025) - decode attention inside a
+computational SSD beside a GPU.
+
+Prefill runs on the GPU (attention fused); the prompt's K/V go to the drive layer by layer
+over PCIe peer-to-peer DMA and are programmed into the flash in the background (the next
+layer's compute does not wait). Decode: the GPU runs the projections and FFN; after QKV the
+new token's q, k, v vectors cross PCIe to the drive, which writes k, v and runs attention
+(QK^T, softmax, PV) on its engine over the KV cache in its flash; the attention output
+crosses back to the GPU for the output projection. Only q/k/v vectors and attention outputs
+cross PCIe in decode.
+"""
+
+from __future__ import annotations
+
+from archsim.components.base import Job
+from archsim.config.schema import Field
+from archsim.mappings.single_device import op_job
+from archsim.system.mapping import PREV_OP, Mapping, Stage, register_mapping
+from archsim.workload.precision import dtype_bits
+
+ATTENTION = ("attention_qk", "softmax", "attention_av")
+
+
+@register_mapping
+class InstInfer(Mapping):
+    strategy = "instinfer"
+    schema = {
+        "gpu": Field("str", "gpu", "the GPU"),
+        "csd": Field("str", "flash", "the computational SSD holding the KV cache"),
+        "pcie": Field("str", "pcie", "the GPU-to-drive link (peer-to-peer DMA)"),
+        "fuse_attention": Field("bool", True, "fused attention kernels on the GPU in prefill"),
+    }
+    component_refs = ("memory", "offload", "gpu", "csd", "pcie")
+
+    @classmethod
+    def validate_params(cls, block: dict, file=None) -> dict:
+        # an arch built on a single-device GPU base inherits `device:`; it names the GPU
+        block = dict(block)
+        dev = block.pop("device", None)
+        if dev is not None:
+            block.setdefault("gpu", dev)
+        return super().validate_params(block, file)
+
+    def _csd_job(self, op: dict) -> Job:
+        extra = {"heads": int(op["heads"]), "kv_heads": int(op["kv_heads"]), "kv_len": int(op["kv_len"]),
+                 "kv_elem_bytes": dtype_bits(str(op["dtype_w"])) / 8.0}
+        return Job(kind=str(op["op"]), m=int(op["m"]), n=int(op["n"]), k=int(op["k"]),
+                   batch=int(op["batch"]) * int(op["heads"]), flops=float(op["flops"]),
+                   bytes_read=float(op["bytes_kv"]), dtype_w=str(op["dtype_w"]), dtype_a=str(op["dtype_a"]),
+                   extra=tuple(sorted(extra.items())), label=str(op["name"]))
+
+    def stages(self, op: dict) -> list[Stage]:
+        p = self.params
+        gpu, csd, pcie = p["gpu"], p["csd"], p["pcie"]
+        kind = op["op"]
+        if kind == "allreduce":
+            return []
+        act = dtype_bits(str(op["dtype_a"])) / 8.0
+        if op["phase"] == "decode":
+            if kind in ATTENTION:
+                st = [Stage(csd, self._csd_job(op))]
+                if kind == "attention_av":
+                    out = float(op["batch"]) * op["heads"] * op["m"] * op["n"] * act
+                    st.append(Stage(pcie, Job(kind="transfer", bytes_read=out, label="attn_out.p2p")))
+                return st
+            st = [Stage(gpu, op_job(op, p["fuse_attention"]))]
+            if op["name"] in ("qkv_proj", "kv_a_proj"):
+                # q, k, v of the new tokens to the drive; k, v programmed there
+                qkv = float(op["m"]) * op["n"] * act
+                st.append(Stage(pcie, Job(kind="transfer", bytes_read=qkv, label="qkv.p2p")))
+                if op["bytes_kv"] > 0:
+                    st.append(Stage(csd, Job(kind="write", bytes_written=float(op["bytes_kv"]), label="kv.write"),
+                                    after=(1,)))
+                    # the attention waits for q to arrive, not for the write to finish
+                    st.append(Stage(gpu, Job(kind="elementwise", label="qkv.sent"), after=(1,)))
+            return st
+        # prefill: all on the GPU; K/V stream to the drive behind the compute
+        job = op_job(op, p["fuse_attention"])
+        if kind == "attention_qk" and op["bytes_kv"] > 0:
+            kvb = float(op["bytes_kv"]) * 2.0     # K and V of this layer's prompt
+            return [Stage(pcie, Job(kind="transfer", bytes_read=kvb, label="kv.p2p"), after=(PREV_OP,)),
+                    Stage(csd, Job(kind="write", bytes_written=kvb, label="kv.write"), after=(0,)),
+                    Stage(gpu, job, after=(PREV_OP,))]
+        return [Stage(gpu, job)]
