@@ -21,7 +21,8 @@ def _jit_warmup() -> float:
     import numpy as np
     t = time.perf_counter()
     simulate_flows((1, 4), [0], [3], [2], router=RouterConfig.wse())
-    _core_cycles(np.ones(1, np.int64), np.ones(1, np.int64), np.ones(1, np.int64), 1, 1)
+    one = np.ones(1, np.int64)
+    _core_cycles(one, one, one, one, 1, 1, 1)
     return time.perf_counter() - t
 
 

@@ -38,11 +38,26 @@ def test_grid_larger_than_the_usable_area_is_refused():
 
 def test_core_kernel_matches_closed_form(wafer):
     ops = [VecOp(45, 46, "fmac"), VecOp(7, 336, "fmac"), VecOp(1, 3, "scalar"), VecOp(0, 2, "copy"),
-           VecOp(33, 1, "mul", 32)]
+           VecOp(33, 1, "mul", 32), VecOp(10, 4, "max"), VecOp(35, 1, "map", ops=7, calls=("recip",))]
     issue, depth = wafer.core["issue_cycles"], wafer.core["pipeline_depth"]
-    assert wafer.core_cycles(ops) == analytic_core_cycles(ops, wafer.simd_lanes, issue, depth)
+    assert wafer.core_cycles(ops) == analytic_core_cycles(ops, wafer.op_lanes, issue, depth, wafer.op_chain,
+                                                          wafer.core["map_overhead_cycles"])
     # dependent vector ops do not overlap: each pays issue + drain
     assert wafer.core_cycles([VecOp(4, 10)]) == 10 * (issue + depth + 1 - 1)
+
+
+def test_simd_widths_and_scalar_loops_follow_the_sdk(wafer):
+    # WSE-2 runs max one element per cycle, the arithmetic ops four fp16 wide (SDK SIMD table)
+    assert wafer.op_lanes(VecOp(8, 1, "max")) == 1 and wafer.op_lanes(VecOp(8, 1, "mul")) == 4
+    assert wafer.core_cycles([VecOp(40, 1, "max")]) > wafer.core_cycles([VecOp(40, 1, "add")])
+    # a scalar loop pays its dependent chain per element; library routines lengthen the chain
+    depth, over = wafer.core["pipeline_depth"], wafer.core["map_overhead_cycles"]
+    plain = wafer.core_cycles([VecOp(10, 1, "map", ops=4)])
+    assert plain == wafer.core["issue_cycles"] + 10 * (4 * depth + over)
+    assert wafer.core_cycles([VecOp(10, 1, "map", ops=4, calls=("recip",))]) == \
+        plain + 10 * wafer.core["math"]["recip"] * depth
+    with pytest.raises(ValueError):
+        VecOp(1, 1, "map", calls=("tanh",))
 
 
 def test_alpha_and_beta_come_from_the_router_model():

@@ -147,3 +147,39 @@ def test_noc_heatmap_plot(tmp_path):
     res = simulate_case("wse2", "gpt2-small", {"batch": 1, "input_len": 32, "output_len": 1})
     out = plot(res, tmp_path / "heat.png")
     assert out.exists() and out.stat().st_size > 1000
+
+
+# --- the decode kernel's op sequence ---------------------------------------------------------------
+def test_fused_linears_multiply_part_by_part_with_one_allreduce(wafer):
+    fused = gemv_program((420, 420), 4096, 6144)
+    split = gemv_program((420, 420), 4096, 6144, parts=(4096, 1024, 1024))
+    seg_f, seg_s = fused.segments[0], split.segments[0]
+    assert sum(o.count for o in seg_s.compute if o.kind == "fmac") == 3 * 10
+    assert sum(o.count for o in seg_f.compute if o.kind == "fmac") == 10
+    assert seg_s.comm.elements == 10 + 3 + 3 and seg_f.comm.elements == 15
+    assert wafer.run_program(split).cycles > wafer.run_program(fused).cycles
+
+
+def test_decode_attention_row_reduces_across_the_whole_row():
+    from archsim.mappings.waferllm.ops import decode_qk
+    group = decode_qk((420, 420), 32, 8, 128, 10, 1, 16, "ktree", 2)
+    row = decode_qk((420, 420), 1, 1, 32 * 128, 10, 1, 16, "ktree", 2)
+    assert group.segments[0].comm.n == 420 // 8 and row.segments[0].comm.n == 420
+
+
+def test_sigmoid_activations_are_scalar_loops_over_the_core_share(wafer):
+    from archsim.mappings.waferllm.ops import decode_activation
+    t = [wafer.run_program(decode_activation((g, g), 14336, 1, 16, True)).cycles for g in (420, 540)]
+    assert t[0] > t[1] > 0                      # fewer elements per core on the larger grid
+    relu = wafer.run_program(decode_activation((420, 420), 14336, 1, 16, False, "relu")).cycles
+    assert relu < t[0] / 10                     # a vector max, no scalar code
+
+
+def test_a_centre_root_reads_its_two_streams_one_after_the_other(wafer):
+    ctx = FabricContext(wafer)
+    # the same line reduced toward an end takes one stream per root: compare a 3-core line's
+    # centre root (two streams) with the cost of a single stream plus a second receive
+    three = KTreeAllreduce(3, 1, "y", 64, k=1, root="center", broadcast=False).run(ctx).cycles
+    two = KTreeAllreduce(2, 1, "y", 64, k=1, root="end", broadcast=False).run(ctx).cycles
+    f = ctx.wavelets(64)
+    assert three >= two + ctx.fabric_op_issue() + f - 1

@@ -8,6 +8,11 @@ Cores
   loads, operand fetch, the op, the loop branch), the datapath's `pipeline_depth` and one
   cycle per group of lanes. The next op that reads what this one wrote waits for the drain:
   a core cannot fully overlap memory access and compute across dependent vector ops.
+  Ops run as wide as the SDK's per-builtin SIMD table allows (`fmax_simd`: max is narrower on
+  WSE-2). There is no DSD builtin for exp, divide or sqrt: those run as scalar code, a callback
+  per element (`map` ops): each element pays a chain of dependent scalar ops, each waiting for
+  its producer through the datapath (`pipeline_depth`), plus the loop's own instructions
+  (`map_overhead_cycles`); `core.math` gives the ops of the software exp, reciprocal and sqrt.
   `archsim.components.wafer._core_cycles` is the kernel; `analytic_core_cycles` its twin.
 Fabric
   One wavelet (`router.wavelet_bits`) per link per cycle, `router.colors` routing colours
@@ -40,21 +45,31 @@ from archsim.config.schema import Field, parse_grid
 from archsim.errors import ConfigError
 
 # --- what a core runs -----------------------------------------------------------------------
-OP_KINDS = ("fmac", "mul", "add", "sub", "max", "sum", "copy", "exp", "recip", "scalar")
+OP_KINDS = ("fmac", "mul", "add", "sub", "max", "sum", "copy", "scalar", "map")
+MATH_FUNCS = ("exp", "recip", "sqrt")     # software routines of the core's math library
 
 
 @dataclass(frozen=True)
 class VecOp:
-    """`count` vector instructions of `n` elements of `bits` bits each ('scalar': n scalar ops)."""
+    """`count` vector instructions of `n` elements of `bits` bits each ('scalar': n scalar ops).
+
+    kind 'map': `count` loops over `n` elements whose per-element callback is a chain of `ops`
+    dependent scalar ops plus the library routines named in `calls` (MATH_FUNCS).
+    """
 
     n: int
     count: int = 1
     kind: str = "fmac"
     bits: int = 16
+    ops: int = 0
+    calls: tuple = ()
 
     def __post_init__(self):
         if self.kind not in OP_KINDS:
             raise ValueError(f"unknown vector op kind {self.kind!r}")
+        bad = [c for c in self.calls if c not in MATH_FUNCS]
+        if bad:
+            raise ValueError(f"unknown math routine(s) {bad}; expected {', '.join(MATH_FUNCS)}")
 
 
 @dataclass(frozen=True)
@@ -126,28 +141,38 @@ class FabricContext:
 
 # --- the core kernel --------------------------------------------------------------------------
 @numba.njit(cache=True)
-def _core_cycles(n, count, lanes, issue, depth):
+def _core_cycles(n, count, lanes, chain, issue, depth, map_over):
     """Cycles of an in-order core that streams vector ops through its datapath.
 
     Per instruction: issue, then one element group per cycle through a `depth`-stage pipeline;
     the next instruction issues after the last group drained (it reads the result).
+    A scalar loop (chain[i] > 0) pays, per element, its chain of dependent ops (each waits
+    `depth` for its producer) and the loop's own instructions.
     """
     t = np.int64(0)
     for i in range(n.shape[0]):
         if count[i] <= 0:
             continue
-        groups = (n[i] + lanes[i] - 1) // lanes[i] if n[i] > 0 else 0
-        per = np.int64(issue) + np.int64(depth) + groups - 1 if groups > 0 else np.int64(issue)
+        if chain[i] > 0:
+            per = np.int64(issue) + n[i] * (chain[i] * np.int64(depth) + np.int64(map_over))
+        else:
+            groups = (n[i] + lanes[i] - 1) // lanes[i] if n[i] > 0 else 0
+            per = np.int64(issue) + np.int64(depth) + groups - 1 if groups > 0 else np.int64(issue)
         t += per * count[i]
     return t
 
 
-def analytic_core_cycles(ops, lanes_of, issue: int, depth: int) -> int:
+def analytic_core_cycles(ops, lanes_of, issue: int, depth: int, chain_of=None, map_over: int = 0) -> int:
+    """Closed form of `_core_cycles`: `lanes_of(op)` elements per cycle, `chain_of(op)` the
+    dependent scalar ops per element of a 'map' op."""
     total = 0
     for op in ops:
         if op.count <= 0:
             continue
-        lanes = 1 if op.kind == "scalar" else lanes_of(op.bits)
+        if op.kind == "map":
+            total += op.count * (issue + op.n * (chain_of(op) * depth + map_over))
+            continue
+        lanes = 1 if op.kind == "scalar" else lanes_of(op)
         groups = math.ceil(op.n / lanes) if op.n > 0 else 0
         total += op.count * ((issue + depth + groups - 1) if groups else issue)
     return total
@@ -178,6 +203,13 @@ WAFER_SCHEMA = {
         "issue_cycles": Field("int", 6, "instructions to launch one vector op (DSR loads, operand, op, branch)"),
         "ramp_cycles": Field("int", 1, "router <-> core queue, each way", min=0),
         "program_bytes": Field("bytes", 2048.0, "SRAM held by the program image and runtime", min=0),
+        "fmax_simd": Field("int", 0, "elements per cycle of the max op (0: as wide as the other ops)", min=0),
+        "map_overhead_cycles": Field("int", 3, "per element of a scalar loop: read, write back, branch", min=0),
+        "math": {
+            "exp": Field("int", 8, "dependent scalar ops of the software exp"),
+            "recip": Field("int", 5, "dependent scalar ops of the software reciprocal"),
+            "sqrt": Field("int", 11, "dependent scalar ops of the software square root"),
+        },
     },
     "router": {
         "colors": Field("int", 24, "routing colours (VCs with static routes) per router"),
@@ -271,17 +303,35 @@ class Wafer(Component):
     def plmr(self) -> dict:
         return self.fabric.plmr()
 
+    def op_lanes(self, op) -> int:
+        """Elements per cycle of a vector op (the SDK's per-builtin SIMD width where it is narrower)."""
+        if op.kind == "scalar":
+            return 1
+        lanes = self.simd_lanes(op.bits)
+        narrow = int(self.core["fmax_simd"])
+        return min(lanes, narrow) if op.kind == "max" and narrow > 0 else lanes
+
+    def op_chain(self, op) -> int:
+        """Dependent scalar ops per element of a 'map' op (0 for vector ops)."""
+        if op.kind != "map":
+            return 0
+        lib = self.core["math"]
+        return max(int(op.ops) + sum(int(lib[c]) for c in op.calls), 1)
+
     def core_cycles(self, ops) -> int:
         ops = [o for o in ops if o.count > 0]
         if not ops:
             return 0
         n = np.array([o.n for o in ops], dtype=np.int64)
         count = np.array([o.count for o in ops], dtype=np.int64)
-        lanes = np.array([1 if o.kind == "scalar" else self.simd_lanes(o.bits) for o in ops], dtype=np.int64)
-        return int(_core_cycles(n, count, lanes, int(self.core["issue_cycles"]), int(self.core["pipeline_depth"])))
+        lanes = np.array([self.op_lanes(o) for o in ops], dtype=np.int64)
+        chain = np.array([self.op_chain(o) for o in ops], dtype=np.int64)
+        return int(_core_cycles(n, count, lanes, chain, int(self.core["issue_cycles"]),
+                                int(self.core["pipeline_depth"]), int(self.core["map_overhead_cycles"])))
 
     def analytic_core_cycles(self, ops) -> int:
-        return analytic_core_cycles(ops, self.simd_lanes, int(self.core["issue_cycles"]), int(self.core["pipeline_depth"]))
+        return analytic_core_cycles(ops, self.op_lanes, int(self.core["issue_cycles"]), int(self.core["pipeline_depth"]),
+                                    self.op_chain, int(self.core["map_overhead_cycles"]))
 
     # --- cost ----------------------------------------------------------------------------------
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:

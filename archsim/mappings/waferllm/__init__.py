@@ -33,6 +33,7 @@ from archsim.mappings.waferllm.reshuffle import reshuffle_program
 from archsim.system.mapping import Capacity, Mapping, Stage, register_mapping
 from archsim.components.wafer import Program, Segment, VecOp
 from archsim.workload.precision import dtype_bits
+from archsim.workload.trace_builder import ACT_FLOPS
 
 AUTO_GRID_STEP = 60      # candidate square grids for `op_grid: auto`: multiples of this
 
@@ -59,6 +60,11 @@ class WaferLLMMapping(Mapping):
         "allreduce": Field("str", "ktree", "decode allreduce", choices=ALLREDUCES),
         "ktree_k": Field("int", 2, "levels of the K-tree allreduce"),
         "kv_cache": Field("str", "shift", "KV-cache management", choices=("shift", "concat")),
+        "split_fused": Field("bool", True, "decode multiplies fused linears (q|k|v, gate|up) part by "
+                             "part with one shared allreduce, as WaferLLM's decode kernel does"),
+        "decode_attention": Field("str", "group", "decode attention: 'group' reduces q.K^T within each KV "
+                                  "head's columns; 'row' runs one hidden-wide head across the row, as "
+                                  "WaferLLM's released decode kernel does", choices=("group", "row")),
     }
     component_refs = ("memory", "offload", "device")
 
@@ -239,7 +245,8 @@ class WaferLLMMapping(Mapping):
             if kind in ("gemv", "gemm", "lm_head", "moe_gate"):
                 axis = "x" if name in X_INPUT else "y"
                 progs = [gemv_program(grid, k, n, batch=m, bits=wbits, input_axis=axis,
-                                      allreduce_kind=ar, k_levels=kk, heads=heads if kind == "gemm" else 1)]
+                                      allreduce_kind=ar, k_levels=kk, heads=heads if kind == "gemm" else 1,
+                                      parts=self._parts(name, n))]
                 if int(op["bytes_kv"]) > 0 and self.shape is not None and self.shape.head_dim:
                     progs.append(self._kv_write(grid, m, bits))
                 return progs
@@ -248,9 +255,9 @@ class WaferLLMMapping(Mapping):
             if kind in ("elementwise", "allreduce"):
                 return [O.decode_elementwise(grid, n, m, bits, 1)]
             if kind == "rope":
-                return [O.decode_elementwise(grid, cdiv(n, 2), m, bits, 6, axis="x", kind="mul")]
+                return [O.decode_rope(grid, self._rope_parts(n), m, bits)]
             if kind == "activation":
-                return [O.decode_elementwise(grid, n, m, bits, 7, axis="x", kind="mul")]
+                return [O.decode_activation(grid, n, m, bits, *self._activation(op))]
             if kind == "embedding":
                 return [O.decode_embedding(grid, n, m, bits)]
             if kind in ("attention_qk", "softmax", "attention_av"):
@@ -258,6 +265,9 @@ class WaferLLMMapping(Mapping):
                 prompt = max(kv_len - int(op["step"]) - 1, 0) if not self._standalone else kv_len
                 s_t = self.kv.tokens_on_busiest_row(rows, kv_len, prompt)
                 hd = k if kind == "attention_qk" else n
+                if self.params["decode_attention"] == "row":
+                    # one head of all heads' dims spanning the row (K/V expanded to every query head)
+                    hd, heads, kv_heads = hd * heads, 1, 1
                 if kind == "attention_qk":
                     return [O.decode_qk(grid, heads, kv_heads, hd, s_t, batch * m, bits, ar, kk)]
                 if kind == "softmax":
@@ -279,7 +289,7 @@ class WaferLLMMapping(Mapping):
         if kind == "rope":
             return [O.prefill_elementwise(p, m, cdiv(n, 2), bits, 6, "mul")]
         if kind == "activation":
-            return [O.prefill_elementwise(p, m, n, bits, 7, "mul")]
+            return [O.prefill_activation(p, m, n, bits, *self._activation(op))]
         if kind == "embedding":
             return [O.prefill_elementwise(p, m, n, bits, 1, "copy")]
         if kind == "attention_qk":
@@ -289,6 +299,32 @@ class WaferLLMMapping(Mapping):
         if kind == "attention_av":
             return [O.prefill_av(p, m * batch, heads, n, bits, loop)]
         return [O.prefill_elementwise(p, max(m, 1), max(n, 1), bits, 1)]
+
+    def _rope_parts(self, n: int) -> tuple:
+        """Rotated widths of q and k (kept as separate vectors on the cores)."""
+        s = self.shape
+        if s is not None and s.head_dim and (s.heads + s.kv_heads) * s.head_dim == n:
+            return (s.heads * s.head_dim, s.kv_heads * s.head_dim)
+        return (n,)
+
+    def _parts(self, name: str, n: int):
+        """Widths of the linears fused in a decode GEMV (None: one linear)."""
+        s = self.shape
+        if not self.params["split_fused"] or s is None:
+            return None
+        if name == "qkv_proj" and s.head_dim:
+            q, kv = s.heads * s.head_dim, s.kv_heads * s.head_dim
+            return (q, kv, kv) if q + 2 * kv == n else None
+        if name.endswith("gate_up") and n % 2 == 0:
+            return (n // 2, n // 2)
+        return None
+
+    @staticmethod
+    def _activation(op) -> tuple[bool, str]:
+        """(gated, 'relu' | 'sigmoid') from the trace's flops per element (ACT_FLOPS)."""
+        per = int(round(float(op["flops"]) / max(int(op["m"]) * int(op["n"]), 1)))
+        name = {v: k for k, v in ACT_FLOPS.items()}.get(per, "swiglu")
+        return name in ("swiglu", "geglu"), ("relu" if name == "relu" else "sigmoid")
 
     def _head_dim(self) -> int:
         return self.shape.head_dim if self.shape and self.shape.head_dim else 128

@@ -105,6 +105,7 @@ class KTreeAllreduce:
                 groups = [active]
             head_in = np.full(n, -1, dtype=np.int64)
             tail_in = np.full(n, -1, dtype=np.int64)
+            root_tails: dict = {}    # root -> tails of its (up to two) incoming streams
             chains = []   # per group: (left chain ending at root, right chain ending at root)
             for grp in groups:
                 r = len(grp) - 1 if self.root == "end" else len(grp) // 2
@@ -128,27 +129,33 @@ class KTreeAllreduce:
                 res = ctx.run_phase(mesh, src, dst, [flits] * len(src), start, color)
                 tr.add(res)
                 for i, b in enumerate(dst):
-                    # a root takes two streams; keep the later one
                     head_in[b] = max(head_in[b], int(res.head[i]))
                     tail_in[b] = max(tail_in[b], int(res.tail[i]))
+                    root_tails.setdefault(b, []).append(int(res.tail[i]))
             roots = []
             for grp, (left, right) in zip(groups, chains):
                 root = left[-1]
                 done = int(ready[root])
-                if tail_in[root] >= 0:   # the root's add drains after the last incoming wavelet
-                    done = max(done + issue, int(tail_in[root]) + relay)
+                # one receive-and-add op per incoming stream, one after the other (the core runs
+                # one op at a time); a stream not yet read waits in the router and then drains
+                # at one wavelet per cycle
+                for i, tail in enumerate(sorted(root_tails.get(root, []))):
+                    done = max(tail, done + issue + flits - 1) + relay if i else max(done + issue, tail + relay)
                 ready[root] = done
                 roots.append(root)
             active = roots
         root = active[0]
         end = int(ready[root])
         if self.broadcast:
+            # two sends, one after the other: the farther half first
             src, dst, start = [], [], []
-            for far in (0, n - 1):
+            t = end + issue
+            for far in sorted((0, n - 1), key=lambda e: -abs(e - root)):
                 if far != root:
                     src.append(root)
                     dst.append(far)
-                    start.append(end + issue)
+                    start.append(t)
+                    t += flits + issue
             if src:
                 res = ctx.run_phase(mesh, src, dst, [flits] * len(src), start,
                                     [4 * self.k + i for i in range(len(src))])
@@ -158,7 +165,7 @@ class KTreeAllreduce:
 
     def analytic(self, ctx) -> CommResult:
         """PLMR closed form: per level, s stages of d hops cost s*(d*alpha + beta) plus the
-        message; the broadcast crosses the farther half of the line."""
+        message (and a centre root's second receive); the broadcast crosses the farther half."""
         n = self.n
         if n <= 1 or self.elements <= 0:
             return CommResult(0, self.lines, 0)
@@ -175,6 +182,8 @@ class KTreeAllreduce:
             g = count if level == len(sizes) - 1 else min(g, count)
             stages = g - 1 if self.root == "end" else g // 2
             t += issue + stages * (span * alpha + beta) + f - 1
+            if self.root != "end" and g > 2:     # the root reads its second stream after the first
+                t += issue + f - 1 + relay
             root_pos += (g - 1 if self.root == "end" else g // 2) * span
             span *= g
             count = -(-count // g)

@@ -43,12 +43,16 @@ def gemv_tiles(grid, k: int, n: int, input_axis: str) -> tuple[int, int, int, in
 
 
 def gemv_program(grid, k: int, n: int, batch: int = 1, bits: int = 16, input_axis: str = "y",
-                 allreduce_kind: str = "ktree", k_levels: int = 2, heads: int = 1) -> Program:
+                 allreduce_kind: str = "ktree", k_levels: int = 2, heads: int = 1, parts=None) -> Program:
+    """`parts`: widths of linears fused in `n` that the cores multiply one after the other (own
+    tiles, own partial-sum vectors) before one allreduce carries them all."""
     k_t, n_t, line, lines, axis = gemv_tiles(grid, k, n, input_axis)
-    n_t *= heads
-    compute = (VecOp(n_t * batch, 1, "copy", bits),          # zero the partial sums
-               VecOp(n_t, k_t * batch, "fmac", bits))         # one FMAC per vector element
-    comm = allreduce(allreduce_kind, line, lines, axis, n_t * batch, bits, k_levels)
+    widths = [gemv_tiles(grid, k, w, input_axis)[1] * heads for w in parts] if parts else [n_t * heads]
+    compute = ()
+    for w in widths:
+        compute += (VecOp(w * batch, 1, "copy", bits),        # zero the partial sums
+                    VecOp(w, k_t * batch, "fmac", bits))       # one FMAC per vector element
+    comm = allreduce(allreduce_kind, line, lines, axis, sum(widths) * batch, bits, k_levels)
     return Program(tuple(grid), (Segment(compute, comm, label="gemv"),))
 
 

@@ -15,7 +15,15 @@ from archsim.mappings.waferllm.layouts import cdiv
 from archsim.mappings.waferllm.meshgemm import gemm_t_program, step_compute
 from archsim.mappings.waferllm.meshgemv import allreduce
 
-EXP_OPS = 3      # exp as (1 + x/256)^256: a scaled add and squarings (WaferLLM's fast_exp)
+# The core has no vector exp, divide or sqrt: those run as scalar loops ('map' ops, costed by the
+# wafer). Decode's exp is WaferLLM's shortcut (1 + x/256) squared twice: a scale, an add and two
+# squarings, dependent; prefill calls the math library's exp.
+FAST_EXP_OPS = 4
+# per-token norm scale: mean = sum * (1/width), + eps, then 1/sqrt
+NORM_SCALE = dict(ops=2, calls=("sqrt", "recip"))
+# sigmoid-type activations x / (1 + exp(-x)): negate, exp, add, multiply by the reciprocal
+ACT_DECODE = dict(ops=3 + FAST_EXP_OPS, calls=("recip",))
+ACT_PREFILL = dict(ops=3, calls=("exp", "recip"))
 
 
 # --- decode -----------------------------------------------------------------------------------
@@ -24,7 +32,7 @@ def decode_norm(grid, width: int, batch: int, bits: int, ar: str, k: int) -> Pro
     e_t = cdiv(width, rows)
     s1 = Segment((VecOp(e_t, batch, "mul", bits), VecOp(e_t, batch, "sum", bits)),
                  allreduce(ar, rows, cols, "y", batch, bits, k), label="norm_sum")
-    s2 = Segment((VecOp(8, batch, "scalar", bits), VecOp(e_t, 2 * batch, "mul", bits)), label="norm_scale")
+    s2 = Segment((VecOp(1, batch, "map", bits, **NORM_SCALE), VecOp(e_t, 2 * batch, "mul", bits)), label="norm_scale")
     return Program(tuple(grid), (s1, s2))
 
 
@@ -32,6 +40,26 @@ def decode_elementwise(grid, width: int, batch: int, bits: int, ops: int, axis: 
     rows, cols = grid
     t = cdiv(width, rows if axis == "y" else cols)
     return Program(tuple(grid), (Segment((VecOp(t * batch, ops, kind, bits),), label="elementwise"),))
+
+
+def decode_rope(grid, widths, batch: int, bits: int) -> Program:
+    """RoPE on each rotated vector (q, k) apart: four products and a subtract and an add over
+    the core's half-width pairs."""
+    rows, cols = grid
+    ops = tuple(VecOp(cdiv(cdiv(w, 2), cols) * batch, 6, "mul", bits) for w in widths)
+    return Program(tuple(grid), (Segment(ops, label="rope"),))
+
+
+def decode_activation(grid, width: int, batch: int, bits: int, gated: bool, kind: str = "sigmoid") -> Program:
+    """The FFN activation on the core's share of the (column-split) FFN width: a scalar loop for
+    sigmoid-type functions (SiLU, GELU's tanh form), a vector max for ReLU; gated FFNs then
+    multiply by the up projection."""
+    rows, cols = grid
+    t = cdiv(width, cols) * batch
+    ops = (VecOp(t, 1, "max", bits),) if kind == "relu" else (VecOp(t, 1, "map", bits, **ACT_DECODE),)
+    if gated:
+        ops += (VecOp(t, 1, "mul", bits),)
+    return Program(tuple(grid), (Segment(ops, label="activation"),))
 
 
 def decode_embedding(grid, width: int, batch: int, bits: int) -> Program:
@@ -58,7 +86,8 @@ def decode_qk(grid, heads, kv_heads, head_dim, s_t, batch, bits, ar, k) -> Progr
     hpg, group_cols, d_c, groups = decode_attention_dims(grid, heads, kv_heads, head_dim)
     compute = (VecOp(hpg * s_t * batch, 1, "copy", bits), VecOp(s_t, hpg * d_c * batch, "fmac", bits))
     comm = allreduce(ar, group_cols, rows * groups, "x", hpg * s_t * batch, bits, k) if group_cols > 1 else None
-    return Program(tuple(grid), (Segment(compute, comm, label="qk"),))
+    scale = Segment((VecOp(hpg * s_t * batch, 1, "mul", bits),), label="qk_scale")    # times 1/sqrt(d)
+    return Program(tuple(grid), (Segment(compute, comm, label="qk"), scale))
 
 
 def decode_softmax(grid, heads, kv_heads, s_t, batch, bits, ar, k) -> Program:
@@ -66,9 +95,9 @@ def decode_softmax(grid, heads, kv_heads, s_t, batch, bits, ar, k) -> Program:
     hpg = max(heads // max(kv_heads, 1), 1)
     v = hpg * batch
     s1 = Segment((VecOp(s_t, v, "max", bits),), allreduce(ar, rows, cols, "y", v, bits, k), label="softmax_max")
-    s2 = Segment((VecOp(s_t, v, "sub", bits), VecOp(s_t, EXP_OPS * v, "mul", bits), VecOp(s_t, v, "sum", bits)),
+    s2 = Segment((VecOp(s_t, v, "sub", bits), VecOp(s_t, v, "map", bits, ops=FAST_EXP_OPS), VecOp(s_t, v, "sum", bits)),
                  allreduce(ar, rows, cols, "y", v, bits, k), label="softmax_sum")
-    s3 = Segment((VecOp(1, v, "recip", bits), VecOp(s_t, v, "mul", bits)), label="softmax_scale")
+    s3 = Segment((VecOp(1, v, "map", bits, calls=("recip",)), VecOp(s_t, v, "mul", bits)), label="softmax_scale")
     return Program(tuple(grid), (s1, s2, s3))
 
 
@@ -85,13 +114,21 @@ def prefill_norm(p, tokens, width, bits, ar, k) -> Program:
     mt, e_t = cdiv(tokens, p), cdiv(width, p)
     s1 = Segment((VecOp(e_t, mt, "mul", bits), VecOp(e_t, mt, "sum", bits)),
                  allreduce(ar, p, p, "x", mt, bits, k), label="norm_sum")
-    s2 = Segment((VecOp(8, mt, "scalar", bits), VecOp(e_t, 2 * mt, "mul", bits)), label="norm_scale")
+    s2 = Segment((VecOp(1, mt, "map", bits, **NORM_SCALE), VecOp(e_t, 2 * mt, "mul", bits)), label="norm_scale")
     return Program((p, p), (s1, s2))
 
 
 def prefill_elementwise(p, tokens, width, bits, ops, kind="add") -> Program:
     mt, t = cdiv(tokens, p), cdiv(width, p)
     return Program((p, p), (Segment((VecOp(t, ops * mt, kind, bits),), label="elementwise"),))
+
+
+def prefill_activation(p, tokens, width, bits, gated: bool, kind: str = "sigmoid") -> Program:
+    mt, t = cdiv(tokens, p), cdiv(width, p)
+    ops = (VecOp(t, mt, "max", bits),) if kind == "relu" else (VecOp(t * mt, 1, "map", bits, **ACT_PREFILL),)
+    if gated:
+        ops += (VecOp(t, mt, "mul", bits),)
+    return Program((p, p), (Segment(ops, label="activation"),))
 
 
 def prefill_head_dims(p, heads, head_dim):
@@ -111,9 +148,10 @@ def prefill_softmax(p, tokens, heads, head_dim, bits, ar, k) -> Program:
     local = cdiv(tokens, gc)          # scores of a query row held by one core of its head group
     s1 = Segment((VecOp(local, mt, "max", bits),),
                  allreduce(ar, gc, p * max(p // gc, 1), "x", mt, bits, k) if gc > 1 else None, label="softmax_max")
-    s2 = Segment((VecOp(local, mt, "sub", bits), VecOp(local, EXP_OPS * mt, "mul", bits), VecOp(local, mt, "sum", bits)),
+    s2 = Segment((VecOp(local, mt, "sub", bits), VecOp(local, mt, "map", bits, calls=("exp",)),
+                  VecOp(local, mt, "sum", bits)),
                  allreduce(ar, gc, p * max(p // gc, 1), "x", mt, bits, k) if gc > 1 else None, label="softmax_sum")
-    s3 = Segment((VecOp(1, mt, "recip", bits), VecOp(local, mt, "mul", bits)), label="softmax_scale")
+    s3 = Segment((VecOp(1, mt, "map", bits, calls=("recip",)), VecOp(local, mt, "mul", bits)), label="softmax_scale")
     return Program((p, p), (s1, s2, s3))
 
 
