@@ -112,14 +112,15 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str = "fp16", set
     system = System(arch_spec, fidelity)
     trace = op_trace(kind, m, k, n, precision, heads)
     graph = system.mapping.build(trace)
-    costs = [system.cost(c, j) for c, j in zip(graph.components, graph.jobs)]
+    components = graph.components
+    costs = [system.cost(c, j) for c, j in zip(components, graph.jobs)]
     names = list(system.components)
-    start, finish = schedule([names.index(c) for c in graph.components],
-                             [int(round(c.seconds * PS_PER_S)) for c in costs], graph.deps,
+    start, finish = schedule([names.index(c) for c in components],
+                             [int(round(c.seconds * PS_PER_S)) for c in costs], (graph.dep_ptr, graph.dep_idx),
                              [system.components[c].lanes for c in names])
     seconds = float(finish.max()) / PS_PER_S if len(finish) else 0.0
     breakdown: dict = {}
-    for comp, cost in zip(graph.components, costs):
+    for comp, cost in zip(components, costs):
         b = breakdown.setdefault(comp, {"seconds": 0.0, "energy_j": 0.0, "bytes": 0.0})
         b["seconds"] += cost.seconds
         b["energy_j"] += cost.energy_pj * 1e-12
@@ -128,7 +129,7 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str = "fp16", set
             b.setdefault("parts", {}).setdefault(part, 0.0)
             b["parts"][part] += v
     static = sum(c.static_power_w for c in system.components.values()) * seconds
-    first = graph.components[0] if graph.components else names[0]
+    first = components[0] if components else names[0]
     return {"arch": arch_spec.name, "op": kind, "m": m, "k": k, "n": n, "precision": precision,
             "fidelity": fidelity, "seconds": seconds,
             "cycles": int(round(seconds * system.components[first].clock_hz)),

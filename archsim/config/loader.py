@@ -9,6 +9,8 @@ import yaml
 
 from archsim.errors import ConfigError
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def load_yaml(path) -> dict:
     """Read a YAML mapping with safe loading; errors name the file and the line."""
@@ -18,7 +20,8 @@ def load_yaml(path) -> dict:
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path) from None
     try:
-        data = yaml.safe_load(text)
+        # the C loader when present: the same safe subset of YAML, parsed faster
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None

@@ -13,8 +13,11 @@ Stage.after:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, field
 from typing import ClassVar
+
+import numpy as np
 
 from archsim.components.base import Job
 from archsim.config.schema import Field, validate
@@ -54,10 +57,32 @@ class Capacity:
 
 @dataclass
 class TaskGraph:
-    components: list          # task -> component name
-    jobs: list                # task -> Job
-    deps: list                # task -> tuple of earlier task indices
-    op_index: list            # task -> trace row
+    """Tasks in topological order: each runs one distinct (component, Job) pair.
+
+    Dependencies are CSR arrays: the tasks that task t waits on are
+    dep_idx[dep_ptr[t]:dep_ptr[t + 1]]."""
+
+    pairs: list               # distinct (component name, Job) pairs
+    pair_index: np.ndarray    # task -> index into pairs
+    op_index: np.ndarray      # task -> trace row
+    dep_ptr: np.ndarray
+    dep_idx: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pair_index)
+
+    @property
+    def components(self) -> list:
+        return [self.pairs[p][0] for p in self.pair_index.tolist()]
+
+    @property
+    def jobs(self) -> list:
+        return [self.pairs[p][1] for p in self.pair_index.tolist()]
+
+    @property
+    def deps(self) -> list:
+        ptr, idx = self.dep_ptr.tolist(), self.dep_idx.tolist()
+        return [tuple(idx[ptr[t]:ptr[t + 1]]) for t in range(len(self))]
 
 
 class Mapping:
@@ -65,6 +90,8 @@ class Mapping:
     schema: ClassVar[dict] = {}
     #: params naming components (checked against the arch when it loads)
     component_refs: ClassVar[tuple] = ("memory", "offload")
+    #: trace columns that do not change how an op maps (the default stage key omits them)
+    KEY_OMITS: ClassVar[tuple] = ("layer", "step")
 
     def __init__(self, system, params: dict):
         self.system = system
@@ -80,36 +107,31 @@ class Mapping:
 
     def stage_key(self, op: dict):
         """Ops with equal keys map to equal stages (default: all but layer and step)."""
-        return tuple(v for c, v in op.items() if c not in ("layer", "step"))
+        return tuple(v for c, v in op.items() if c not in self.KEY_OMITS)
 
     # --- shared machinery --------------------------------------------------------------
     def build(self, trace) -> TaskGraph:
+        """Chain the ops of `trace` into a task graph; stage lists are cached by stage key."""
         from archsim.workload.trace import COLUMNS
-        cols = [trace.columns[c] for c in COLUMNS]
         names = list(COLUMNS)
-        cache: dict = {}
-        g = TaskGraph([], [], [], [])
-        prev_last: tuple = ()
-        for i in range(len(trace)):
-            op = {c: (col[i].item() if hasattr(col[i], "item") else col[i]) for c, col in zip(names, cols)}
-            key = self.stage_key(op)
-            stages = cache.get(key)
-            if stages is None:
-                stages = cache[key] = list(self.stages(op))
-            base = len(g.jobs)
-            for s_i, st in enumerate(stages):
-                if st.after is None:
-                    deps = (base + s_i - 1,) if s_i else prev_last
-                else:
-                    deps = tuple(sorted({d for a in st.after
-                                         for d in (prev_last if a == PREV_OP else (base + a,))}))
-                g.components.append(st.component)
-                g.jobs.append(st.job)
-                g.deps.append(deps)
-                g.op_index.append(i)
-            if stages:
-                prev_last = (len(g.jobs) - 1,)
-        return g
+        columns = [trace.columns[c].tolist() for c in names]
+        custom_key = type(self).stage_key is not Mapping.stage_key
+        keep = operator.itemgetter(*[j for j, c in enumerate(names) if c not in self.KEY_OMITS])
+        entry_of_key: dict = {}
+        entries: list = []        # (pair ids, dependency spec per stage)
+        pair_ids: dict = {}
+        row_entry = np.empty(len(trace), dtype=np.int64)
+        for i, values in enumerate(zip(*columns)):
+            op = dict(zip(names, values)) if custom_key else None
+            key = self.stage_key(op) if custom_key else keep(values)
+            e = entry_of_key.get(key)
+            if e is None:
+                stages = list(self.stages(op if op is not None else dict(zip(names, values))))
+                ids = [pair_ids.setdefault((st.component, st.job), len(pair_ids)) for st in stages]
+                e = entry_of_key[key] = len(entries)
+                entries.append((ids, [_dep_spec(s_i, st.after) for s_i, st in enumerate(stages)]))
+            row_entry[i] = e
+        return _assemble(entries, row_entry, list(pair_ids))
 
     def memory_components(self) -> list[str]:
         names = self.params.get("memory")
@@ -133,6 +155,53 @@ class Mapping:
                 f" (short by {(needed - memory) / gib:.2f} GiB); name an offload tier in `mapping.offload`"
                 " or use a smaller batch or context", self.system.arch.file, "mapping.memory")
         return Capacity(weights_bytes, kv_bytes_per_token, memory, needed, max_tokens, offload)
+
+
+def _dep_spec(s_i: int, after) -> tuple[tuple, bool]:
+    """(stages of this op waited on, waits on the previous op) for stage `s_i`."""
+    if after is None:
+        return ((s_i - 1,), False) if s_i else ((), True)
+    return tuple(sorted({a for a in after if a != PREV_OP})), PREV_OP in after
+
+
+def _assemble(entries: list, row_entry: np.ndarray, pairs: list) -> TaskGraph:
+    """Lay the cached stage lists of every row out as task arrays (vectorised over rows)."""
+    n_rows = len(row_entry)
+    lengths = np.array([len(ids) for ids, _ in entries], dtype=np.int64)
+    row_len = lengths[row_entry] if n_rows else np.zeros(0, dtype=np.int64)
+    row_base = np.concatenate(([0], np.cumsum(row_len)[:-1])) if n_rows else row_len
+    # the last task of the nearest earlier row that has tasks (-1: none)
+    last = np.where(row_len > 0, row_base + row_len - 1, -1)
+    prev_last = np.concatenate(([-1], np.maximum.accumulate(last)[:-1])) if n_rows else last
+    # per entry, flattened per stage: pair id, own-deps count, waits-on-previous-op flag
+    e_pairs = [np.array(ids, dtype=np.int64) for ids, _ in entries]
+    e_own = [np.array([len(rel) for rel, _ in spec], dtype=np.int64) for _, spec in entries]
+    e_prev = [np.array([p for _, p in spec], dtype=bool) for _, spec in entries]
+    e_rel = [np.array([r for rel, _ in spec for r in rel], dtype=np.int64) for _, spec in entries]
+    order = np.repeat(np.arange(n_rows), row_len)
+    task_entry = row_entry[order]
+    stage_pos = np.arange(len(order)) - row_base[order]
+    flat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    offs = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(lengths) else lengths
+    pick = offs[task_entry] + stage_pos
+    pair_index = flat(e_pairs, np.int64)[pick]
+    own = flat(e_own, np.int64)[pick]
+    waits_prev = flat(e_prev, bool)[pick] & (prev_last[order] >= 0)
+    counts = own + waits_prev
+    dep_ptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    dep_idx = np.empty(int(dep_ptr[-1]), dtype=np.int64)
+    # own-stage deps: base of the task's row + relative stage index
+    rel_offs_e = [np.concatenate(([0], np.cumsum(o)[:-1])) for o in e_own]
+    rel_start = flat([ro + off for ro, off in zip(rel_offs_e, np.cumsum([0] + [len(r) for r in e_rel[:-1]]))],
+                     np.int64)[pick] if len(order) else np.zeros(0, dtype=np.int64)
+    rel_all = flat(e_rel, np.int64)
+    task_with_own = np.repeat(np.arange(len(order)), own)
+    k = np.arange(len(task_with_own)) - np.repeat(np.cumsum(own) - own, own)
+    dep_idx_pos = dep_ptr[task_with_own] + k
+    dep_idx[dep_idx_pos] = row_base[order][task_with_own] + rel_all[rel_start[task_with_own] + k]
+    prev_tasks = np.nonzero(waits_prev)[0]
+    dep_idx[dep_ptr[prev_tasks] + own[prev_tasks]] = prev_last[order][prev_tasks]
+    return TaskGraph(pairs, pair_index, order.astype(np.int64), dep_ptr, dep_idx)
 
 
 _MAPPINGS: dict[str, type[Mapping]] = {}

@@ -43,16 +43,24 @@ def _schedule(resource, duration, dep_ptr, dep_idx, lanes):
     return start, finish
 
 
-def schedule(resource, duration_ps, deps: list, lanes) -> tuple[np.ndarray, np.ndarray]:
-    """Start and finish times (ps) of each task. `deps[i]` lists earlier task indices."""
-    resource = np.asarray(resource, dtype=np.int64)
-    duration_ps = np.asarray(duration_ps, dtype=np.int64)
-    if np.any(duration_ps < 0):
-        raise ValueError("negative task duration")
+def deps_to_csr(deps: list) -> tuple[np.ndarray, np.ndarray]:
+    """A list of per-task dependency tuples as CSR arrays (dep_ptr, dep_idx)."""
     dep_ptr = np.zeros(len(deps) + 1, dtype=np.int64)
     for i, d in enumerate(deps):
         dep_ptr[i + 1] = dep_ptr[i] + len(d)
     dep_idx = np.fromiter((j for d in deps for j in d), dtype=np.int64, count=int(dep_ptr[-1]))
-    if len(dep_idx) and np.any(dep_idx >= np.repeat(np.arange(len(deps)), np.diff(dep_ptr))):
+    return dep_ptr, dep_idx
+
+
+def schedule(resource, duration_ps, deps, lanes) -> tuple[np.ndarray, np.ndarray]:
+    """Start and finish times (ps) of each task.
+
+    `deps` is a list (task -> tuple of earlier task indices) or CSR arrays (dep_ptr, dep_idx)."""
+    resource = np.asarray(resource, dtype=np.int64)
+    duration_ps = np.asarray(duration_ps, dtype=np.int64)
+    if np.any(duration_ps < 0):
+        raise ValueError("negative task duration")
+    dep_ptr, dep_idx = deps_to_csr(deps) if isinstance(deps, list) else deps
+    if len(dep_idx) and np.any(dep_idx >= np.repeat(np.arange(len(dep_ptr) - 1), np.diff(dep_ptr))):
         raise ValueError("a task depends on a later task: tasks must be in topological order")
     return _schedule(resource, duration_ps, dep_ptr, dep_idx, np.asarray(lanes, dtype=np.int64))

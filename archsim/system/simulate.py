@@ -57,17 +57,24 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     graph = system.mapping.build(trace)
     comp_names = list(system.components)
     comp_id = {n: i for i, n in enumerate(comp_names)}
-    n = len(graph.jobs)
-    costs = [system.cost(c, j) for c, j in zip(graph.components, graph.jobs)]
-    resource = np.fromiter((comp_id[c] for c in graph.components), dtype=np.int64, count=n)
-    dur = np.fromiter((int(round(c.seconds * PS_PER_S)) for c in costs), dtype=np.int64, count=n)
-    energy = np.fromiter((c.energy_pj for c in costs), dtype=np.float64, count=n)
-    nbytes = np.fromiter((c.bytes for c in costs), dtype=np.float64, count=n)
-    cycles = np.fromiter((c.cycles for c in costs), dtype=np.int64, count=n)
-    lanes = [system.components[c].lanes for c in comp_names]
-    start, finish = schedule(resource, dur, graph.deps, lanes)
+    n = len(graph)
+    # cost each distinct (component, job) once, then spread over the tasks by index
+    pair_costs = [system.cost(c, j) for c, j in graph.pairs]
+    system.memo_hits += n - len(graph.pairs)
+    pick = graph.pair_index
 
-    op_idx = np.asarray(graph.op_index, dtype=np.int64)
+    def spread(values, dtype):
+        return np.asarray(values, dtype=dtype)[pick] if n else np.zeros(0, dtype=dtype)
+
+    resource = spread([comp_id[c] for c, _ in graph.pairs], np.int64)
+    dur = spread([int(round(c.seconds * PS_PER_S)) for c in pair_costs], np.int64)
+    energy = spread([c.energy_pj for c in pair_costs], np.float64)
+    nbytes = spread([c.bytes for c in pair_costs], np.float64)
+    cycles = spread([c.cycles for c in pair_costs], np.int64)
+    lanes = [system.components[c].lanes for c in comp_names]
+    start, finish = schedule(resource, dur, (graph.dep_ptr, graph.dep_idx), lanes)
+
+    op_idx = graph.op_index
     phase = trace["phase"][op_idx] if n else np.zeros(0, dtype=object)
     is_pre = phase == "prefill"
     is_dec = phase == "decode"
@@ -121,7 +128,7 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     if hasattr(system.mapping, "stats"):
         # mapping-specific counters, e.g. mesh lines simulated once and reused
         summary["stats"]["mapping"] = system.mapping.stats()
-    timeline = {"component": np.array(graph.components, dtype=object), "op": trace["op"][op_idx],
+    timeline = {"component": spread([c for c, _ in graph.pairs], object), "op": trace["op"][op_idx],
                 "name": names, "phase": phase, "layer": trace["layer"][op_idx], "step": trace["step"][op_idx],
                 "start_ps": start, "finish_ps": finish, "energy_pj": energy, "bytes": nbytes}
     return RunResult(summary, timeline, system.arch.resolved())
