@@ -1,0 +1,130 @@
+"""Roofline of a machine with the ops of one run placed on it.
+
+Roofs come from the run's resolved config: every number under a key naming a bandwidth is a
+memory roof and every number under a key naming flops (or a peak) a compute roof, labelled by
+their config path (the four largest of each). `bandwidth` and `peak_flops` options replace
+them ('2 TB/s', '312 TFLOP/s', or several separated by commas). Each op is a point at its
+arithmetic intensity (flops per byte moved) and achieved rate, sized by its share of the time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from archsim.errors import ConfigError
+from archsim.plots.common import check_opts, load_source, need, new_figure, run_from_sweep, save
+from archsim.units import format_quantity
+
+KIND = "roofline"
+OPTIONS = {"bandwidth": None, "peak_flops": None, "point": None, "title": None, "max_roofs": 4, "labels": True}
+
+
+def _leaves(node, path=""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield path, float(node)
+
+
+def _merge(roofs):
+    """One roof per value, its labels joined (int8 and fp8 peaks are often equal)."""
+    out: dict = {}
+    for label, v in roofs:
+        out.setdefault(v, []).append(label)
+    return [(" = ".join(labels), v) for v, labels in sorted(out.items(), key=lambda t: -t[0])]
+
+
+def roofs_from_config(config: dict, dtype: str | None = None) -> tuple[list, list]:
+    """([(label, bytes/s)], [(label, flop/s)]) found in a resolved config, largest first;
+    the compute roof of `dtype` (the run's activation type), where there is one, first."""
+    bw, peaks = [], []
+    for path, v in _leaves(config or {}):
+        low = path.lower()
+        if v < 1e6:     # efficiencies, ratios and counts, not rates
+            continue
+        if "bandwidth" in low:
+            bw.append((path, v))
+        elif "flops" in low or "peak" in low:
+            peaks.append((path, v))
+    bw, peaks = _merge(bw), _merge(peaks)
+    if dtype:
+        peaks.sort(key=lambda t: not any(lab.rsplit(".", 1)[-1] == dtype for lab in t[0].split(" = ")))
+    return bw, peaks
+
+
+def _act_dtype(summary) -> str | None:
+    precision = (summary.get("scenario") or {}).get("precision")
+    if not precision:
+        return None
+    try:
+        from archsim.workload.precision import parse_precision
+        return parse_precision(precision).act_dtype
+    except Exception:   # noqa: BLE001 - only picks which roof comes first
+        return None
+
+
+def _given(value, kind, opt):
+    from archsim.units import parse_quantity
+    items = value if isinstance(value, list) else str(value).split(",") if isinstance(value, str) else [value]
+    out = []
+    for item in items:
+        try:
+            out.append((str(item).strip(), parse_quantity(item.strip() if isinstance(item, str) else item, kind)))
+        except ValueError as exc:
+            raise ConfigError(str(exc), f"--opt {opt}") from None
+    return out
+
+
+def plot(source, out, **opts):
+    o = check_opts(KIND, opts, OPTIONS)
+    src = load_source(source)
+    need(src, KIND, "run", "sweep")
+    if src.kind == "sweep":
+        src = run_from_sweep(src, 0 if o["point"] is None else o["point"])
+    summary = src.data
+    bw, peaks = roofs_from_config(summary.get("config") or {}, _act_dtype(summary))
+    if o["bandwidth"] is not None:
+        bw = _given(o["bandwidth"], "bandwidth", "bandwidth")
+    if o["peak_flops"] is not None:
+        peaks = _given(o["peak_flops"], "flops", "peak_flops")
+    n = int(o["max_roofs"])
+    bw, peaks = bw[:n], peaks[:n]
+    ops = summary.get("ops") or {}
+    pts = []
+    for name, op in ops.items():
+        f, b, s = float(op.get("flops") or 0), float(op.get("bytes") or 0), float(op.get("seconds") or 0)
+        if f > 0 and b > 0 and s > 0:
+            pts.append((name, f / b, f / s, s))
+    if not pts and not (bw and peaks):
+        raise ConfigError("nothing to draw: no ops with flops, bytes and time, and no roofs "
+                          "(give --opt bandwidth=... --opt peak_flops=...)", src.name)
+    fig, ax = new_figure(7.5, 5.0)
+    ax = ax[0][0]
+    xs = [p[1] for p in pts] + [peaks[0][1] / b[1] for b in bw if peaks]
+    lo = min(xs + [0.1]) / 4
+    hi = max(xs + [1e3]) * 4
+    grid = np.logspace(np.log10(lo), np.log10(hi), 256)
+    top = peaks[0][1] if peaks else np.inf   # the run's own compute type caps the roofs
+    for i, (lab, b) in enumerate(bw):
+        ax.plot(grid, np.minimum(b * grid, top), lw=1.6, color=f"C{i}",
+                label=f"{lab}: {format_quantity(b, 'B/s')}")
+    for j, (lab, p) in enumerate(peaks):
+        ax.axhline(p, ls="--", lw=1, color="0.2" if j == 0 else "0.6")
+        ax.text(hi, p, f"{lab}: {format_quantity(p, 'FLOP/s')} ", ha="right", va="bottom", fontsize=7)
+    if pts:
+        total = sum(p[3] for p in pts)
+        sizes = [20 + 400 * p[3] / total for p in pts]
+        ax.scatter([p[1] for p in pts], [p[2] for p in pts], s=sizes, color="crimson", alpha=0.6,
+                   edgecolor="k", lw=0.5, zorder=3, label="ops (size: share of time)")
+        if o["labels"]:   # name the ops that take time; the rest stay anonymous dots
+            for name, x, y, sec in sorted(pts, key=lambda p: -p[3])[:8]:
+                ax.annotate(name, (x, y), fontsize=6, xytext=(3, -8), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity [FLOP/B]")
+    ax.set_ylabel("performance [FLOP/s]")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize="small", loc="lower right")
+    ax.set_title(o["title"] or f"{summary.get('arch', '')}: {summary.get('model', '')} ops on the roofline")
+    return save(fig, out)

@@ -1,0 +1,69 @@
+"""The timeline of a run as a Gantt chart, from its Perfetto trace or its run HDF5 file.
+
+One lane per component, one bar per task, coloured by op (the ten busiest ops; the rest grey).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from archsim.errors import ConfigError
+from archsim.plots.common import check_opts, load_source, need, new_figure, save
+
+KIND = "timeline"
+OPTIONS = {"start_us": None, "end_us": None, "title": None, "colors": 10}
+
+
+def _events(src):
+    if src.kind == "trace":
+        return src.data
+    if src.result is None or not getattr(src.result, "timeline", None):
+        raise ConfigError("this run result holds no timeline (write one with `archsim run --out r.h5` "
+                          "or `--timeline trace.json`)", src.name)
+    from archsim.results.perfetto import trace_events
+    return list(trace_events(src.result))
+
+
+def plot(source, out, **opts):
+    o = check_opts(KIND, opts, OPTIONS)
+    src = load_source(source)
+    need(src, KIND, "trace", "run")
+    lanes: dict = {}
+    bars = defaultdict(list)      # (lane, op) -> [(start, duration)]
+    busy = defaultdict(float)
+    t0 = o["start_us"]
+    t1 = o["end_us"]
+    for ev in _events(src):
+        if not isinstance(ev, dict):
+            continue
+        key = (ev.get("pid"), ev.get("tid"))
+        if ev.get("ph") == "M" and ev.get("name") == "thread_name":
+            lanes.setdefault(key, (ev.get("args") or {}).get("name", str(key[1])))
+        elif ev.get("ph") == "X":
+            s, d = float(ev.get("ts", 0.0)), float(ev.get("dur", 0.0))
+            if (t0 is not None and s + d < float(t0)) or (t1 is not None and s > float(t1)):
+                continue
+            lanes.setdefault(key, str(key[1]))
+            op = str(ev.get("cat") or ev.get("name") or "")
+            bars[(key, op)].append((s, d))
+            busy[op] += d
+    if not bars:
+        raise ConfigError("no task events to draw" + (" in that window" if t0 or t1 else ""), src.name)
+    used = [k for k in lanes if any(b[0] == k for b in bars)]
+    row = {k: i for i, k in enumerate(used)}
+    top = [op for op, _ in sorted(busy.items(), key=lambda t: -t[1])][: int(o["colors"])]
+    color = {op: f"C{i}" for i, op in enumerate(top)}
+    fig, ax = new_figure(10.0, 0.5 * len(used) + 1.8)
+    ax = ax[0][0]
+    seen = set()
+    for (key, op), spans in bars.items():
+        lab = op if op in color and op not in seen else None
+        seen.add(op)
+        ax.broken_barh(spans, (row[key] - 0.4, 0.8), facecolors=color.get(op, "0.7"), label=lab)
+    ax.set_yticks(range(len(used)), [lanes[k] for k in used])
+    ax.invert_yaxis()
+    ax.set_xlabel("time [us]")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(o["title"] or f"{src.name}: timeline")
+    return save(fig, out)

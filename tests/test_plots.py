@@ -1,0 +1,163 @@
+"""`archsim plot`: every kind draws PNG and SVG from saved results; discovery of plot modules."""
+
+import json
+import sys
+
+import pytest
+import yaml
+
+import archsim.plots as plots
+from archsim.cli.main import main
+from archsim.errors import ArchsimError, ConfigError
+from archsim.paths import ARCH_DIR
+from archsim.sweep import load_sweep, run_sweep, to_dataframe
+from archsim.sweep.analysis import pareto_front
+from archsim.sweep.toy import toy_evaluate
+
+RUN = {
+    "arch": "toy", "model": "m", "fidelity": "analytic",
+    "breakdown": {"gpu": {"seconds": 2.0, "energy_j": 5.0, "bytes": 1e9}, "link": {"seconds": 0.5, "energy_j": 1.0, "bytes": 1e8}},
+    "ops": {"qkv_proj": {"seconds": 1e-3, "energy_j": 1e-3, "flops": 1e10, "bytes": 1e9},
+            "ffn": {"seconds": 4e-3, "energy_j": 3e-3, "flops": 1e12, "bytes": 2e9},
+            "softmax": {"seconds": 1e-4, "energy_j": 1e-5, "flops": 1e7, "bytes": 0}},
+    "config": {"gpu": {"memory_bandwidth": 2e12, "l2_bandwidth": 8e12, "peak": {"fp16": 3e14, "fp32": 2e13},
+                       "matmul_efficiency": 0.8}},
+}
+TRACE = {"traceEvents": [
+    {"name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "gpu"}},
+    {"name": "thread_name", "ph": "M", "pid": 1, "tid": 2, "args": {"name": "link"}},
+    {"name": "qkv", "cat": "gemm", "ph": "X", "pid": 1, "tid": 1, "ts": 0.0, "dur": 5.0},
+    {"name": "ffn", "cat": "gemm", "ph": "X", "pid": 1, "tid": 1, "ts": 5.0, "dur": 9.0},
+    {"name": "ar", "cat": "allreduce", "ph": "X", "pid": 1, "tid": 2, "ts": 14.0, "dur": 2.0}]}
+
+
+@pytest.fixture(scope="module")
+def sweep_h5(tmp_path_factory):
+    d = tmp_path_factory.mktemp("plots")
+    data = {"name": "toyplot", "arch": "toyarch", "model": "toymodel", "scenario": {"input_len": 256, "output_len": 16},
+            "axes": [{"set": "scenario.batch", "values": [1, 2, 4, 8, 16]},
+                     {"name": "hbm", "cases": {"A": {"toy.bandwidth": "2 TB/s"}, "B": {"toy.bandwidth": "4 TB/s"}}}],
+            "metrics": ["decode.tokens_per_s", "decode.energy_j_per_token", "breakdown.memory.seconds",
+                        "breakdown.compute.seconds", "breakdown.memory.energy_j", "breakdown.compute.energy_j"],
+            "keep_result": True}
+    (d / "s.yaml").write_text(yaml.safe_dump(data))
+    out = d / "s.h5"
+    run_sweep(load_sweep(d / "s.yaml"), out, evaluate=toy_evaluate, workers=0, progress=False)
+    return out
+
+
+def drawn(path):
+    head = path.read_bytes()[:200]
+    return head.startswith(b"\x89PNG") if path.suffix == ".png" else b"<svg" in path.read_bytes()[:2000]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+@pytest.mark.parametrize("kind, opts", [
+    ("line", {"x": "scenario.batch", "y": "decode.tokens_per_s", "hue": "hbm", "logx": True}),
+    ("line", {}),
+    ("heatmap", {"x": "scenario.batch", "y": "hbm", "z": "decode.tokens_per_s"}),
+    ("pareto", {"hue": "hbm"}),
+    ("breakdown", {"where": "hbm == 'A'"}),
+    ("breakdown", {"point": 3}),
+    ("roofline", {"point": 0, "bandwidth": "2 TB/s", "peak_flops": "300 TFLOP/s"}),
+])
+def test_sweep_kinds(sweep_h5, tmp_path, kind, opts, suffix):
+    out = tmp_path / f"fig{suffix}"
+    assert plots.plot(sweep_h5, out, kind, **opts) == out and drawn(out)
+
+
+@pytest.mark.parametrize("kind", ["roofline", "breakdown"])
+def test_run_kinds_from_json(tmp_path, kind):
+    src = tmp_path / "run.json"
+    src.write_text(json.dumps(RUN))
+    out = tmp_path / "f.png"
+    assert main(["plot", str(src), "--kind", kind, "--out", str(out)]) == 0 and drawn(out)
+
+
+def test_roofs_found_in_config():
+    from archsim.plots.roofline import roofs_from_config
+    bw, peaks = roofs_from_config(RUN["config"])
+    assert [b[0] for b in bw] == ["gpu.l2_bandwidth", "gpu.memory_bandwidth"]
+    assert [p[0] for p in peaks] == ["gpu.peak.fp16", "gpu.peak.fp32"]
+
+
+def test_timeline_from_perfetto_json(tmp_path):
+    src = tmp_path / "t.json"
+    src.write_text(json.dumps(TRACE))
+    out = tmp_path / "t.svg"
+    assert plots.plot(src, out, "timeline", start_us=1.0) == out and drawn(out)
+
+
+@pytest.mark.skipif(not (ARCH_DIR / "h100.yaml").exists(), reason="needs the h100 baseline")
+def test_plots_of_a_real_run(tmp_path):
+    from archsim.api import simulate_case
+    from archsim.results.hdf5_io import write_result_h5
+    from archsim.results.perfetto import write_perfetto
+    result = simulate_case("h100", "gpt2-small", {"batch": 1, "input_len": 32, "output_len": 2}, fidelity="analytic")
+    write_result_h5(result, tmp_path / "r.h5")
+    write_perfetto(result, tmp_path / "r.json")
+    (tmp_path / "s.json").write_text(json.dumps(result.summary))
+    for kind, src in [("roofline", "s.json"), ("breakdown", "r.h5"), ("timeline", "r.json"), ("timeline", "r.h5"),
+                      ("roofline", "r.h5")]:
+        out = tmp_path / f"{kind}-{src}.png"
+        plots.plot(tmp_path / src, out, kind)
+        assert drawn(out)
+
+
+@pytest.mark.parametrize("kind, source, opts, words", [
+    ("heatmap", "sweep", {"x": "hbm"}, "x and y must be different"),
+    ("heatmap", "sweep", {"x": "hbm", "y": "decode.tokens_per_s"}, "vary too"),
+    ("line", "sweep", {"y": "decode.tokens"}, "did you mean 'decode.tokens_per_s'"),
+    ("line", "sweep", {"z": "x"}, "unknown: z"),
+    ("line", "sweep", {"where": "scenario.batch > 1000"}, "no finished points"),
+    ("timeline", "sweep", {}, "timeline plots read a Perfetto trace or a run result"),
+    ("pareto", "sweep", {"x_goal": "up"}, "expected max or min"),
+    ("nosuch", "sweep", {}, "unknown plot kind 'nosuch'"),
+])
+def test_plot_errors_are_one_line(sweep_h5, tmp_path, kind, source, opts, words):
+    with pytest.raises(ConfigError) as e:
+        plots.plot(sweep_h5, tmp_path / "x.png", kind, **opts)
+    assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_sources_and_formats(sweep_h5, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="figure format"):
+        plots.plot(sweep_h5, tmp_path / "x.jpg", "line")
+    (tmp_path / "x.json").write_text("[1, 2")
+    with pytest.raises(ArchsimError, match="cannot read as JSON"):
+        plots.plot(tmp_path / "x.json", tmp_path / "x.png", "timeline")
+    assert main(["plot", str(tmp_path / "missing.h5"), "--kind", "line", "--out", str(tmp_path / "x.png")]) == 2
+    assert "no such results file" in capsys.readouterr().err
+
+
+def test_discovery_ignores_helpers_and_survives_broken_modules(tmp_path, monkeypatch):
+    (tmp_path / "zz_custom.py").write_text(
+        "KIND = 'custom'\n"
+        "def plot(source, out, **opts):\n    return ('custom', out, opts)\n")
+    (tmp_path / "zz_helper.py").write_text("VALUE = 1\n")
+    (tmp_path / "zz_broken.py").write_text("raise ImportError('missing optional dependency')\n")
+    (tmp_path / "zz_line_again.py").write_text("KIND = 'line'\ndef plot(source, out, **opts):\n    return 'second'\n")
+    monkeypatch.setattr(plots, "__path__", [*plots.__path__, str(tmp_path)])
+    monkeypatch.setattr(plots, "_FOUND", None)
+    monkeypatch.setattr(plots, "_BROKEN", {})
+    try:
+        kinds = plots.kinds()
+        assert {"custom", "line", "roofline", "breakdown", "heatmap", "pareto", "timeline"} <= set(kinds)
+        assert "zz_helper" not in [m.__name__.rsplit(".", 1)[-1] for m in kinds.values()]
+        assert kinds["line"].__name__ == "archsim.plots.line"   # the first module of a kind wins
+        assert plots.plot("src", "o.png", "custom", x=1) == ("custom", "o.png", {"x": 1})
+        with pytest.raises(ConfigError, match="zz_broken: ImportError: missing optional dependency"):
+            plots.plot("src", "o.png", "nosuch")
+    finally:
+        for name in ("zz_custom", "zz_helper", "zz_broken", "zz_line_again"):
+            sys.modules.pop(f"archsim.plots.{name}", None)
+
+
+def test_pareto_front_and_dataframe(sweep_h5):
+    df = to_dataframe(sweep_h5, status="ok")
+    assert len(df) == 10 and df.attrs["axes"] == ["scenario.batch", "hbm"]
+    front = pareto_front(df, "decode.tokens_per_s", "decode.energy_j_per_token")
+    x, y = front["decode.tokens_per_s"].to_numpy(), front["decode.energy_j_per_token"].to_numpy()
+    assert (x[1:] >= x[:-1]).all() and (y[1:] >= y[:-1]).all()   # more speed costs more energy along it
+    for _, row in df.iterrows():   # nothing beats a front point on both metrics
+        assert not ((row["decode.tokens_per_s"] > x) & (row["decode.energy_j_per_token"] < y)).any()
