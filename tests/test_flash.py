@@ -7,7 +7,7 @@ import pytest
 
 from archsim.components.flash import kernel as K
 from archsim.components.flash.api import run_ops, run_pattern
-from archsim.components.flash.compute import CoreSpec, optimal_tile, plan_gemv, simulate_gemv
+from archsim.components.flash.compute import CoreSpec, core_slots, optimal_tile, plan_gemv, simulate_gemv
 from archsim.components.flash.ecc import ecc_layout, hamming_bits, protected_flip_rate
 from archsim.components.flash.spec import FLASH_SCHEMA, compile_spec
 from archsim.config.schema import validate
@@ -142,6 +142,50 @@ def test_tile_and_split_follow_the_paper():
     assert p.flash_tiles * p.tile_h * p.tile_w + p.npu_bytes == 4096 * 16384
     off = plan_gemv(s, CORE, 4096, 16384, tiling=False)
     assert off.npu_bytes == 0 and off.alpha == 1.0
+
+
+def test_tile_is_the_least_traffic_shape_the_matrix_holds():
+    # Cambricon-LLM-M: sqrt(8 cores x 16384) = 362 is no side; 256x8192 and 512x4096 carry
+    # equal traffic and the narrower broadcast wins
+    assert optimal_tile(spec(channels=16, chips_per_channel=4), 8) == (512, 4096)
+    big = spec(channels=32, chips_per_channel=8)
+    assert optimal_tile(big, 8) == (512, 16384)
+    # a 4096-wide matrix holds no 16384-wide tile: the widest it holds
+    assert optimal_tile(big, 8, CORE, 1, 4096, 12288) == (2048, 4096)
+    p = plan_gemv(big, CORE, 4096, 12288)
+    assert (p.tile_h, p.tile_w) == (2048, 4096) and p.flash_tiles * 2048 * 4096 + p.npu_bytes == 4096 * 12288
+
+
+def test_core_buffer_bounds_the_tiles_in_flight():
+    from archsim.components.flash.compute import analytic_gemv
+    s = cambricon_s()
+    # 2 KB holds six 256x2048 slices (256 + 64 B) but one 4096x128 slice (16 + 1024 B)
+    assert core_slots(CORE, 256, 2048, 1, 4, 8) == 6 and core_slots(CORE, 4096, 128, 1, 4, 8) == 1
+    t_r = s.t_read_ps / 1e12
+    comp = CORE.page_ps(16384, 1, 8, 16384) / 1e12
+    wide = plan_gemv(s, CORE, 4096, 4096, tile=(256, 2048), tiling=False)
+    tall = plan_gemv(s, CORE, 4096, 4096, tile=(4096, 128), tiling=False)
+    assert wide.flash_tiles == tall.flash_tiles == 32
+    tw = simulate_gemv(s, CORE, wide, 2048)["seconds"]
+    tt = simulate_gemv(s, CORE, tall, 2048)["seconds"]
+    # two in flight: reads one t_rc apart; one: read, compute and results in series
+    assert tw < wide.flash_tiles * (t_r + 1e-6) + comp + 2e-6
+    assert tt > tall.flash_tiles * (t_r + comp)
+    for p, t in ((wide, tw), (tall, tt)):
+        assert t == pytest.approx(analytic_gemv(s, CORE, p), rel=0.01)
+
+
+def test_read_ahead_hides_the_first_read_behind_the_last_compute():
+    from dataclasses import replace
+    s = cambricon_s()
+    ahead = replace(CORE, read_ahead=True)
+    p = plan_gemv(s, CORE, 4096, 4096, tiling=False)
+    t0 = simulate_gemv(s, CORE, p, 2048)["seconds"]
+    t1 = simulate_gemv(s, ahead, p, 2048)["seconds"]
+    comp = CORE.page_ps(16384, 1, 8, 16384) / 1e12
+    # the previous GEMV's last page takes the cores `comp`: that much of the first read hides
+    assert t0 - t1 == pytest.approx(comp, rel=0.05)
+    assert t1 >= p.flash_tiles * s.t_read_ps / 1e12 - comp
 
 
 def test_slicing_and_tiling_speed_up_a_gemv():

@@ -41,3 +41,32 @@ def test_flexgen_ssd_moves_the_kv_over_pcie():
     # the same KV bytes cross the SSD link and the GPU link
     assert b["ssd_link"]["bytes"] == pytest.approx(b["pcie_gpu"]["bytes"])
     assert b["flash"]["bytes"] == pytest.approx(b["ssd_link"]["bytes"])
+
+
+def test_csd_io_is_counted_per_phase_and_per_layer():
+    spec = load_model("opt-6.7b")
+    s = simulate_case("a6000-instcsd", "opt-6.7b", SCEN, sets=["flash.kv.attention=dense"]).summary
+    io = s["stats"]["mapping"]["csd_io"]
+    B, H, L, hd = 4, spec.heads, spec.layers, spec.head_dim
+    assert io["layers"] == L
+    # Table III's rows: the prompt's K and V written in prefill, the context read in decode
+    assert io["prefill_write_bytes_per_layer"] == pytest.approx(B * 64 * 2 * H * hd * 2)
+    reads = sum(2 * B * H * (64 + t + 1) * hd * 2 for t in range(4))
+    assert io["decode_read_bytes_per_layer"] == pytest.approx(reads)
+    assert io["decode_write_bytes"] == pytest.approx(L * 4 * B * 2 * H * hd * 2)
+    assert io["prefill_read_bytes"] == 0
+    total = sum(io[f"{ph}_{rw}_bytes"] for ph in ("prefill", "decode") for rw in ("read", "write"))
+    assert total == pytest.approx(s["breakdown"]["flash"]["bytes"])
+
+
+def test_channel_groups_are_sized_to_the_context():
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    csd = System(load_arch("a6000-instcsd")).components["flash"]
+    # a 4 KB group holds 2048 FP16 entries: 2 channels x 1K tokens for long contexts,
+    # 8 x 256 for short ones
+    assert csd.channels_per_group(128, 1500, 2.0) == 2
+    assert csd.channels_per_group(128, 600, 2.0) == 4
+    assert csd.channels_per_group(128, 64, 2.0) == 8
+    from archsim.cli.main import main
+    assert main(["run", "a6000-instcsd", "gpt2-small", "--set", "flash.kv.channels_per_group=oops"]) == 2

@@ -8,6 +8,10 @@ new token's q, k, v vectors cross PCIe to the drive, which writes k, v and runs 
 (QK^T, softmax, PV) on its engine over the KV cache in its flash; the attention output
 crosses back to the GPU for the output projection. Only q/k/v vectors and attention outputs
 cross PCIe in decode.
+
+`stats()` reports the drive's I/O as InstAttention's Table III counts it: bytes read from and
+written to the flash in each phase, in all and per decoder layer (the table's figures are per
+layer: its prefill write, 1.34 GB, is one layer's prompt K and V at batch 64 x 1024 tokens).
 """
 
 from __future__ import annotations
@@ -40,6 +44,27 @@ class InstInfer(Mapping):
         if dev is not None:
             block.setdefault("gpu", dev)
         return super().validate_params(block, file)
+
+    def build(self, trace):
+        graph = super().build(trace)
+        csd = self.params["csd"]
+        phases = trace["phase"]
+        io = {f"{ph}_{rw}_bytes": 0.0 for ph in ("prefill", "decode") for rw in ("read", "write")}
+        for comp, job, i in zip(graph.components, graph.jobs, graph.op_index):
+            if comp != csd or job.kind not in ("write", "attention_qk", "attention_av"):
+                continue
+            rw = "write" if job.kind == "write" else "read"
+            io[f"{phases[i]}_{rw}_bytes"] += self.system.cost(csd, job).bytes
+        attn = trace["op"] == "attention_qk"
+        layers = len(set(trace["layer"][attn].tolist())) if attn.any() else 0
+        for key in list(io):
+            io[key.replace("_bytes", "_bytes_per_layer")] = io[key] / layers if layers else 0.0
+        io["layers"] = layers
+        self._io = io
+        return graph
+
+    def stats(self) -> dict:
+        return {"csd_io": dict(getattr(self, "_io", {}))}
 
     def _csd_job(self, op: dict) -> Job:
         extra = {"heads": int(op["heads"]), "kv_heads": int(op["kv_heads"]), "kv_len": int(op["kv_len"]),

@@ -28,7 +28,7 @@ def warm() -> float:
     t0 = time.perf_counter()
     one = np.zeros(1, dtype=np.int64)
     K.simulate(1, 1, 1, 10, 10, 10, 1, 1, 1024, 0, 1, one, one, one + 4, one, one - 1, one, one, one,
-               EMPTY, EMPTY, 1, 0, 0)
+               EMPTY, EMPTY, 1, 0, 0, 0, one - 1)
     _WARM = True
     return time.perf_counter() - t0
 
@@ -45,7 +45,7 @@ def plane_of(spec: FlashSpec, lpn: np.ndarray) -> np.ndarray:
 def run_ops(spec: FlashSpec, kind, plane, nbytes, req, n_req, out_bytes=None, group=None,
             compute_ps=None, grp_in_bytes=None, grp_members=None, slice_bytes: int = 0,
             queue_depth: int | None = None, channels: int | None = None, ops_retries=None,
-            rc_priority: bool = False):
+            rc_priority: bool = False, core_slots: int = 0, sensed_ps=None):
     """Run prepared operations; returns (op_finish, req_submit, req_finish, chan_busy_ps)."""
     n = len(kind)
     z = np.zeros(n, dtype=np.int64)
@@ -61,7 +61,8 @@ def run_ops(spec: FlashSpec, kind, plane, nbytes, req, n_req, out_bytes=None, gr
                       EMPTY if grp_in_bytes is None else np.asarray(grp_in_bytes, np.int64),
                       EMPTY if grp_members is None else np.asarray(grp_members, np.int64),
                       int(n_req), int(spec.queue_depth if queue_depth is None else queue_depth),
-                      1 if rc_priority else 0)
+                      1 if rc_priority else 0, int(core_slots),
+                      z - 1 if sensed_ps is None else np.asarray(sensed_ps, np.int64))
 
 
 def run_pattern(spec: FlashSpec, pattern: str = "seq", requests: int = 10000, request_bytes: int = 16384,

@@ -41,6 +41,8 @@ COMPUTE_SCHEMA = {
     "act_bytes": Field("int", 1, "bytes per input-vector value"),
     "compute_plane": Field("int", 0, "the plane of each die that feeds its core", min=0),
     "mac_energy": Field("energy", 0.23e-12, "energy per MAC (J)", min=0),
+    "read_ahead": Field("bool", False, "a GEMV's first page is sensed while the cores finish the previous "
+                        "GEMV (weight addresses are known ahead; the input is needed only to compute)"),
 }
 ECC_SCHEMA = {
     "enabled": Field("bool", True, "on-die outlier ECC in front of the core"),
@@ -55,17 +57,18 @@ SLICING_SCHEMA = {
 }
 TILING_SCHEMA = {
     "enabled": Field("bool", True, "hardware-aware tiling (NPU share); off: all on flash"),
-    "tile": Field("str", "auto", "auto (per matrix) or HxW, e.g. 256x2048"),
+    "tile": Field("str", "optimal", "optimal (the paper's one shape for every matrix), auto (fastest per "
+                  "matrix, beyond the paper) or HxW, e.g. 256x2048"),
 }
 
 
 def parse_tile(text: str, file=None, key=None):
-    if text == "auto":
-        return None
+    if text in ("optimal", "auto"):
+        return text
     try:
         h, w = (int(x) for x in text.lower().split("x"))
     except ValueError:
-        raise ConfigError(f"expected auto or HxW such as 256x2048, got {text!r}", file, key) from None
+        raise ConfigError(f"expected optimal, auto or HxW such as 256x2048, got {text!r}", file, key) from None
     if h <= 0 or w <= 0:
         raise ConfigError(f"tile sides must be positive, got {text!r}", file, key)
     return h, w
@@ -95,7 +98,7 @@ class NandFlash(Component):
                               f"{name}.compute.compute_plane")
         self.core = CoreSpec(c["macs_per_cycle"], c["clock"], int(c["buffer"]), c["result_bytes"],
                              c["act_bytes"], e["enabled"], e["fraction"], e["copies"], e["threshold_copies"],
-                             e["pipeline"], c["mac_energy"])
+                             e["pipeline"], c["mac_energy"], bool(c["read_ahead"]))
         self.tile = parse_tile(params["tiling"]["tile"], file, f"{name}.tiling.tile")
         if c["enabled"] and e["enabled"]:
             lay = ecc_layout(self.spec.page_size, 8, e["fraction"], e["copies"], e["threshold_copies"])

@@ -24,6 +24,12 @@ Only whole tiles go to the flash; the NPU takes the rest, edges included. With t
 Read slicing (the paper's Slice Control) sends a streamed page in slices that fill the bus's
 bubbles: Read-Compute broadcasts and results go first and wait at most one slice. Off, a
 page goes out in one transaction and the bus serves requests first come, first served.
+Tile shape: by default the paper's AM-GM tile, one shape for all matrices, narrowed to the
+widest the matrix holds; a core's combined 2 KB buffer holds floor(2 KB / (input slice +
+partial sums)) tiles in flight, so a tall tile (4096x128 on S: 16 + 1024 B) cannot overlap
+one tile's read with the last one's compute. Read-ahead: weight addresses are static, so the
+first page of a GEMV is sensed while the cores compute the previous GEMV's last page; the
+input vector is needed only to compute.
 
 All channels carry the same work (the tiles are spread over every channel, and streamed
 pages are dealt round-robin), so one channel - the most loaded - is simulated with the
@@ -56,6 +62,7 @@ class CoreSpec:
     ecc_threshold_copies: int
     ecc_pipeline: int          # cycles of ECC decode pipeline per page
     mac_energy_j: float
+    read_ahead: bool = False   # a GEMV's first page is sensed during the previous GEMV's last compute
 
     def page_ps(self, values: int, vectors: int, value_bits: int, page_bytes: int) -> int:
         """Core time for one page: load the outlier table, then stream the MACs."""
@@ -108,11 +115,60 @@ def tile_candidates(spec: FlashSpec, value_bits: int) -> list[tuple[int, int]]:
     return out
 
 
-def optimal_tile(spec: FlashSpec, value_bits: int) -> tuple[int, int]:
-    """The paper's AM-GM optimum of W + channels x H under H x W = page x cores."""
+def optimal_tile(spec: FlashSpec, value_bits: int, core: "CoreSpec | None" = None, m: int = 1,
+                 k: int | None = None, n: int | None = None) -> tuple[int, int]:
+    """The paper's tile (Sec. V-A): the least channel traffic W + channels x H under
+    H x W = page x cores. The traffic falls as W nears the AM-GM optimum, so a matrix
+    narrower (or shorter) than that tile takes the widest tile it holds (Cambricon-LLM-L's
+    512x16384 does not fit a 4096-wide matrix: 2048x4096). Pages hold 2^k values, so the
+    optimum need not be a side (M: sqrt(8 x 16384) = 362); of equal traffic the narrower W
+    wins, as it shortens the broadcast in t_rc = tR + W / (channels x bw). Shapes whose
+    vector slices overflow a core's buffers are skipped."""
     values, cc, ch = _geometry(spec, value_bits)
-    h_star = math.sqrt(values * cc)
-    return min(tile_candidates(spec, value_bits), key=lambda hw: (abs(math.log(hw[0] / h_star)), hw[0]))
+    cands = tile_candidates(spec, value_bits)
+    if core is not None:
+        cands = [hw for hw in cands if _fits(core, hw, m, cc, ch)] or cands
+    if k is not None and n is not None:
+        cands = [hw for hw in cands if hw[1] <= k and hw[0] <= n] or cands
+    return min(cands, key=lambda hw: (hw[1] + ch * hw[0], hw[1]))
+
+
+def _fits(core: "CoreSpec", hw: tuple[int, int], m: int, cc: int, ch: int) -> bool:
+    h, w = hw
+    return (w // ch) * m * core.act_bytes + (h // cc) * m * core.result_bytes <= core.buffer_bytes
+
+
+def core_slots(core: CoreSpec, h: int, w: int, m: int, cc: int, ch: int) -> int:
+    """Tile slices (an input slice and its partial sums) a core's buffers hold at once. The
+    pipeline keeps two in flight (one computing, one sensing); one slot serialises a
+    group's broadcast, read, compute and result (4096x128 on Cambricon-LLM-S: 16 + 1024 B
+    of a 2 KB buffer)."""
+    per = (w // ch) * m * core.act_bytes + (h // cc) * m * core.result_bytes
+    return max(1, core.buffer_bytes // max(per, 1))
+
+
+def flash_time(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int, ft: int) -> float:
+    """Seconds for `ft` tiles on the flash cores: the paper's t_rc = tR + W / (channels x bw)
+    per tile, no faster than the core or the tile's channel traffic, serialised when a
+    core's buffer holds a single slice; plus the last tile's compute and results (the
+    tail), less the first read when it was sensed ahead during the previous GEMV."""
+    if ft <= 0:
+        return 0.0
+    values, cc, ch = _geometry(spec, value_bits)
+    bw = spec.bus_bytes_per_s
+    over = (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
+    t_r = spec.t_read_ps / 1e12
+    in_b = (w // ch) * m * core.act_bytes
+    out_b = (h // cc) * m * core.result_bytes
+    comp = core.page_ps(values, m, value_bits, spec.page_size) / 1e12
+    res = cc * (out_b / bw + spec.t_xfer_over_ps / 1e12)
+    t_rc = t_r + in_b / bw
+    ahead = min(t_r, comp) if core.read_ahead else 0.0
+    if core_slots(core, h, w, m, cc, ch) < 2:
+        # the next broadcast waits for this group's results: the tail is inside each period
+        return ft * (spec.t_cmd_ps / 1e12 + t_rc + comp + res) - ahead
+    period = max(t_rc, comp, (in_b + cc * out_b) / bw + (1 + cc) * over)
+    return ft * period + comp + res - ahead
 
 
 def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int) -> tuple[float, float, float]:
@@ -128,39 +184,28 @@ def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits
 
 
 def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value_bits: int = 8,
-              tile: tuple[int, int] | None = None, tiling: bool = True, slicing: bool = True,
+              tile: "tuple[int, int] | str | None" = None, tiling: bool = True, slicing: bool = True,
               alpha: float | None = None) -> GemvPlan:
-    """Split a k-input, n-output GEMV between flash cores and NPU."""
+    """Split a k-input, n-output GEMV between flash cores and NPU. `tile`: None or "optimal"
+    (the paper's one shape for all matrices), "auto" (the fastest predicted shape per
+    matrix, an exploration beyond the paper) or (H, W)."""
     elem_b = value_bits / 8.0
     total_bytes = int(math.ceil(k * n * elem_b))
     cc, ch = spec.dies_per_channel, spec.channels
     # a core's input and output buffers must hold its slice of the vectors
-    cands = [(h, w) for h, w in tile_candidates(spec, value_bits)
-             if (w // ch) * m * core.act_bytes + (h // cc) * m * core.result_bytes <= core.buffer_bytes]
+    cands = [hw for hw in tile_candidates(spec, value_bits) if _fits(core, hw, m, cc, ch)]
     if not cands:
         raise ValueError("no tile shape fits this flash geometry")
 
     def rates(h, w):
         return _balance(spec, core, h, w, m, value_bits)
 
-    bw = spec.bus_bytes_per_s
-    over = (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
-
     def t_pred(h, w, ft, npu):
         """The paper's model of a split: flash tiles one t_rc apart, NPU pages at the rate
-        the channels have left; the slower side sets the time. Added to the paper's: a tile
-        cannot go faster than its own channel traffic, and the last tile's compute and
-        result transfer follow its read (the pipeline's tail)."""
+        the channels have left; the slower side sets the time (flash_time adds the
+        pipeline's tail, the core and the buffer)."""
         _, fr, nr = rates(h, w)
-        t_f = 0.0
-        if ft:
-            in_b = (w // ch) * m * core.act_bytes
-            out_b = (h // cc) * m * core.result_bytes
-            chan = (in_b + cc * out_b) / bw + (1 + cc) * over
-            period = max(spec.page_size * spec.dies_per_channel / fr, chan)
-            tail = core.page_ps(spec.page_size * 8 // value_bits, m, value_bits, spec.page_size) / 1e12 \
-                + cc * (out_b / bw + over)
-            t_f = ft * period + tail
+        t_f = flash_time(spec, core, h, w, m, value_bits, ft)
         if npu and nr <= 0:
             return math.inf
         t_n = npu / (ch * nr) if npu else 0.0
@@ -194,10 +239,11 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
         ft, npu, _, _ = split(h, w)
         return t_pred(h, w, ft, npu)
 
-    if tile is None:
-        # per matrix: the candidate with the least predicted time (ties: nearest the optimum)
-        # the fastest predicted split; among those within 1% of it, the least channel traffic
-        # per tile (W + channels x H, the paper's criterion)
+    if tile is None or tile == "optimal":
+        h, w = optimal_tile(spec, value_bits, core, m, k, n)
+    elif tile == "auto":
+        # per matrix: the fastest predicted split; among those within 1% of it, the least
+        # channel traffic per tile (W + channels x H, the paper's criterion)
         times = {hw: predicted(*hw) for hw in cands}
         best = min(times.values())
         near = [hw for hw in cands if times[hw] <= best * 1.01]
@@ -217,16 +263,8 @@ def analytic_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan) -> float:
     """Closed-form time of a planned GEMV: the paper's balance equations (t_rc, u_rc) with
     the channel-traffic bound and the pipeline tail (what plan_gemv optimises)."""
     values, cc, ch = _geometry(spec, plan.value_bits)
-    bw = spec.bus_bytes_per_s
-    over = (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
     _, fr, nr = _balance(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits)
-    t_f = 0.0
-    if plan.flash_tiles:
-        in_b = (plan.tile_w // ch) * plan.m * core.act_bytes
-        out_b = (plan.tile_h // cc) * plan.m * core.result_bytes
-        period = max(spec.page_size * cc / fr, (in_b + cc * out_b) / bw + (1 + cc) * over)
-        tail = core.page_ps(values, plan.m, plan.value_bits, spec.page_size) / 1e12 + cc * (out_b / bw + over)
-        t_f = plan.flash_tiles * period + tail
+    t_f = flash_time(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.flash_tiles)
     t_n = plan.npu_bytes / (ch * nr) if plan.npu_bytes and nr > 0 else 0.0
     return max(t_f, t_n)
 
@@ -239,8 +277,11 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
     ch = spec.channels
     w_ch = plan.tile_w // ch
     h_core = plan.tile_h // cc
-    kinds, planes, nbytes, outb, group, comp = [], [], [], [], [], []
+    kinds, planes, nbytes, outb, group, comp, sensed = [], [], [], [], [], [], []
     cps = core.page_ps(values, plan.m, plan.value_bits, spec.page_size)
+    # read ahead: the first tile's pages were sensed while the cores computed the previous
+    # GEMV's last page (that plane's array is idle then), so they are ready tR - compute in
+    ahead = max(0, spec.t_read_ps - cps) if core.read_ahead else -1
     g_in, g_mem = [], []
     for g in range(plan.flash_tiles):
         g_in.append(int(w_ch * plan.m * core.act_bytes))
@@ -252,6 +293,7 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
             outb.append(int(h_core * plan.m * core.result_bytes))
             group.append(g)
             comp.append(cps)
+            sensed.append(ahead if g == 0 else -1)
     n_pages = -(-plan.npu_bytes // spec.page_size)
     per_ch = -(-n_pages // ch)
     read_planes = [d * pp + p for p in range(pp) for d in range(cc)
@@ -264,15 +306,16 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
         outb.append(0)
         group.append(-1)
         comp.append(0)
+        sensed.append(-1)
     n = len(kinds)
     return (np.asarray(kinds, np.int64), np.asarray(planes, np.int64), np.asarray(nbytes, np.int64),
             np.asarray(outb, np.int64), np.asarray(group, np.int64), np.asarray(comp, np.int64),
-            np.asarray(g_in, np.int64), np.asarray(g_mem, np.int64), n)
+            np.asarray(g_in, np.int64), np.asarray(g_mem, np.int64), n, np.asarray(sensed, np.int64))
 
 
 def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: int) -> dict:
     """Cycle-level run of one channel; the GEMV's flash time is that channel's time."""
-    kind, plane, nbytes, outb, group, comp, g_in, g_mem, n = build_channel_ops(spec, core, plan)
+    kind, plane, nbytes, outb, group, comp, g_in, g_mem, n, sensed = build_channel_ops(spec, core, plan)
     if n == 0:
         return {"seconds": 0.0, "channel_busy_s": 0.0, "channel_utilisation": 0.0, "rc_pages": 0,
                 "read_pages": 0, "bytes_in": 0, "bytes_out": 0, "bytes_weights": 0, "energy_j": 0.0}
@@ -280,7 +323,9 @@ def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: 
     fin, _, rfin, busy = run_ops(spec, kind, plane, nbytes, req, 1, out_bytes=outb, group=group,
                                  compute_ps=comp, grp_in_bytes=g_in, grp_members=g_mem,
                                  slice_bytes=slice_bytes if plan.slicing else 0, queue_depth=0, channels=1,
-                                 rc_priority=plan.slicing)
+                                 rc_priority=plan.slicing, sensed_ps=sensed,
+                                 core_slots=core_slots(core, plan.tile_h, plan.tile_w, plan.m,
+                                                       spec.dies_per_channel, spec.channels))
     t = int(fin.max()) / 1e12
     ch = spec.channels
     rc_pages = int((kind == K.RC).sum()) * ch

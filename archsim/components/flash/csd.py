@@ -20,6 +20,9 @@ Attention modes:
           the paper reports that this first, group-level step keeps about half of the groups
           (`group_retention`). r = head_dim x compression (SparQ's split of the budget).
           Retained groups are scattered, so each costs a page sense of its own.
+          `channels_per_group: auto` follows the paper's sizing: a 2048-entry page holds 2-8
+          channels x 1K-256 tokens, 2 channels x 1K tokens for long contexts and 8 x 256 for
+          short ones, so the fewest channels whose tokens per page do not exceed the context.
 write  KV of new tokens (prefill: the prompt's; decode: one token), programmed in pages.
 Cost.bytes: KV bytes read from (or written to) the flash; breakdown: channel bytes,
 channel utilisation, engine seconds.
@@ -47,7 +50,8 @@ KV_SCHEMA = {
     "attention": Field("str", "dense", "dense | sparf", choices=("dense", "sparf")),
     "compression": Field("float", 0.125, "SparF/SparQ compression ratio", gt=0, max=1),
     "group_retention": Field("float", 0.5, "share of token groups the group-level step keeps", gt=0, max=1),
-    "channels_per_group": Field("int", 4, "head channels per channel-indexed group (2-8 in the paper)"),
+    "channels_per_group": Field("any", "auto", "head channels per channel-indexed group: 2-8, or auto "
+                                "(the fewest whose tokens per group fit the context, as the paper sizes them)"),
 }
 
 
@@ -64,6 +68,23 @@ class ComputationalSSD(NandFlash):
         kv = params["kv"]
         if kv["group_bytes"] > self.spec.page_size:
             raise ConfigError("a KV group must fit in a page", file, f"{name}.kv.group_bytes")
+        cpg = kv["channels_per_group"]
+        if cpg != "auto" and (isinstance(cpg, bool) or not isinstance(cpg, int) or cpg < 1):
+            raise ConfigError(f"expected auto or a positive integer, got {cpg!r}", file,
+                              f"{name}.kv.channels_per_group")
+
+    def channels_per_group(self, head_dim: int, kv_len: int, elem: float) -> int:
+        """Channels per channel-indexed group. auto: of the paper's 2, 4 or 8 channels, the
+        fewest whose tokens per group (entries / channels) do not exceed the context."""
+        kv = self.params["kv"]
+        cpg = kv["channels_per_group"]
+        if cpg != "auto":
+            return min(int(cpg), head_dim)
+        entries = int(kv["group_bytes"] // elem)
+        for c in (2, 4, 8):
+            if entries // c <= kv_len:
+                return min(c, head_dim)
+        return min(8, head_dim)
 
     # --- what a decode attention op reads ------------------------------------------------------
     def kv_read(self, job: Job) -> dict:
@@ -92,7 +113,7 @@ class ComputationalSSD(NandFlash):
         if job.kind == "attention_qk":
             # channel-indexed K: a group holds `cpg` channels of `tpc` tokens; it is read when
             # one of the r = head_dim x compression chosen channels falls in it
-            cpg = kv["channels_per_group"]
+            cpg = self.channels_per_group(head_dim, kv_len, elem)
             r = max(1, int(round(head_dim * kv["compression"])))
             n_cg = max(1, head_dim // cpg)
             miss = math.comb(head_dim - cpg, r) / math.comb(head_dim, r) if head_dim - cpg >= r else 0.0
