@@ -1,0 +1,13 @@
+"""Cycle-level DRAM and processing in memory.
+
+    standards.get_standard(name)              declarative JEDEC/vendor standards (STANDARDS)
+    timing.compile_standard(std)              integer timing tables in controller ticks
+    controller.run_stream(std, addrs, ...)    the Numba controller kernel (Controller options)
+    checker.check_log(std, log)               independent replay of a command log
+    frontend.parse_trace / pattern_addresses  memory-trace and synthetic front ends
+    api.achievable_bandwidth / stream_cost    bandwidth (and pJ/byte) of a stream, memoised
+    pim.pim_gemv / gemv_tiles                 bank-level MAC units and the PIM GEMV mapping
+    component: types `dram`, `pim`, `pim_asic`
+
+See docs/dram.md.
+"""

@@ -1,0 +1,74 @@
+"""Public entry points of the DRAM model for other components (GPU, CPU baselines)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from archsim.components.dram.controller import Controller, run_stream
+from archsim.components.dram.frontend import pattern_addresses, stream_addresses
+from archsim.components.dram.standards import get_standard
+from archsim.components.dram.timing import compile_standard, compiled
+
+#: streams are simulated up to this many requests per channel; longer ones reuse the steady
+#: state (a sequential stream's bandwidth has converged well before)
+MAX_REQUESTS_PER_CHANNEL = 20_000
+
+
+@lru_cache(maxsize=1024)
+def _run(standard: str, channels: int, requests: int, pattern: str, stride: int, elem: int,
+         overrides: tuple = (), mapping: str = "RoBaRaCoCh"):
+    std = get_standard(standard)
+    if overrides:
+        std = std.with_overrides(dict(overrides))
+    comp = compiled(std) if not overrides else compile_standard(std)
+    tx = comp.tx_bytes
+    if pattern == "seq":
+        addrs = stream_addresses(requests * tx, tx)
+    elif pattern == "strided":
+        addrs = stream_addresses(requests * tx, tx, stride=stride, elem_bytes=elem)[:requests]
+    else:
+        addrs, _ = pattern_addresses("random", requests, tx)
+    r = run_stream(comp, addrs, channels=channels, ctl=Controller(mapping=mapping))
+    nbytes = r["_detail"]["bytes"]
+    return r["bandwidth_gbps"] * 1e9, (r["energy_j"] * 1e12 / nbytes) if nbytes else 0.0
+
+
+def stream_cost(standard: str, channels: int, stream_bytes: int, pattern: str = "seq",
+                stride: int = 0, elem_bytes: int = 0, overrides=(),
+                mapping: str = "RoBaRaCoCh") -> tuple[float, float]:
+    """(bytes per second, pJ per byte) of a stream on the cycle-level model (see
+    `achievable_bandwidth`); `strided` reads `elem_bytes` every `stride` bytes; `overrides`
+    are (key, value) pairs as `archsim dram --set` takes them, e.g. (("tCK_ps", 800),);
+    `mapping` is the address mapping (RoCoBaRaBgCh spreads a stream over bank groups and
+    pseudo-channels, as GPU memory controllers hash addresses)."""
+    std = get_standard(standard)
+    tx = std.tx_bytes
+    req = max(1, -(-int(stream_bytes) // tx))
+    req = 1 << (req - 1).bit_length()
+    req = max(channels, min(req, MAX_REQUESTS_PER_CHANNEL * channels))
+    if pattern not in ("seq", "random", "strided"):
+        from archsim.errors import ConfigError
+        raise ConfigError(f"unknown pattern {pattern!r} (seq, random, strided)", None, "pattern")
+    ov = tuple(sorted(dict(overrides).items())) if overrides else ()
+    return _run(std.name, int(channels), int(req), pattern, int(stride), int(elem_bytes), ov, mapping)
+
+
+def achievable_bandwidth(standard: str, channels: int, stream_bytes: int, pattern: str = "seq",
+                         stride: int = 0, elem_bytes: int = 0, overrides=(),
+                         mapping: str = "RoBaRaCoCh") -> float:
+    """Bytes per second the cycle-level controller sustains for a stream of `stream_bytes`
+    (`seq`: consecutive lines; `random`: uniform random lines in 1 GiB) over `channels`
+    cache-line-interleaved channels, with the peers' controller (FR-FCFS, open row, 32-entry
+    queue, all-bank refresh). Memoised; the stream length is rounded to a power of two and
+    capped (the steady state) so that calls with nearby sizes share one simulation."""
+    return stream_cost(standard, channels, stream_bytes, pattern, stride, elem_bytes, overrides,
+                       mapping)[0]
+
+
+def peak_bandwidth(standard: str, channels: int = 1) -> float:
+    """Pin bandwidth: one transaction per nBL per channel (pseudo-channels included)."""
+    std = get_standard(standard)
+    comp = compiled(std)
+    per_tx_s = comp.timing_ticks["nBL"] * comp.tick_ps * 1e-12
+    sub = std.sizes.get("pseudochannel", 1)
+    return channels * sub * std.tx_bytes / per_tx_s

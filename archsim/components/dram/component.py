@@ -1,0 +1,161 @@
+"""DRAM and PIM parts as registered components (`type: dram`, `type: pim`, `type: pim_asic`)."""
+
+from __future__ import annotations
+
+import math
+
+from archsim.components.base import Component, Cost, Job, register
+from archsim.components.dram.api import stream_cost
+from archsim.components.dram.pim import PimSpec, pim_gemv, pim_write
+from archsim.components.dram.standards import get_standard
+from archsim.config.schema import Field
+
+GEMV_KINDS = ("gemv", "gemm", "lm_head", "moe_gate")
+ATTENTION_KINDS = ("attention_qk", "attention_av")
+
+
+@register
+class Dram(Component):
+    """A memory part: a job's bytes stream through the cycle-level controller model."""
+    type_name = "dram"
+    schema = {
+        "standard": Field("str", doc="DRAM standard (ddr4-2400, hbm3-6400, ...)"),
+        "channels": Field("int", 1, "independent channels"),
+        "capacity": Field("bytes", None, "capacity (default: the standard's organisation)",
+                          nullable=True),
+        "pattern": Field("str", "seq", "address pattern of the jobs' streams (a job's extra "
+                         "`pattern`, `stride`, `elem_bytes` override it)",
+                         choices=("seq", "random", "strided")),
+    }
+
+    def __init__(self, name, params, file=None):
+        super().__init__(name, params, file)
+        self.std = get_standard(params["standard"], file, f"{name}.standard")
+
+    @property
+    def memory_bytes(self) -> float:
+        cap = self.params.get("capacity")
+        return float(cap) if cap else float(self.std.capacity_bytes * self.params["channels"])
+
+    def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
+        nbytes = float(job.bytes_read + job.bytes_written)
+        pattern = job.get("pattern", self.params["pattern"])
+        bw, pj_per_byte = stream_cost(self.std.name, self.params["channels"], int(nbytes), pattern,
+                                      int(job.get("stride", 0)), int(job.get("elem_bytes", 0)))
+        seconds = nbytes / bw if bw > 0 else 0.0
+        return Cost(seconds, int(round(seconds * 1e12 / self.std.tick_ps)), nbytes * pj_per_byte,
+                    nbytes, {"achievable_bandwidth": bw, "pattern": pattern})
+
+
+@register
+class Pim(Component):
+    """GDDR6 processing-in-memory channels: a BF16 MAC unit in every bank (AiM style)."""
+    type_name = "pim"
+    schema = {
+        "standard": Field("str", "gddr6-16000", "DRAM standard of the PIM channels"),
+        "channels": Field("int", 8, "PIM channels"),
+        "capacity_per_channel": Field("bytes", 512 * 2.0 ** 20, "bytes per channel (AiM: 8 Gb die, 2 channels)"),
+        "mac_lanes": Field("int", 16, "multipliers per bank MAC unit"),
+        "mac_clock": Field("frequency", 1e9, "MAC unit clock"),
+        "mac_pipeline": Field("int", 4, "MAC clocks from the last MAC to a readable result"),
+        "global_buffer": Field("bytes", 2048.0, "input-vector buffer per channel"),
+        "energy": {
+            "act": Field("energy", 2951e-12, "ACT+PRE of one bank"),
+            "mac_all_bank": Field("energy", 1314e-12, "one all-bank MAC (16 banks x 32 B)"),
+            "read": Field("energy", 548e-12, "one 32 B array read"),
+            "write": Field("energy", 691e-12, "one 32 B array write"),
+            "io_per_bit": Field("energy", 5.5e-12, "channel I/O per bit"),
+            "background_per_channel": Field("power", 0.2638, "active standby per channel"),
+        },
+    }
+
+    def __init__(self, name, params, file=None):
+        super().__init__(name, params, file)
+        get_standard(params["standard"], file, f"{name}.standard")
+        e = params["energy"]
+        self.spec = PimSpec(
+            standard=params["standard"], channels=int(params["channels"]),
+            mac_lanes=int(params["mac_lanes"]), mac_clock_hz=float(params["mac_clock"]),
+            mac_pipeline=int(params["mac_pipeline"]), gb_bytes=int(params["global_buffer"]),
+            act_pj=e["act"] * 1e12, mac_ab_pj=e["mac_all_bank"] * 1e12, rd_pj=e["read"] * 1e12,
+            wr_pj=e["write"] * 1e12, io_pj_per_bit=e["io_per_bit"] * 1e12,
+            background_mw=e["background_per_channel"] * 1e3)
+
+    @property
+    def memory_bytes(self) -> float:
+        return float(self.params["capacity_per_channel"]) * self.params["channels"]
+
+    @property
+    def clock_hz(self) -> float:
+        return 1e12 / get_standard(self.params["standard"]).tick_ps
+
+    def _gemv(self, k, n, repeat=1, channels_used=0):
+        r = pim_gemv(self.spec, int(k), int(n), channels_used)
+        return r["seconds"] * repeat, r["ticks"] * repeat, r["energy_pj"] * repeat, \
+            float(r["weight_bytes"]) * repeat
+
+    def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
+        kind = job.kind
+        if kind in GEMV_KINDS:
+            # a GEMM row by row: PIM-GPT runs the tokens of a prompt one after another
+            rows = max(1, job.m) * max(1, job.batch)
+            s, c, e, b = self._gemv(job.k, job.n, rows)
+            return Cost(s, c, e, b, {"kind": "gemv", "rows": rows})
+        if kind in ATTENTION_KINDS:
+            # one head at a time per channel (the banks of a channel share the input vector);
+            # QK^T: K cache rows (n = context) x head dim; AV: V^T rows (n = head dim) x context
+            heads = max(1, job.batch)
+            per_ch = math.ceil(heads / self.spec.channels)
+            s, c, e, b = self._gemv(job.k, job.n, per_ch * max(1, job.m), channels_used=1)
+            return Cost(s, c, e * self.spec.channels, b * self.spec.channels,
+                        {"kind": kind, "heads_per_channel": per_ch})
+        if kind == "transfer":
+            r = pim_write(self.spec, int(job.bytes_written or job.bytes_read))
+            return Cost(r["seconds"], r["ticks"], r["energy_pj"], float(job.bytes_written or job.bytes_read))
+        raise self.unsupported(job)
+
+    @property
+    def static_power_w(self) -> float:
+        return 0.0     # background power is charged per job (active standby while it runs)
+
+
+@register
+class PimAsic(Component):
+    """The PIM-GPT ASIC: vector units for LayerNorm, softmax, GELU, residuals, partial-sum
+    accumulation, and the links that broadcast inputs to and gather results from the channels."""
+    type_name = "pim_asic"
+    schema = {
+        "clock": Field("frequency", 1e9, "ASIC clock"),
+        "lanes": Field("int", 128, "BF16 vector lanes"),
+        "exp_cycles": Field("int", 4, "pipelined cycles per exp/div/tanh lane result"),
+        "pipeline": Field("int", 10, "fill cycles per vector operation"),
+        "energy": {
+            "op": Field("energy", 0.5e-12, "one BF16 vector operation"),
+            "sram_byte": Field("energy", 0.3e-12, "one SRAM buffer byte read or written"),
+        },
+        "static_power": Field("power", 0.1, "leakage and clock tree"),
+    }
+    #: vector ops per element (reads of mean/variance, scale/shift; exp, sum, divide; GELU's tanh)
+    OPS = {"norm": 8, "softmax": 5, "activation": 8, "elementwise": 1, "embedding": 1, "rope": 6,
+           "accumulate": 1}
+
+    def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
+        kind = job.kind
+        if kind not in self.OPS:
+            raise self.unsupported(job)
+        elems = max(1, job.n) * max(1, job.m) * max(1, job.batch)
+        if kind == "accumulate":
+            elems = int(job.get("partials", elems))
+        ops = self.OPS[kind] * elems
+        cyc = math.ceil(ops / self.params["lanes"]) + self.params["pipeline"]
+        if kind in ("softmax", "activation"):
+            cyc += self.params["exp_cycles"]
+        seconds = cyc / float(self.params["clock"])
+        e = self.params["energy"]
+        nbytes = float(job.bytes_read + job.bytes_written)
+        pj = ops * e["op"] * 1e12 + nbytes * e["sram_byte"] * 1e12
+        return Cost(seconds, int(cyc), pj, nbytes, {"ops": ops})
+
+    @property
+    def static_power_w(self) -> float:
+        return float(self.params["static_power"])

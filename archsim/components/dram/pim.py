@@ -1,0 +1,188 @@
+"""Processing in memory: a MAC unit in every bank (SK hynix AiM / Samsung HBM-PIM style).
+
+The PIM channel runs all-bank commands under the same JEDEC timing as plain DRAM:
+  WRGB   write 32 B of the input vector into the channel's global buffer (column bus, tCCD_S)
+  ACTAB  open the same row in every bank (bank rules tRC, tRP; all-bank activation is a
+         PIM-mode command, so the four-activate window does not apply, as in AiM)
+  MACAB  every bank reads one 32 B column (16 BF16 weights) into its MAC unit, multiplies it by
+         the matching 16 global-buffer elements and accumulates (tRCD after ACTAB; one per
+         MAC period: lanes / MAC clock, never faster than tCCD_S)
+  RDMAC  read the 16 banks' accumulators (16 x BF16 = 32 B) out over the channel (tCCD_S;
+         data after CL + BL; the MAC pipeline must drain first)
+  PREA   close the rows (tRAS after ACTAB, tRTP after the last column command)
+  REFab  every tREFI (tRFC), closing and reopening the current row around it.
+
+A GEMV out[n] = x[k] W[k, n] is tiled (`gemv_tiles`) so that each bank owns whole output
+neurons, stored row-major (a neuron's weights run along DRAM rows, so MACs stream through a
+row before the next ACTAB) and the input is cut into global-buffer-sized chunks; each chunk
+leaves one partial sum per neuron for the host (the PIM-GPT ASIC) to accumulate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numba as nb
+import numpy as np
+
+from archsim.components.dram.standards import get_standard
+from archsim.components.dram.timing import compiled
+
+
+@dataclass(frozen=True)
+class PimSpec:
+    standard: str = "gddr6-16000"
+    channels: int = 8
+    mac_lanes: int = 16               # BF16 multipliers per bank MAC unit (AiM)
+    mac_clock_hz: float = 1e9         # AiM MAC clock
+    mac_pipeline: int = 4             # MAC clocks from the last MAC to a readable result
+    gb_bytes: int = 2048              # global buffer per channel (AiM: 2 KB)
+    elem_bytes: int = 2               # BF16
+    # energy (pJ), per command: ACT+PRE of one bank, one all-bank MAC (16 banks x 32 B),
+    # one 32 B array read / write, I/O per bit on the channel, one REFab; background mW/channel
+    act_pj: float = 2951.0
+    mac_ab_pj: float = 1314.0
+    rd_pj: float = 548.0
+    wr_pj: float = 691.0
+    io_pj_per_bit: float = 5.5
+    ref_pj: float = 0.0
+    background_mw: float = 263.8
+
+
+def gemv_tiles(k: int, n: int, channels: int, banks: int, gb_elems: int) -> np.ndarray:
+    """Tiles of W[k, n]: rows (channel, bank, neuron0, neurons, k0, kc). Each bank owns a
+    contiguous block of output neurons (blocks dealt round-robin over channels first, so the
+    channels stay balanced); the input dimension is cut into global-buffer chunks."""
+    if k <= 0 or n <= 0:
+        return np.zeros((0, 6), dtype=np.int64)
+    units = channels * banks
+    per = -(-n // units)
+    rows = []
+    for u in range(units):
+        n0 = u * per
+        if n0 >= n:
+            break
+        cnt = min(per, n - n0)
+        ch, bank = u % channels, u // channels
+        for k0 in range(0, k, gb_elems):
+            rows.append((ch, bank, n0, cnt, k0, min(gb_elems, k - k0)))
+    return np.array(rows, dtype=np.int64).reshape(-1, 6)
+
+
+@nb.njit(cache=True)
+def _pim_channel(neurons, chunks, row_elems, lanes_per_mac, t_mac, nrcd, nras, nrp, nrc, nrtp,
+                 nccds, ncl, nbl, t_pipe, nrfc, nrefi, counts):
+    """Ticks one channel needs for `neurons` per bank over the input `chunks` (elements each).
+    counts: [ACTAB, MACAB, WRGB, RDMAC, REFab] issued."""
+    t = 0
+    act_t = -(1 << 40)
+    pre_t = -(1 << 40)
+    last_col = -(1 << 40)
+    open_row = -1
+    next_ref = nrefi // 2          # a job starts at a random refresh phase: half a tREFI on average
+    elem = 0                      # element position in the bank's weight stream
+    done = 0
+    for c in range(chunks.shape[0]):
+        kc = chunks[c]
+        # load the global buffer: kc elements, 32 B (16 BF16) per WRGB on the column bus
+        for _w in range((kc + 15) // 16):
+            t = max(t, last_col + nccds)
+            last_col = t
+            counts[2] += 1
+        macs = (kc + lanes_per_mac - 1) // lanes_per_mac
+        for _n in range(neurons):
+            last_mac = -(1 << 40)
+            for _m in range(macs):
+                row = elem // row_elems
+                if row != open_row or t >= next_ref:
+                    if open_row >= 0:
+                        tp = max(t, act_t + nras, last_col + nrtp)
+                        pre_t = tp
+                        t = tp
+                    if t >= next_ref:
+                        tr = max(t, pre_t + nrp)
+                        t = tr + nrfc
+                        pre_t = tr + nrfc - nrp     # the bank is idle after tRFC
+                        next_ref += nrefi
+                        counts[4] += 1
+                    ta = max(t, pre_t + nrp, act_t + nrc)
+                    act_t = ta
+                    open_row = row
+                    counts[0] += 1
+                    t = ta
+                tm = max(t, act_t + nrcd, last_col + nccds, last_mac + t_mac)
+                last_mac = tm
+                last_col = tm
+                t = tm
+                counts[1] += 1
+                elem += lanes_per_mac
+            # read the 16 accumulators once the MAC pipeline drained
+            tr = max(t, last_mac + t_pipe, last_col + nccds)
+            last_col = tr
+            t = tr
+            done = max(done, tr + ncl + nbl)
+            counts[3] += 1
+    return max(t, done)
+
+
+@lru_cache(maxsize=4096)
+def pim_gemv(spec: PimSpec, k: int, n: int, channels_used: int = 0) -> dict:
+    """Cycle-level cost of one GEMV on the PIM channels (all channels run in parallel; the
+    busiest one sets the time). Returns seconds, ticks, command counts, energy (pJ), bytes."""
+    std = get_standard(spec.standard)
+    comp = compiled(std)
+    tt = comp.timing_ticks
+    nch = channels_used or spec.channels
+    banks = comp.nbanks
+    gb_elems = spec.gb_bytes // spec.elem_bytes
+    row_elems = std.columns * std.channel_bits // 8 // spec.elem_bytes
+    tile = gemv_tiles(k, n, nch, banks, gb_elems)
+    tck = std.tick_ps * 1e-12
+    lanes = 32 // spec.elem_bytes                    # elements per 32 B column
+    t_mac = max(tt["nCCDS"], math.ceil(lanes / spec.mac_lanes / spec.mac_clock_hz / tck - 1e-9))
+    t_pipe = math.ceil(spec.mac_pipeline / spec.mac_clock_hz / tck - 1e-9)
+    worst, counts_all = 0, np.zeros(5, dtype=np.int64)
+    per_ch = {}
+    for ch in range(nch):
+        sel = tile[tile[:, 0] == ch]
+        if len(sel) == 0:
+            continue
+        neurons = int(sel[sel[:, 1] == 0][:, 3].max()) if (sel[:, 1] == 0).any() else int(sel[:, 3].max())
+        chunks = np.array(sorted({(int(r[4]), int(r[5])) for r in sel}), dtype=np.int64)[:, 1]
+        key = (neurons, tuple(chunks.tolist()))
+        if key not in per_ch:
+            cnt = np.zeros(5, dtype=np.int64)
+            ticks = _pim_channel(neurons, chunks, row_elems, lanes, t_mac, tt["nRCDRD"], tt["nRAS"],
+                                 tt["nRP"], tt["nRC"], tt["nRTP"], tt["nCCDS"], tt["nCL"], tt["nBL"],
+                                 t_pipe, tt["nRFC"], comp.refi, cnt)
+            per_ch[key] = (int(ticks), cnt)
+        ticks, cnt = per_ch[key]
+        worst = max(worst, ticks)
+        counts_all += cnt
+    seconds = worst * tck
+    act, mac, wrgb, rdmac, ref = (int(x) for x in counts_all)
+    e = {"activate_pj": act * banks * spec.act_pj,
+         "mac_pj": mac * spec.mac_ab_pj,
+         "gb_write_pj": wrgb * 32 * 8 * spec.io_pj_per_bit,        # SRAM buffer: I/O only
+         "readout_pj": rdmac * (spec.rd_pj + 32 * 8 * spec.io_pj_per_bit),
+         "refresh_pj": ref * spec.ref_pj,
+         "background_pj": spec.background_mw * 1e-3 * seconds * 1e12 * nch}
+    return {"seconds": seconds, "ticks": int(worst), "commands": {"ACTAB": act, "MACAB": mac,
+            "WRGB": wrgb, "RDMAC": rdmac, "REFab": ref}, "energy_pj": float(sum(e.values())),
+            "energy": e, "weight_bytes": int(k) * int(n) * spec.elem_bytes,
+            "partial_sums": int(tile[:, 3].sum()) if len(tile) else 0}
+
+
+def pim_write(spec: PimSpec, nbytes: int) -> dict:
+    """Host writes of `nbytes` spread over the channels (KV-cache append): open a row, stream
+    32 B column writes at tCCD_S, close it."""
+    std = get_standard(spec.standard)
+    comp = compiled(std)
+    tt = comp.timing_ticks
+    per = -(-int(nbytes) // (32 * spec.channels))
+    ticks = tt["nRCDWR"] + per * tt["nCCDS"] + tt["nCWL"] + tt["nBL"] + tt["nWR"] + tt["nRP"] if per else 0
+    seconds = ticks * std.tick_ps * 1e-12
+    e = per * spec.channels * (spec.wr_pj + 32 * 8 * spec.io_pj_per_bit) + (spec.act_pj if per else 0)
+    return {"seconds": seconds, "ticks": int(ticks), "energy_pj": float(e)}
