@@ -75,6 +75,15 @@ class GPU(Component):
         "memory_bandwidth": Field("bandwidth", doc="peak DRAM bandwidth (datasheet)"),
         "stream_bandwidth": Field("bandwidth", doc="sustained DRAM bandwidth (measured)"),
         "dram_latency": Field("time", doc="load-to-use latency of a DRAM access"),
+        "dram": {
+            # at cycle fidelity, sustained bandwidth comes from the cycle-level DRAM model
+            "standard": Field("str", None, "DRAM standard (archsim dram STANDARD); null: use "
+                              "stream_bandwidth", nullable=True),
+            "channels": Field("int", 1, "independent channels (stacks x channels per stack)"),
+            "tck_ps": Field("float", None, "command clock period override, ps (a part clocked "
+                            "below the standard's data rate)", nullable=True, gt=0),
+            "mapping": Field("str", "RoCoBaRaBgCh", "address mapping", choices=("RoBaRaCoCh", "RoCoBaRaBgCh")),
+        },
         "l2_bandwidth": Field("bandwidth", doc="L2-to-SM bandwidth"),
         "software": Field("str", "cuda_graphs", "stack launching the kernels: cuda_graphs (replayed "
                           "graph) or eager (Python launches each kernel)", choices=tuple(SOFTWARE_PRESETS)),
@@ -110,6 +119,7 @@ class GPU(Component):
         for key in ("launch_overhead", "host_interval"):
             if p[key] is None:
                 p[key] = preset[key]
+        self._fidelity = "cycle"
         self.peaks = dict(p["peak"])
         self.count = p["count"]
         self._sfu_rate = p["sms"] * p["sfu_per_sm_per_clock"] * p["clock"]
@@ -123,14 +133,28 @@ class GPU(Component):
     def static_power_w(self) -> float:
         return self.params["static_power"] * self.count
 
-    def achievable_dram_bandwidth(self, nbytes: float) -> float:
-        """Bandwidth a kernel streaming `nbytes` achieves (the DRAM model's plug-in point)."""
+    def sustained_bandwidth(self, nbytes: float) -> float:
+        """Steady-state DRAM bandwidth for a stream of `nbytes`: the cycle-level DRAM model at
+        cycle fidelity when `dram.standard` is set, else the measured `stream_bandwidth`."""
         p = self.params
-        return rm.achievable_bandwidth(nbytes, p["dram_latency"], p["stream_bandwidth"])
+        d = p["dram"]
+        if self._fidelity != "cycle" or not d["standard"]:
+            return p["stream_bandwidth"]
+        from archsim.components.dram.api import achievable_bandwidth
+        overrides = (("tCK_ps", d["tck_ps"]),) if d["tck_ps"] else ()
+        # below 1 MiB a kernel is latency-bound; the controller's steady state is not reached
+        return achievable_bandwidth(d["standard"], d["channels"], int(max(nbytes, 2 ** 20)), "seq",
+                                    overrides=overrides, mapping=d["mapping"])
+
+    def achievable_dram_bandwidth(self, nbytes: float) -> float:
+        """Bandwidth a kernel streaming `nbytes` achieves: one DRAM latency, then the sustained rate."""
+        p = self.params
+        return rm.achievable_bandwidth(nbytes, p["dram_latency"], self.sustained_bandwidth(nbytes))
 
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
         if fidelity not in ("cycle", "analytic"):
             raise ValueError(f"unknown fidelity {fidelity!r}")
+        self._fidelity = fidelity
         kind = job.kind
         extra_s, extra_bytes = 0.0, 0.0
         if kind in MATMUL_KINDS:
@@ -217,7 +241,8 @@ class GPU(Component):
             return 0.0, 0.0
         heads = max(job.batch, 1)  # query heads over all sequences
         nbytes = 2.0 * splits * heads * (job.k + 1) * 4.0
-        return p["launch_overhead"] + rm.stream_time(nbytes, p["dram_latency"], p["stream_bandwidth"]), nbytes
+        return p["launch_overhead"] + rm.stream_time(nbytes, p["dram_latency"],
+                                                     self.sustained_bandwidth(nbytes)), nbytes
 
     def _softmax(self, job: Job) -> tuple[float, float]:
         """Per score: one exp on the SFUs, the other FLOPs one CUDA-core op each (not FMAs)."""
