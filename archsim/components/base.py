@@ -146,10 +146,14 @@ def component_types() -> dict[str, type[Component]]:
     return dict(sorted(_REGISTRY.items()))
 
 
-def component_class(type_name: str, file=None, key=None) -> type[Component]:
-    types = component_types()
-    if type_name not in types:
-        broken = "; ".join(f"{m} failed to import ({why})" for m, why in IMPORT_FAILURES.items())
-        raise ConfigError(f"unknown component type {type_name!r}; known: {', '.join(types)}"
+def lookup(known: dict, name: str, what: str, failures: dict, file=None, key=None):
+    """`known[name]`, or one ConfigError listing what is known and any module that failed to import."""
+    if name not in known:
+        broken = "; ".join(f"{m} failed to import ({why})" for m, why in failures.items())
+        raise ConfigError(f"unknown {what} {name!r}; known: {', '.join(known)}"
                           + (f"; {broken}" if broken else ""), file, key)
-    return types[type_name]
+    return known[name]
+
+
+def component_class(type_name: str, file=None, key=None) -> type[Component]:
+    return lookup(component_types(), type_name, "component type", IMPORT_FAILURES, file, key)

@@ -14,14 +14,14 @@ Stage.after:
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from archsim.components.base import Job
 from archsim.config.schema import Field, validate
-from archsim.errors import CapacityError, ConfigError
+from archsim.errors import CapacityError
 
 PREV_OP = -1
 
@@ -227,14 +227,5 @@ def mapping_strategies() -> dict[str, type[Mapping]]:
 
 
 def mapping_class(strategy: str, file=None, key=None) -> type[Mapping]:
-    known = mapping_strategies()
-    if strategy not in known:
-        broken = "; ".join(f"{m} failed to import ({why})" for m, why in IMPORT_FAILURES.items())
-        raise ConfigError(f"unknown mapping strategy {strategy!r}; known: {', '.join(known)}"
-                          + (f"; {broken}" if broken else ""), file, key)
-    return known[strategy]
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-int(a) // int(b)) if b else 0
-
+    from archsim.components.base import lookup
+    return lookup(mapping_strategies(), strategy, "mapping strategy", IMPORT_FAILURES, file, key)
