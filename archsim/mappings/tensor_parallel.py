@@ -48,7 +48,7 @@ def _scaled(op: dict, flops: float, w: float, a: float, kv: float, **dims) -> di
 
 def shard(op: dict, tp: int) -> tuple[dict, str | None]:
     """One GPU's share of `op` and the collective that follows it (None, allreduce, allgather)."""
-    name, kind, m, n, k = op["name"], op["op"], op["m"], op["n"], op["k"]
+    name, kind, n, k = op["name"], op["op"], op["n"], op["k"]
     if kind in ATTENTION_OPS or name in HEAD_MATMULS:
         h = _ceil(op["heads"], tp) / op["heads"]
         kvh = _ceil(op["kv_heads"], tp) / op["kv_heads"]
