@@ -1,0 +1,239 @@
+"""Python entry points of the NoC engine: argument checking, array packing, result assembly."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from archsim.components.noc import _unsigned, engine
+from archsim.components.noc.config import RouterConfig
+from archsim.components.noc.stats import NocStats
+from archsim.components.noc.traffic import HOTSPOT, destinations
+from archsim.errors import ConfigError
+
+_COMPILE_S: float | None = None
+_KERNEL = None
+
+
+def _kernel():
+    global _KERNEL
+    if _KERNEL is None:
+        _KERNEL = _unsigned.load(engine)
+    return _KERNEL
+
+
+def _mesh(mesh) -> tuple[int, int]:
+    if isinstance(mesh, str):
+        try:
+            a, b = mesh.lower().split("x")
+            mesh = (int(a), int(b))
+        except ValueError:
+            raise ConfigError(f"mesh must look like ROWSxCOLS, got {mesh!r}", None, "mesh") from None
+    rows, cols = (int(mesh[0]), int(mesh[1]))
+    if rows < 1 or cols < 1:
+        raise ConfigError(f"mesh dimensions must be positive, got {rows}x{cols}", None, "mesh")
+    if rows * cols * 5 * 32 >= 2**62 // 32768:
+        raise ConfigError(f"mesh {rows}x{cols} is too large", None, "mesh")
+    return rows, cols
+
+
+def _empty_flows():
+    z = np.zeros(0, np.int64)
+    return (z, z, z, z, np.zeros(0, np.int8), np.zeros(0, np.int8), z,
+            np.zeros(1, np.int64), z)
+
+
+def _call(rows, cols, router: RouterConfig, mode, *, rate_pkt=0.0, pkt_size=1, pattern=0,
+          pat_dest=None, hot_nodes=None, hot_frac=0.0, seed=1, warmup_periods=3,
+          sample_period=1000, max_samples=10, lat_thres=500.0, warm_thres=0.05,
+          stop_thres=0.05, fixed_warmup=0, fixed_sample=0, max_cycles=0, flows=None,
+          stall_limit=0, n_flows=0):
+    n = rows * cols
+    stats = np.zeros(engine.N_STATS, np.float64)
+    flow_done = np.full(n_flows, -1, np.int64)
+    flow_start = np.full(n_flows, -1, np.int64)
+    flow_head = np.full(n_flows, -1, np.int64)
+    link = np.zeros(n * engine.P, np.int64)
+    if pat_dest is None:
+        pat_dest = np.zeros(max(n, 1), np.int32)
+    if hot_nodes is None:
+        hot_nodes = np.zeros(1, np.int32)
+    fl = flows if flows is not None else _empty_flows()
+    _kernel()(rows, cols, router.vcs, router.vc_buf, router.routing_delay,
+                    router.vc_alloc_delay, router.sw_alloc_delay, router.st_delay,
+                    router.link_latency, router.credit_delay, bool(router.wait_for_tail_credit),
+                    router.alloc_iters, mode, float(rate_pkt), int(pkt_size), int(pattern),
+                    pat_dest, hot_nodes, float(hot_frac), int(seed), int(warmup_periods),
+                    int(sample_period), int(max_samples), float(lat_thres), float(warm_thres),
+                    float(stop_thres), int(fixed_warmup), int(fixed_sample), int(max_cycles),
+                    *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link)
+    return stats, flow_done, flow_start, flow_head, link
+
+
+def _compile() -> float:
+    """JIT-compile (or load from cache) the kernel once per process; returns the seconds."""
+    global _COMPILE_S
+    if _COMPILE_S is None:
+        t0 = time.perf_counter()
+        _call(2, 2, RouterConfig(), 0, rate_pkt=0.1, fixed_warmup=10, fixed_sample=10,
+              max_cycles=200)
+        _COMPILE_S = time.perf_counter() - t0
+        return _COMPILE_S
+    return 0.0
+
+
+def simulate_traffic(mesh=(8, 8), pattern="uniform", rate: float = 0.1, packet_flits: int = 1,
+                     router: RouterConfig | None = None, seed: int = 1, *,
+                     warmup_periods: int = 3, sample_period: int = 1000, max_samples: int = 10,
+                     latency_threshold: float = 500.0, cycles: int | None = None,
+                     hotspot_nodes=None, hotspot_fraction: float = 0.5,
+                     max_cycles: int = 200_000) -> NocStats:
+    """Open-loop synthetic traffic measured like BookSim's latency mode (see the package doc).
+
+    ``rate`` is offered flits per node per cycle (a packet starts with probability
+    rate / packet_flits each cycle at each node). Without ``cycles``, sample periods of
+    ``sample_period`` cycles run: ``warmup_periods`` of warm-up, then measured periods until
+    latency and accepted rate change by at most 5% three times in a row (at most
+    ``max_samples`` periods in all), then the packets created in the measured window drain.
+    The run stops as saturated when the mean latency of delivered and in-flight flits exceeds
+    ``latency_threshold``. With ``cycles``, warm-up is cycles // 4 and the rest is measured.
+    """
+    router = router or RouterConfig()
+    rows, cols = _mesh(mesh)
+    n = rows * cols
+    if not 0.0 <= rate <= 1.0:
+        raise ConfigError(f"rate must be in [0, 1] flits/node/cycle, got {rate}", None, "rate")
+    packet_flits = int(packet_flits)
+    if packet_flits < 1:
+        raise ConfigError(f"packet_flits must be >= 1, got {packet_flits}", None, "packet_flits")
+    kind, dest = destinations(pattern, rows, cols)
+    hot = np.zeros(1, np.int32)
+    if kind == HOTSPOT:
+        hot = np.asarray(hotspot_nodes if hotspot_nodes is not None
+                         else [(rows // 2) * cols + cols // 2], dtype=np.int32).reshape(-1)
+        if hot.size == 0 or hot.min() < 0 or hot.max() >= n:
+            raise ConfigError("hotspot nodes must be node ids of the mesh", None, "hotspot_nodes")
+    fixed_w = fixed_s = 0
+    if cycles is not None:
+        cycles = int(cycles)
+        if cycles < 4:
+            raise ConfigError(f"cycles must be >= 4, got {cycles}", None, "cycles")
+        fixed_w = cycles // 4
+        fixed_s = cycles - fixed_w
+    comp = _compile()
+    t0 = time.perf_counter()
+    stats, _, _, _, link = _call(rows, cols, router, 0, rate_pkt=rate / packet_flits,
+                              pkt_size=packet_flits, pattern=kind, pat_dest=dest, hot_nodes=hot,
+                              hot_frac=hotspot_fraction, seed=seed,
+                              warmup_periods=warmup_periods, sample_period=sample_period,
+                              max_samples=max_samples, lat_thres=latency_threshold,
+                              fixed_warmup=fixed_w, fixed_sample=fixed_s, max_cycles=max_cycles)
+    wall = time.perf_counter() - t0
+    return _assemble(rows, cols, stats, wall, comp, rate, link)
+
+
+def _assemble(rows, cols, stats, wall, comp, offered, link, flow_done=None, flow_start=None):
+    n = rows * cols
+    cnt = stats[engine.S_PLAT_CNT]
+    nan = float("nan")
+    acc_cyc = stats[engine.S_ACC_CYCLES]
+    return NocStats(
+        rows=rows, cols=cols, cycles=int(stats[engine.S_CYCLES]),
+        packets=int(stats[engine.S_PKTS_DONE]), flits=int(stats[engine.S_FLITS_DONE]),
+        avg_packet_latency_cycles=stats[engine.S_PLAT_SUM] / cnt if cnt else nan,
+        max_packet_latency_cycles=stats[engine.S_PLAT_MAX] if cnt else nan,
+        avg_network_latency_cycles=stats[engine.S_NLAT_SUM] / cnt if cnt else nan,
+        accepted_flit_rate=stats[engine.S_ACC_FLITS] / acc_cyc / n if acc_cyc > 0 else nan,
+        offered_flit_rate=offered,
+        avg_hops=stats[engine.S_HOPS_SUM] / cnt if cnt else nan,
+        avg_fragmentation=stats[engine.S_FRAG_SUM] / cnt if cnt else nan,
+        flit_hops=int(stats[engine.S_FLIT_HOPS]),
+        saturated=bool(stats[engine.S_SATURATED]),
+        wall_s=wall, deadlocked=bool(stats[engine.S_DEADLOCK]), compile_s=comp,
+        flow_done_cycle=flow_done, flow_start_cycle=flow_start,
+        link_flits=link.reshape(rows, cols, engine.P))
+
+
+def simulate_flows(mesh, src, dst, flits, inject_cycle=None, color=None, order=None,
+                   router: RouterConfig | None = None, *, max_cycles: int | None = None,
+                   packet_flits=None, stall_limit: int = 100_000) -> NocStats:
+    """Deterministic flow (trace) mode; see the package doc. Returns per-flow completion."""
+    router = router or RouterConfig()
+    rows, cols = _mesh(mesh)
+    n = rows * cols
+    src = np.asarray(src, dtype=np.int64).reshape(-1)
+    nf = src.shape[0]
+
+    def arr(x, default, name, dtype=np.int64):
+        if x is None:
+            return np.full(nf, default, dtype)
+        a = np.asarray(x).reshape(-1)
+        if a.shape[0] == 1 and nf != 1:
+            a = np.full(nf, a[0])
+        if a.shape[0] != nf:
+            raise ConfigError(f"{name} has {a.shape[0]} entries, src has {nf}", None, name)
+        return a.astype(dtype)
+
+    dst = arr(dst, 0, "dst")
+    flits = arr(flits, 1, "flits")
+    t0 = arr(inject_cycle, 0, "inject_cycle")
+    colr = arr(color, -1, "color")
+    ordr = arr(order, 0, "order")
+    pkt = arr(packet_flits, 0, "packet_flits")
+    if nf:
+        if src.min() < 0 or src.max() >= n or dst.min() < 0 or dst.max() >= n:
+            raise ConfigError(f"src and dst must be node ids in [0, {n})", None, "flows")
+        if t0.min() < 0:
+            raise ConfigError("inject_cycle must be >= 0", None, "inject_cycle")
+        if flits.min() < 0:
+            raise ConfigError("flits must be >= 0", None, "flits")
+        if colr.max() >= 128 or colr.min() < -1:
+            raise ConfigError("color must be -1 (any VC) or in [0, 128)", None, "color")
+        if ((ordr != 0) & (ordr != 1)).any():
+            raise ConfigError("order must be 0 (XY) or 1 (YX)", None, "order")
+    pkt = np.where(pkt <= 0, np.maximum(flits, 1), pkt)
+    live = np.flatnonzero(flits > 0)
+    srt = live[np.lexsort((live, t0[live], src[live]))]
+    counts = np.bincount(src[srt], minlength=n)
+    src_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=src_ptr[1:])
+    packed = (src, dst, flits, t0, colr.astype(np.int8), ordr.astype(np.int8), pkt, src_ptr,
+              srt.astype(np.int64))
+    comp = _compile()
+    tw = time.perf_counter()
+    stats, done, start, head, link = _call(rows, cols, router, 1, flows=packed,
+                                     max_cycles=int(max_cycles or 0),
+                                     stall_limit=int(stall_limit), n_flows=nf)
+    wall = time.perf_counter() - tw
+    done[done < -1] = -1
+    zero = flits <= 0
+    done[zero] = t0[zero]
+    start[zero] = t0[zero]
+    head[zero] = t0[zero]
+    cyc = int(stats[engine.S_CYCLES])
+    stats[engine.S_ACC_CYCLES] = max(cyc, 1)
+    total = int(flits.sum())
+    res = _assemble(rows, cols, stats, wall, comp, total / max(cyc, 1) / n, link, done, start)
+    res.flow_head_cycle = head
+    res.cycles = int(done.max()) if nf and (done >= 0).all() else cyc
+    return res
+
+
+def mesh_hops(mesh, src, dst):
+    """Manhattan distance (links) between node ids of a rows x cols mesh."""
+    rows, cols = _mesh(mesh)
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    return np.abs(src // cols - dst // cols) + np.abs(src % cols - dst % cols)
+
+
+def zero_load_latency(mesh, src, dst, packet_flits: int = 1,
+                      router: RouterConfig | None = None):
+    """Cycles from creation to tail delivery of one packet in an empty mesh: injection, one
+    router pipeline plus link per router on the path (destination router included), then
+    the body flits one per cycle (which holds when vc_buf covers the credit round trip,
+    sw_alloc + st + 2 * link + credit_delay cycles; smaller buffers throttle the body)."""
+    router = router or RouterConfig()
+    h = mesh_hops(mesh, src, dst)
+    return router.inject_cycles + (h + 1) * router.hop_cycles + int(packet_flits) - 1

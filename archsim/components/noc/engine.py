@@ -1,0 +1,1196 @@
+"""The Numba kernel of the mesh NoC: one function that advances all routers cycle by cycle.
+
+Layout (N routers, P = 5 ports: 0 east (+col), 1 west, 2 south (+row), 3 north, 4 local;
+V VCs, B flits per VC buffer):
+  input VC  iv = (r * P + p) << vb | v      one record of 2**rwb int32 words per input VC at
+            vr[iv << rwb]: [0] ring head (or front flit index) | count << 16, [1] state
+            word, [2] front packet, [3] its size, [4:] ring of flit codes. With wait-for-tail
+            -credit a VC buffer only ever holds one packet, so the ring is left out and the
+            record is 16 bytes (the whole 16x16 mesh's VCs then fit in L2)
+  output VC ov = (r * Q + o) << vb | w, Q = 6: credit counters for the VC buffers downstream
+            of output o; o = 5 is the source's view of its router's injection port.
+  (vb, bb: bits for V and B, so that no index is split by a runtime division.)
+  flit code = packet_slot * 4 + 2 * is_head + is_tail (a VC holds whole packets in order).
+Events travel through FIFOs with a constant delay each, so every FIFO stays ordered by due
+time and nothing needs a heap. Routers only see events due now, and everything a router emits
+is due later, so routers of one cycle are independent and only active ones are visited.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+from archsim.components.noc._intrin import prefetch
+
+P = 5
+Q = 6
+LOCAL = 4
+SRC = 5
+
+# indices into the float64 stats vector the kernel fills
+S_CYCLES = 0
+S_PLAT_SUM = 1
+S_PLAT_CNT = 2
+S_PLAT_MAX = 3
+S_NLAT_SUM = 4
+S_HOPS_SUM = 5
+S_ACC_FLITS = 6
+S_ACC_CYCLES = 7
+S_FLIT_HOPS = 8
+S_SATURATED = 9
+S_DEADLOCK = 10
+S_PKTS_DONE = 11
+S_FLITS_DONE = 12
+S_PHASES = 13
+S_FRAG_SUM = 14
+S_EVENTS_MAX = 15
+N_STATS = 16
+
+# simulation states (BookSim's latency-mode protocol)
+WARMUP = 0
+RUNNING = 1
+DRAINING = 2
+EMPTYING = 3    # measured packets are out: stop creating packets, let the rest drain
+
+
+@njit(cache=True, inline="always")
+def _rng_next(s):
+    # xorshift64* (state in s[0]); deterministic across platforms and Numba versions
+    x = s[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    s[0] = x
+    return x * np.uint64(2685821657736338717)
+
+
+@njit(cache=True, inline="always")
+def _rng_float(s):
+    return np.float64(_rng_next(s) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def _rng_int(s, n):
+    return np.int64(_rng_float(s) * n)
+
+
+@njit(cache=True, inline="always")
+def _geom(s, p):
+    """Cycles to the next Bernoulli(p) success, >= 1 (one trial per cycle, as BookSim)."""
+    if p >= 1.0:
+        return 1
+    u = 1.0 - _rng_float(s)  # (0, 1]
+    return 1 + np.int64(np.floor(np.log(u) / np.log1p(-p)))
+
+
+@njit(cache=True, inline="always")
+def _first_from(mask, k):
+    """Index of the first set bit of mask at or after bit k, wrapping round (mask != 0)."""
+    hi = mask & ~((np.int64(1) << k) - 1)
+    if hi != 0:
+        return trailing_zeros(hi)
+    return trailing_zeros(mask)
+
+
+@njit(cache=True)
+def _q_room(qt, qe, qs, need):
+    """Make room for `need` more events in a FIFO (due times qt, events qe; qs = [head,
+    count]), keeping the oldest first. Growing only between phases (never inside the router
+    loop) keeps the hot loop free of array rebinding, which Numba makes expensive."""
+    cap = qt.shape[0]
+    if cap - qs[1] >= need:
+        return qt, qe
+    ncap = cap * 2
+    while ncap - qs[1] < need:
+        ncap *= 2
+    nt = np.empty(ncap, np.int64)
+    ne = np.empty(ncap, np.int64)
+    h = qs[0]
+    for i in range(qs[1]):
+        j = (h + i) & (cap - 1)
+        nt[i] = qt[j]
+        ne[i] = qe[j]
+    qs[0] = 0
+    return nt, ne
+
+
+@njit(cache=True)
+def _grow(a, n):
+    b = np.empty(n, a.dtype)
+    b[:a.shape[0]] = a
+    return b
+
+
+@njit(cache=True, inline="always")
+def _route(rr, rc, dr, dc, order):
+    """Output port at router (rr, rc) toward (dr, dc): XY (order 0, columns first) or YX."""
+    if rr == dr and rc == dc:
+        return 4
+    if order == 0:
+        if dc > rc:
+            return 0
+        if dc < rc:
+            return 1
+        return 2 if dr > rr else 3
+    if dr > rr:
+        return 2
+    if dr < rr:
+        return 3
+    return 0 if dc > rc else 1
+
+
+@njit(cache=True)
+def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
+             mode, rate_pkt, pkt_size, pattern, pat_dest, hot_nodes, hot_frac, seed,
+             warmup_periods, sample_period, max_samples, lat_thres, warm_thres, stop_thres,
+             fixed_warmup, fixed_sample, max_cycles,
+             f_src, f_dst, f_flits, f_t0, f_color, f_order, f_pkt, src_ptr, src_flows,
+             stall_limit, stats, flow_done, flow_start, flow_head, link_flits):
+    """Run one simulation. mode 0: synthetic traffic (BookSim latency protocol, or fixed
+    warm-up/sample lengths if fixed_sample > 0); mode 1: flows (run until all delivered)."""
+    N = rows * cols
+    # VC and buffer-slot fields are padded to powers of two so indices split by shifts
+    vb = 0
+    while (1 << vb) < V:
+        vb += 1
+    bb = 0
+    while (1 << bb) < B:
+        bb += 1
+    VM = (1 << vb) - 1
+    BM = (1 << bb) - 1
+    NIV = (N * P) << vb
+    NOV = (N * Q) << vb
+    full = (np.int64(1) << V) - 1
+    r_row = np.empty(N, np.int32)
+    r_col = np.empty(N, np.int32)
+    for r in range(N):
+        r_row[r] = r // cols
+        r_col[r] = r % cols
+
+    # delays from the switch-allocation cycle s (see RouterConfig)
+    d_flit = sad + st + L          # to the next router's input buffer, or to the sink
+    d_cred = sad + L + cd          # credit back to the upstream router
+    d_scred = sad + L              # credit back to the source (no credit pipeline there)
+    d_inj = L + 1                  # source to its router's injection buffer
+    d_ecred = d_flit + 1 + L + cd  # sink's credit back to the ejecting router
+
+    # ---------------- state arrays ----------------
+    # input VC records (see the module doc): [0] ring head or front flit index | count << 16;
+    # [1] state | out port << 2 | out VC << 5 | colour + 1 << 10 (state 0 idle, 1 waiting for
+    # VC allocation, 2 active); [2] front packet, [3] its size; [4:] ring (when kept)
+    ring = not wait_tail
+    rwb = 2
+    if ring:
+        while (1 << rwb) < 4 + (1 << bb):
+            rwb += 1
+    vr = np.zeros(NIV << rwb, np.int32)
+    # with single-cycle stages no per-VC ready time needs checking (masks say it all)
+    chk = not (rd == 0 and vad <= 1 and sad <= 1)
+    ready = np.zeros(NIV if chk else 1, np.int64)
+    # per router, one record of 32 words (four cache lines): per input port the VCs holding
+    # flits and active (SA, [0:5]), whose next buffer is full (NOCRED, [5:10]), waiting for VC
+    # allocation (VA, [10:15]); the switch arbiters' round-robin offsets ([15:20]), iSLIP
+    # grant pointers per output ([20:25]) and accept pointers per input ([25:30]); the flits
+    # held ([30])
+    rs = np.zeros(N << 5, np.int64)
+    vout = np.zeros(NIV, np.int8)         # output port of each active input VC
+    owner = np.full(NOV, -1, np.int32)    # input VC holding each output VC (for NOCRED)
+    sa_new = np.zeros(P, np.int64)
+    oc_cred = np.full(NOV, B, np.int16)
+    tailm = np.zeros(N * Q, np.int64)     # output VCs whose tail has gone (wait for credits)
+    busy = np.zeros(N * Q, np.int64)      # allocated output VCs per (router, output)
+    # active routers (holding flits) as a two-level bitmap, visited in index order so that
+    # memory is walked forwards; idle routers cost nothing
+    NW = (N + 63) >> 6
+    NS = (NW + 63) >> 6
+    amap = np.zeros(NW, np.int64)
+    asum = np.zeros(NS, np.int64)
+    visit = np.empty(N, np.int64)
+    na = 0
+
+    # packets (slots recycled through a free stack)
+    cap = 1024 + 4 * N
+    pk_dst = np.empty(cap, np.int32)
+    pk_info = np.empty(cap, np.int64)     # dest row | dest col << 16 | order << 32 | colour+1 << 33
+    pk_hat = np.empty(cap, np.int64)
+    pk_src = np.empty(cap, np.int32)
+    pk_size = np.empty(cap, np.int32)
+    pk_ct = np.empty(cap, np.int64)
+    pk_it = np.empty(cap, np.int64)
+    pk_flow = np.empty(cap, np.int64)
+    pk_rec = np.empty(cap, np.int8)
+    free = np.arange(cap - 1, -1, -1).astype(np.int64)
+    nfree = cap
+
+    # event FIFOs: flits to routers/sinks, injected flits, credits to routers, to sources,
+    # from sinks
+    # (flit events pack target << 32 | flit code; credit events are the output-VC index)
+    qcap = 1024
+    while qcap < 4 * N:
+        qcap *= 2
+    fq_t = np.empty(qcap, np.int64); fq_e = np.empty(qcap, np.int64)
+    iq_t = np.empty(qcap, np.int64); iq_e = np.empty(qcap, np.int64)
+    cq_t = np.empty(qcap, np.int64); cq_e = np.empty(qcap, np.int64)
+    sq_t = np.empty(qcap, np.int64); sq_e = np.empty(qcap, np.int64)
+    eq_t = np.empty(qcap, np.int64); eq_e = np.empty(qcap, np.int64)
+    fqs = np.zeros(2, np.int64); iqs = np.zeros(2, np.int64); cqs = np.zeros(2, np.int64)
+    sqs = np.zeros(2, np.int64); eqs = np.zeros(2, np.int64)
+
+    # sources: current packet, flits sent of it, its VC; idle sources wait in a heap keyed by
+    # the cycle their next packet appears
+    s_pk = np.full(N, -1, np.int64)
+    s_sent = np.zeros(N, np.int32)
+    s_vc = np.zeros(N, np.int16)
+    s_last = np.full(N, V - 1, np.int16)
+    s_next = np.zeros(N, np.int64)        # traffic: creation cycle of the next packet
+    s_fptr = np.zeros(N, np.int64)        # flows: next flow index into src_flows
+    s_fpk = np.zeros(N, np.int64)         # flows: packets of the current flow issued
+    slist = np.empty(N, np.int64)
+    insl = np.zeros(N, np.bool_)
+    ns = 0
+    h_key = np.empty(N + 1, np.int64)
+    h_val = np.empty(N + 1, np.int64)
+    nh = 0
+
+    rng = np.zeros(1, np.uint64)
+    rng[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x2545F4914F6CDD1D)
+    if rng[0] == 0:
+        rng[0] = np.uint64(88172645463325252)
+    for _ in range(4):
+        _rng_next(rng)
+
+    # per-cycle scratch for the switch allocator
+    req_vc = np.empty(P * P, np.int64)
+    reqm = np.zeros(P, np.int64)
+    col = np.zeros(P, np.int64)
+    gmask = np.zeros(P, np.int64)
+    match_o = np.zeros(P, np.int64)
+    PV = P << vb
+    va_lst = np.empty(P * PV, np.int64)
+    va_m = np.zeros(PV, np.int8)
+    va_col = np.zeros(PV, np.int64)
+    va_g = np.zeros(PV, np.int64)
+    gr_iv = np.zeros(PV, np.int64)
+    gr_w = np.zeros(PV, np.int64)
+    va_gptr = np.zeros(NOV, np.int16)    # iSLIP grant pointer of each output VC
+    va_aptr = np.zeros(NIV, np.int16)    # iSLIP accept pointer of each input VC
+    va_cnt = np.zeros(P, np.int64)
+
+    # ---------------- initial sources ----------------
+    if mode == 0:
+        for n in range(N):
+            first = _geom(rng, rate_pkt) - 1 if rate_pkt > 0 else np.int64(1) << 60
+            s_next[n] = first
+            # push to heap
+            i = nh
+            nh += 1
+            while i > 0:
+                par = (i - 1) >> 1
+                if h_key[par] <= first:
+                    break
+                h_key[i] = h_key[par]; h_val[i] = h_val[par]
+                i = par
+            h_key[i] = first; h_val[i] = n
+    else:
+        for n in range(N):
+            if src_ptr[n] < src_ptr[n + 1]:
+                s_fptr[n] = src_ptr[n]
+                first = f_t0[src_flows[src_ptr[n]]]
+                i = nh
+                nh += 1
+                while i > 0:
+                    par = (i - 1) >> 1
+                    if h_key[par] <= first:
+                        break
+                    h_key[i] = h_key[par]; h_val[i] = h_val[par]
+                    i = par
+                h_key[i] = first; h_val[i] = n
+
+    # ---------------- statistics / protocol ----------------
+    sim_state = WARMUP if mode == 0 else RUNNING
+    plat_sum = 0.0
+    plat_cnt = 0.0
+    plat_max = 0.0
+    nlat_sum = 0.0
+    hops_sum = 0.0
+    frag_sum = 0.0
+    acc_flits = 0.0
+    reset_time = np.int64(0)
+    infl_flits = 0.0          # flits created and not yet ejected (BookSim's in-flight set)
+    infl_ct_sum = 0.0
+    meas_infl = 0             # recorded flits in flight (drain waits for them)
+    pk_done = 0.0
+    fl_done = 0.0
+    saturated = False
+    deadlock = False
+    flows_left = 0
+    if mode == 1:
+        flows_left = f_src.shape[0]
+        for f in range(f_src.shape[0]):
+            if f_flits[f] <= 0:
+                flow_done[f] = f_t0[f]
+                flow_start[f] = f_t0[f]
+                flows_left -= 1
+    total_phases = 0
+    converged = 0
+    clear_last = False
+    prev_lat = 0.0
+    prev_acc = 0.0
+    drain_time = np.int64(1) << 62
+    if mode == 0:
+        if fixed_sample > 0:
+            checkpoint = np.int64(fixed_warmup)
+        else:
+            checkpoint = np.int64(sample_period)
+    else:
+        checkpoint = np.int64(1) << 62
+    last_progress = np.int64(0)
+    acc_cycles = 0.0
+    events_max = 0
+
+    t = np.int64(0)
+    while True:
+        # ======== protocol checkpoints (traffic mode) ========
+        if mode == 0 and t >= checkpoint and sim_state != DRAINING:
+            if fixed_sample > 0:
+                if sim_state == WARMUP:
+                    # clear stats and start the sample window
+                    plat_sum = 0.0; plat_cnt = 0.0; plat_max = 0.0; nlat_sum = 0.0
+                    hops_sum = 0.0; frag_sum = 0.0; acc_flits = 0.0; reset_time = t
+                    sim_state = RUNNING
+                    checkpoint = t + fixed_sample
+                else:
+                    acc_cycles = np.float64(t - reset_time)
+                    sim_state = DRAINING
+                    drain_time = t
+                    checkpoint = np.int64(1) << 62
+            else:
+                # one sample period has ended
+                cur_lat = plat_sum / plat_cnt if plat_cnt > 0 else np.nan
+                cur_acc = acc_flits / np.float64(t - reset_time) / N
+                lat_change = abs((cur_lat - prev_lat) / cur_lat)
+                acc_change = abs((cur_acc - prev_acc) / cur_acc)
+                prev_lat = cur_lat
+                prev_acc = cur_acc
+                est = (plat_sum + t * infl_flits - infl_ct_sum) / (plat_cnt + infl_flits)
+                if lat_thres >= 0 and est > lat_thres:
+                    saturated = True
+                    acc_cycles = np.float64(t - reset_time)
+                    break
+                if sim_state == WARMUP:
+                    # a fixed number of warm-up periods, or (0) until both settle
+                    if (total_phases + 1 >= warmup_periods if warmup_periods > 0 else
+                            not (lat_change > warm_thres) and not (acc_change > warm_thres)):
+                        clear_last = True
+                        sim_state = RUNNING
+                else:
+                    if not (lat_change > stop_thres) and not (acc_change > stop_thres):
+                        converged += 1
+                    else:
+                        converged = 0
+                total_phases += 1
+                if total_phases >= max_samples or (sim_state == RUNNING and converged >= 3):
+                    if sim_state == RUNNING:
+                        acc_cycles = np.float64(t - reset_time)
+                        sim_state = DRAINING
+                        drain_time = t
+                        checkpoint = np.int64(1) << 62
+                    else:
+                        acc_cycles = np.float64(t - reset_time)
+                        break
+                else:
+                    if clear_last or (sim_state == WARMUP and total_phases % 2 == 0):
+                        clear_last = False
+                        plat_sum = 0.0; plat_cnt = 0.0; plat_max = 0.0; nlat_sum = 0.0
+                        hops_sum = 0.0; frag_sum = 0.0; acc_flits = 0.0; reset_time = t
+                    checkpoint = t + sample_period
+        if mode == 0 and sim_state == DRAINING and meas_infl == 0:
+            # all recorded packets delivered; sources have passed the drain time?
+            pending = False
+            for n in range(N):
+                if s_pk[n] >= 0 and pk_rec[s_pk[n]] != 0:
+                    pending = True
+                    break
+                if s_next[n] < drain_time:
+                    pending = True
+                    break
+            if not pending:
+                sim_state = EMPTYING
+        if mode == 0 and sim_state == EMPTYING:
+            if infl_flits == 0 and fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1] == 0:
+                break
+        if mode == 0 and sim_state == DRAINING and lat_thres >= 0 and (t - drain_time) % 1000 == 999:
+            est = (plat_sum + t * infl_flits - infl_ct_sum) / (plat_cnt + infl_flits)
+            if est > lat_thres:
+                saturated = True
+                break
+        if mode == 1 and flows_left == 0:
+            break
+        if max_cycles > 0 and t >= max_cycles:
+            saturated = True
+            break
+
+        # ======== 1. flits arriving at routers and sinks ========
+        qm = fq_t.shape[0] - 1
+        while fqs[1] > 0 and fq_t[fqs[0]] <= t:
+            j = fqs[0]
+            e = fq_e[j]
+            fqs[0] = (j + 1) & qm
+            fqs[1] -= 1
+            a = e >> 32
+            code = e & 0xFFFFFFFF
+            pk = code >> 2
+            if a >= NIV:
+                # ejected at node a - NIV
+                if sim_state < DRAINING:
+                    acc_flits += 1.0
+                fl_done += 1.0
+                infl_flits -= 1.0
+                infl_ct_sum -= pk_ct[pk]
+                if pk_rec[pk] != 0:
+                    meas_infl -= 1
+                if code & 2:
+                    pk_hat[pk] = t
+                    if mode == 1:
+                        f = pk_flow[pk]
+                        if flow_head[f] < 0:
+                            flow_head[f] = t
+                if code & 1:
+                    lat = np.float64(t - pk_ct[pk])
+                    if sim_state == WARMUP or pk_rec[pk] != 0:
+                        plat_sum += lat
+                        plat_cnt += 1.0
+                        nlat_sum += np.float64(t - pk_it[pk])
+                        sn = pk_src[pk]
+                        dn = pk_dst[pk]
+                        # minimal routes: hops are the Manhattan distance plus the last router
+                        hops_sum += 1 + abs(r_row[sn] - r_row[dn]) + abs(r_col[sn] - r_col[dn])
+                        frag_sum += np.float64(t - pk_hat[pk] - pk_size[pk] + 1)
+                        if lat > plat_max:
+                            plat_max = lat
+                    pk_done += 1.0
+                    if mode == 1:
+                        f = pk_flow[pk]
+                        flow_done[f] += 1          # counted up from -packets
+                        if flow_done[f] == 0:
+                            flow_done[f] = t
+                            flows_left -= 1
+                    free[nfree] = pk
+                    nfree += 1
+                continue
+            iv = a
+            rp = iv >> vb
+            r = rp // P
+            b0 = iv << rwb
+            hc = vr[b0]
+            c = hc >> 16
+            if ring:
+                vr[b0 + 4 + (((hc & 0xFFFF) + c) & BM)] = code
+            elif c == 0:
+                # a new packet (or more of the one in front, which stays recorded)
+                if code & 2:
+                    vr[b0 + 2] = pk
+                    vr[b0 + 3] = pk_size[pk]
+                    hc = 0
+            vr[b0] = hc + 65536
+            rs[(r << 5) + 30] += 1
+            wb = np.int64(1) << (r & 63)
+            if amap[r >> 6] & wb == 0:
+                if amap[r >> 6] == 0:
+                    asum[r >> 12] |= np.int64(1) << ((r >> 6) & 63)
+                amap[r >> 6] |= wb
+                na += 1
+            if c == 0:
+                sov = vr[b0 + 1]
+                if sov & 3 == 0:
+                    pi = pk_info[pk]
+                    o = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
+                    vr[b0 + 1] = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
+                    if chk:
+                        ready[iv] = t + rd
+                    rs[(r << 5) + 10 + rp - r * P] |= np.int64(1) << (iv & VM)
+                elif sov & 3 == 2:
+                    if chk:
+                        ready[iv] = t
+                    rs[(r << 5) + rp - r * P] |= np.int64(1) << (iv & VM)
+        # ======== 2. flits entering from sources ========
+        qm = iq_t.shape[0] - 1
+        while iqs[1] > 0 and iq_t[iqs[0]] <= t:
+            j = iqs[0]
+            e = iq_e[j]
+            iqs[0] = (j + 1) & qm
+            iqs[1] -= 1
+            iv = e >> 32
+            code = e & 0xFFFFFFFF
+            pk = code >> 2
+            rp = iv >> vb
+            r = rp // P
+            b0 = iv << rwb
+            hc = vr[b0]
+            c = hc >> 16
+            if ring:
+                vr[b0 + 4 + (((hc & 0xFFFF) + c) & BM)] = code
+            elif c == 0:
+                # a new packet (or more of the one in front, which stays recorded)
+                if code & 2:
+                    vr[b0 + 2] = pk
+                    vr[b0 + 3] = pk_size[pk]
+                    hc = 0
+            vr[b0] = hc + 65536
+            rs[(r << 5) + 30] += 1
+            wb = np.int64(1) << (r & 63)
+            if amap[r >> 6] & wb == 0:
+                if amap[r >> 6] == 0:
+                    asum[r >> 12] |= np.int64(1) << ((r >> 6) & 63)
+                amap[r >> 6] |= wb
+                na += 1
+            if c == 0:
+                sov = vr[b0 + 1]
+                if sov & 3 == 0:
+                    pi = pk_info[pk]
+                    o = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
+                    vr[b0 + 1] = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
+                    if chk:
+                        ready[iv] = t + rd
+                    rs[(r << 5) + 10 + rp - r * P] |= np.int64(1) << (iv & VM)
+                elif sov & 3 == 2:
+                    if chk:
+                        ready[iv] = t
+                    rs[(r << 5) + rp - r * P] |= np.int64(1) << (iv & VM)
+        # ======== 3. credits ========
+        qm = cq_t.shape[0] - 1
+        while cqs[1] > 0 and cq_t[cqs[0]] <= t:
+            j = cqs[0]
+            ov = cq_e[j]
+            cqs[0] = (j + 1) & qm
+            cqs[1] -= 1
+            cr = oc_cred[ov] + 1
+            oc_cred[ov] = cr
+            if cr == 1:
+                ow = owner[ov]
+                if ow >= 0:
+                    orp = ow >> vb
+                    orr = orp // P
+                    rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
+            if cr == B:
+                bit = np.int64(1) << (ov & VM)
+                if tailm[ov >> vb] & bit:
+                    tailm[ov >> vb] &= ~bit
+                    busy[ov >> vb] &= ~bit
+        qm = sq_t.shape[0] - 1
+        while sqs[1] > 0 and sq_t[sqs[0]] <= t:
+            j = sqs[0]
+            ov = sq_e[j]
+            sqs[0] = (j + 1) & qm
+            sqs[1] -= 1
+            cr = oc_cred[ov] + 1
+            oc_cred[ov] = cr
+            if cr == 1:
+                ow = owner[ov]
+                if ow >= 0:
+                    orp = ow >> vb
+                    orr = orp // P
+                    rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
+            if cr == B:
+                bit = np.int64(1) << (ov & VM)
+                if tailm[ov >> vb] & bit:
+                    tailm[ov >> vb] &= ~bit
+                    busy[ov >> vb] &= ~bit
+        qm = eq_t.shape[0] - 1
+        while eqs[1] > 0 and eq_t[eqs[0]] <= t:
+            j = eqs[0]
+            ov = eq_e[j]
+            eqs[0] = (j + 1) & qm
+            eqs[1] -= 1
+            cr = oc_cred[ov] + 1
+            oc_cred[ov] = cr
+            if cr == 1:
+                ow = owner[ov]
+                if ow >= 0:
+                    orp = ow >> vb
+                    orr = orp // P
+                    rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
+            if cr == B:
+                bit = np.int64(1) << (ov & VM)
+                if tailm[ov >> vb] & bit:
+                    tailm[ov >> vb] &= ~bit
+                    busy[ov >> vb] &= ~bit
+
+        # ======== 4. sources ========
+        while nh > 0 and h_key[0] <= t:
+            n = h_val[0]
+            # pop heap
+            nh -= 1
+            lk = h_key[nh]; lv = h_val[nh]
+            i = 0
+            while True:
+                ch = 2 * i + 1
+                if ch >= nh:
+                    break
+                if ch + 1 < nh and h_key[ch + 1] < h_key[ch]:
+                    ch += 1
+                if h_key[ch] >= lk:
+                    break
+                h_key[i] = h_key[ch]; h_val[i] = h_val[ch]
+                i = ch
+            if nh > 0:
+                h_key[i] = lk; h_val[i] = lv
+            if not insl[n]:
+                insl[n] = True
+                slist[ns] = n
+                ns += 1
+        # room for this cycle's new packets and injected flits (see _q_room)
+        if nfree < ns + 1:
+            ncap = cap * 2
+            while ncap - cap + nfree < ns + 1:
+                ncap *= 2
+            pk_dst = _grow(pk_dst, ncap)
+            pk_info = _grow(pk_info, ncap)
+            pk_hat = _grow(pk_hat, ncap)
+            pk_src = _grow(pk_src, ncap)
+            pk_size = _grow(pk_size, ncap)
+            pk_ct = _grow(pk_ct, ncap)
+            pk_it = _grow(pk_it, ncap)
+            pk_flow = _grow(pk_flow, ncap)
+            pk_rec = _grow(pk_rec, ncap)
+            free = _grow(free, ncap)
+            for q in range(ncap - cap):
+                free[nfree + q] = ncap - 1 - q
+            nfree += ncap - cap
+            cap = ncap
+        iq_t, iq_e = _q_room(iq_t, iq_e, iqs, ns)
+        k = 0
+        while k < ns:
+            n = slist[k]
+            if s_pk[n] < 0:
+                # create the next packet of this source, if it is due
+                due = False
+                if mode == 0:
+                    due = s_next[n] <= t and sim_state != EMPTYING
+                else:
+                    due = s_fptr[n] < src_ptr[n + 1] and f_t0[src_flows[s_fptr[n]]] <= t
+                if due:
+                    nfree -= 1
+                    pk = free[nfree]
+                    pk_src[pk] = n
+                    if mode == 0:
+                        ct = s_next[n]
+                        s_next[n] = ct + _geom(rng, rate_pkt)
+                        if pattern == 0:
+                            d = _rng_int(rng, N)
+                        elif pattern == 1:
+                            d = pat_dest[n]
+                        else:
+                            if _rng_float(rng) < hot_frac:
+                                d = hot_nodes[_rng_int(rng, hot_nodes.shape[0])]
+                            else:
+                                d = _rng_int(rng, N)
+                        pk_dst[pk] = d
+                        pk_info[pk] = r_row[d] | (np.int64(r_col[d]) << 16)
+                        pk_size[pk] = pkt_size
+                        pk_ct[pk] = ct
+                        pk_flow[pk] = -1
+                        rec = 0
+                        if sim_state == RUNNING or (sim_state == DRAINING and ct < drain_time):
+                            rec = 1
+                        pk_rec[pk] = rec
+                    else:
+                        f = src_flows[s_fptr[n]]
+                        fl = f_flits[f]
+                        per = f_pkt[f]
+                        npk = (fl + per - 1) // per
+                        i0 = s_fpk[n]
+                        sz = per if i0 < npk - 1 else fl - per * (npk - 1)
+                        if i0 == 0:
+                            flow_done[f] = -npk
+                        s_fpk[n] = i0 + 1
+                        if i0 + 1 == npk:
+                            s_fpk[n] = 0
+                            s_fptr[n] += 1
+                            # skip empty flows
+                            while s_fptr[n] < src_ptr[n + 1] and f_flits[src_flows[s_fptr[n]]] <= 0:
+                                s_fptr[n] += 1
+                        d = f_dst[f]
+                        pk_dst[pk] = d
+                        pk_info[pk] = (r_row[d] | (np.int64(r_col[d]) << 16)
+                                       | (np.int64(f_order[f]) << 32)
+                                       | (np.int64(f_color[f] + 1) << 33))
+                        pk_size[pk] = sz
+                        pk_ct[pk] = f_t0[f]
+                        pk_flow[pk] = f
+                        pk_rec[pk] = 1
+                    s_pk[n] = pk
+                    s_sent[n] = 0
+                    infl_flits += pk_size[pk]
+                    infl_ct_sum += np.float64(pk_size[pk]) * pk_ct[pk]
+                    if pk_rec[pk] != 0:
+                        meas_infl += pk_size[pk]
+                else:
+                    # nothing due: park the source in the heap
+                    if mode == 0:
+                        key = s_next[n] if sim_state != EMPTYING else -1
+                    elif s_fptr[n] < src_ptr[n + 1]:
+                        key = f_t0[src_flows[s_fptr[n]]]
+                    else:
+                        key = -1
+                    insl[n] = False
+                    ns -= 1
+                    slist[k] = slist[ns]
+                    if key >= 0:
+                        i = nh
+                        nh += 1
+                        while i > 0:
+                            par = (i - 1) >> 1
+                            if h_key[par] <= key:
+                                break
+                            h_key[i] = h_key[par]; h_val[i] = h_val[par]
+                            i = par
+                        h_key[i] = key; h_val[i] = n
+                    continue
+            pk = s_pk[n]
+            ovb = (n * Q + SRC) << vb
+            sent = s_sent[n]
+            ok = False
+            w = 0
+            if sent == 0:
+                # pick an injection VC: free and with a credit
+                bm = busy[n * Q + SRC]
+                colr = (pk_info[pk] >> 33) - 1
+                if colr >= 0:
+                    w = colr % V
+                    if (bm >> w) & 1 == 0 and oc_cred[ovb + w] > 0:
+                        ok = True
+                else:
+                    w = s_last[n]
+                    for i in range(V):
+                        w += 1
+                        if w == V:
+                            w = 0
+                        if (bm >> w) & 1 == 0 and oc_cred[ovb + w] > 0:
+                            ok = True
+                            break
+                if ok:
+                    busy[n * Q + SRC] = bm | (np.int64(1) << w)
+                    tailm[n * Q + SRC] &= ~(np.int64(1) << w)
+                    s_vc[n] = w
+                    s_last[n] = w
+                    pk_it[pk] = t
+                    if mode == 1:
+                        f = pk_flow[pk]
+                        if flow_start[f] < 0:
+                            flow_start[f] = t
+            else:
+                w = s_vc[n]
+                ok = oc_cred[ovb + w] > 0
+            if ok:
+                size = pk_size[pk]
+                tail = 1 if sent == size - 1 else 0
+                code = pk * 4 + (2 if sent == 0 else 0) + tail
+                oc_cred[ovb + w] -= 1
+                if tail:
+                    if wait_tail:
+                        tailm[n * Q + SRC] |= np.int64(1) << w
+                    else:
+                        busy[n * Q + SRC] &= ~(np.int64(1) << w)
+                j = (iqs[0] + iqs[1]) & (iq_t.shape[0] - 1)
+                iq_t[j] = t + d_inj
+                iq_e[j] = ((((n * P + LOCAL) << vb) | w) << 32) | code
+                iqs[1] += 1
+                last_progress = t
+                if tail:
+                    s_pk[n] = -1
+                else:
+                    s_sent[n] = sent + 1
+            k += 1
+
+        # ======== 5. routers ========
+        # each active router switches at most P flits and returns at most P credits
+        fq_t, fq_e = _q_room(fq_t, fq_e, fqs, P * na)
+        cq_t, cq_e = _q_room(cq_t, cq_e, cqs, P * na)
+        sq_t, sq_e = _q_room(sq_t, sq_e, sqs, na)
+        eq_t, eq_e = _q_room(eq_t, eq_e, eqs, na)
+        nv = 0
+        for si in range(NS):
+            sm = asum[si]
+            while sm != 0:
+                wi = (si << 6) + trailing_zeros(sm)
+                sm &= sm - 1
+                wm = amap[wi]
+                while wm != 0:
+                    visit[nv] = (wi << 6) + trailing_zeros(wm)
+                    wm &= wm - 1
+                    nv += 1
+        for k in range(nv):
+            r = visit[k]
+            rP = r * P
+            rQ = r * Q
+            rS = r << 5
+            # ---- VC allocation: iSLIP between input VCs and the free VCs of each output
+            #      (every input VC asks for one output port, so ports are independent) ----
+            anyva = (rs[rS + 10] | rs[rS + 11] | rs[rS + 12] | rs[rS + 13] | rs[rS + 14]) != 0
+            if anyva:
+                ng = 0
+                for p in range(P):
+                    sa_new[p] = 0
+                for o in range(P):
+                    va_cnt[o] = 0
+                for p in range(P):
+                    m = rs[rS + 10 + p]
+                    while m != 0:
+                        v = trailing_zeros(m)
+                        m &= m - 1
+                        iv = ((rP + p) << vb) | v
+                        if not chk or ready[iv] <= t:
+                            o = (vr[(iv << rwb) + 1] >> 2) & 7
+                            va_lst[o * PV + va_cnt[o]] = (p << vb) | v
+                            va_cnt[o] += 1
+                for o in range(P):
+                    nr = va_cnt[o]
+                    if nr == 0:
+                        continue
+                    bq = rQ + o
+                    fr = full & ~busy[bq]
+                    if fr == 0:
+                        continue
+                    lb = o * PV
+                    ob = o << vb
+                    if nr == 1:
+                        # one requester: every free VC grants it; it accepts per its pointer
+                        pv = va_lst[lb]
+                        iv = (rP << vb) + pv
+                        colr = ((vr[(iv << rwb) + 1] >> 10) & 0xFF) - 1
+                        if colr >= 0:
+                            w = colr % V
+                            if (fr >> w) & 1 == 0:
+                                continue
+                        else:
+                            x = va_aptr[iv] - ob
+                            w = _first_from(fr, x if 0 <= x < V else 0)
+                        gr_iv[ng] = iv
+                        gr_w[ng] = ob | w
+                        ng += 1
+                        va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
+                        va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
+                        continue
+                    for i in range(nr):
+                        va_m[i] = 0
+                        va_col[i] = ((vr[(((rP << vb) + va_lst[lb + i]) << rwb) + 1] >> 10)
+                                     & 0xFF) - 1
+                    outm = np.int64(0)
+                    for it in range(iters):
+                        anyg = False
+                        for i in range(nr):
+                            va_g[i] = 0
+                        fm = fr & ~outm
+                        while fm != 0:
+                            w = trailing_zeros(fm)
+                            fm &= fm - 1
+                            gp = va_gptr[(bq << vb) | w]
+                            best = -1
+                            first = -1
+                            for i in range(nr):
+                                if va_m[i] != 0 or (va_col[i] >= 0 and va_col[i] % V != w):
+                                    continue
+                                if first < 0:
+                                    first = i
+                                if va_lst[lb + i] >= gp:
+                                    best = i
+                                    break
+                            if best < 0:
+                                best = first
+                            if best >= 0:
+                                va_g[best] |= np.int64(1) << w
+                                anyg = True
+                        if not anyg:
+                            break
+                        for i in range(nr):
+                            gm = va_g[i]
+                            if gm == 0:
+                                continue
+                            pv = va_lst[lb + i]
+                            iv = (rP << vb) + pv
+                            x = va_aptr[iv] - ob
+                            w = _first_from(gm, x if 0 <= x < V else 0)
+                            va_m[i] = 1
+                            outm |= np.int64(1) << w
+                            gr_iv[ng] = iv
+                            gr_w[ng] = ob | w
+                            ng += 1
+                            if it == 0:
+                                va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
+                                va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
+                # apply the grants
+                for gi in range(ng):
+                    iv = gr_iv[gi]
+                    o = gr_w[gi] >> vb
+                    w = gr_w[gi] & VM
+                    p = (iv >> vb) - rP
+                    v = iv & VM
+                    bq = rQ + o
+                    b0 = iv << rwb
+                    sov = vr[b0 + 1]
+                    busy[bq] |= np.int64(1) << w
+                    tailm[bq] &= ~(np.int64(1) << w)
+                    vr[b0 + 1] = 2 | (o << 2) | (w << 5) | (sov & ~1023)
+                    if chk:
+                        ready[iv] = t + vad
+                    bit = np.int64(1) << v
+                    rs[rS + 10 + p] &= ~bit
+                    vout[iv] = o
+                    ovw = (bq << vb) | w
+                    owner[ovw] = iv
+                    if oc_cred[ovw] <= 0:
+                        rs[rS + 5 + p] |= bit
+                    if vad == 0:
+                        rs[rS + p] |= bit
+                    else:
+                        sa_new[p] |= bit
+            # ---- switch allocation: per input the round-robin-first VC for each output
+            #      (with a credit), then iSLIP over the 5x5 port matrix ----
+            inreq = 0
+            for p in range(P):
+                m = rs[rS + p] & ~rs[rS + 5 + p]
+                if m == 0:
+                    continue
+                # VCs in round-robin order from the offset; the first per output asks for it
+                off = rs[rS + 15 + p]
+                lo = m & ((np.int64(1) << off) - 1)
+                mm = m ^ lo
+                rq = 0
+                ivb = (rP + p) << vb
+                while True:
+                    if mm == 0:
+                        if lo == 0:
+                            break
+                        mm = lo
+                        lo = 0
+                    v = trailing_zeros(mm)
+                    mm &= mm - 1
+                    o = vout[ivb | v]
+                    if (rq >> o) & 1:
+                        continue
+                    if chk and ready[ivb | v] > t:
+                        # still in an earlier pipeline stage
+                        continue
+                    rq |= 1 << o
+                    req_vc[p * P + o] = v
+                if rq != 0:
+                    reqm[p] = rq
+                    inreq |= 1 << p
+            if inreq != 0:
+                if inreq & (inreq - 1) == 0:
+                    # one input asks: every output it asks grants it; it accepts per its pointer
+                    p = trailing_zeros(inreq)
+                    o = _first_from(reqm[p], rs[rS + 25 + p])
+                    match_o[p] = o
+                    inm = inreq
+                    rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
+                    rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
+                else:
+                    for o in range(P):
+                        col[o] = 0
+                    mm = inreq
+                    while mm != 0:
+                        p = trailing_zeros(mm)
+                        mm &= mm - 1
+                        rq = reqm[p]
+                        while rq != 0:
+                            o = trailing_zeros(rq)
+                            rq &= rq - 1
+                            col[o] |= 1 << p
+                    inm = 0
+                    outm = 0
+                    for it in range(iters):
+                        gany = 0
+                        for o in range(P):
+                            if (outm >> o) & 1:
+                                continue
+                            cm = col[o] & ~inm
+                            if cm == 0:
+                                continue
+                            p = _first_from(cm, rs[rS + 20 + o])
+                            if (gany >> p) & 1 == 0:
+                                gmask[p] = 0
+                                gany |= 1 << p
+                            gmask[p] |= 1 << o
+                        if gany == 0:
+                            break
+                        while gany != 0:
+                            p = trailing_zeros(gany)
+                            gany &= gany - 1
+                            o = _first_from(gmask[p], rs[rS + 25 + p])
+                            inm |= 1 << p
+                            outm |= 1 << o
+                            match_o[p] = o
+                            if it == 0:
+                                rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
+                                rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
+                # ---- traverse: move each granted flit ----
+                while inm != 0:
+                    p = trailing_zeros(inm)
+                    inm &= inm - 1
+                    o = match_o[p]
+                    v = req_vc[p * P + o]
+                    iv = ((rP + p) << vb) | v
+                    b0 = iv << rwb
+                    hc = vr[b0]
+                    h = hc & 0xFFFF
+                    c = (hc >> 16) - 1
+                    if ring:
+                        code = vr[b0 + 4 + h]
+                        vr[b0] = ((h + 1) & BM) | (c << 16)
+                    else:
+                        # front flit h of the recorded packet
+                        code = (vr[b0 + 2] << 2) | (2 if h == 0 else 0) | \
+                            (1 if h == vr[b0 + 3] - 1 else 0)
+                        vr[b0] = (h + 1) | (c << 16)
+                    rs[rS + 30] -= 1
+                    sov = vr[b0 + 1]
+                    w = (sov >> 5) & 31
+                    ov = ((rQ + o) << vb) | w
+                    cr = oc_cred[ov] - 1
+                    oc_cred[ov] = cr
+                    tail = code & 1
+                    bit = np.int64(1) << v
+                    if cr <= 0 and tail == 0:
+                        rs[rS + 5 + p] |= bit
+                    if tail:
+                        if wait_tail:
+                            tailm[rQ + o] |= np.int64(1) << w
+                        else:
+                            busy[rQ + o] &= ~(np.int64(1) << w)
+                    link_flits[rP + o] += 1
+                    rs[rS + 15 + p] = v + 1 if v + 1 < V else 0
+                    # downstream
+                    if o == LOCAL:
+                        dst_a = NIV + r
+                        j = (eqs[0] + eqs[1]) & (eq_t.shape[0] - 1)
+                        eq_t[j] = t + d_ecred
+                        eq_e[j] = ov
+                        eqs[1] += 1
+                    else:
+                        if o == 0:
+                            r2 = r + 1
+                        elif o == 1:
+                            r2 = r - 1
+                        elif o == 2:
+                            r2 = r + cols
+                        else:
+                            r2 = r - cols
+                        dst_a = ((r2 * P + (o ^ 1)) << vb) | w
+                        prefetch(vr, dst_a << rwb)
+                        if code & 2:
+                            # the head will be routed on arrival: fetch its packet early
+                            prefetch(pk_info, code >> 2)
+                    j = (fqs[0] + fqs[1]) & (fq_t.shape[0] - 1)
+                    fq_t[j] = t + d_flit
+                    fq_e[j] = (dst_a << 32) | code
+                    fqs[1] += 1
+                    # credit upstream
+                    if p == LOCAL:
+                        j = (sqs[0] + sqs[1]) & (sq_t.shape[0] - 1)
+                        sq_t[j] = t + d_scred
+                        sq_e[j] = ((rQ + SRC) << vb) | v
+                        sqs[1] += 1
+                    else:
+                        if p == 0:
+                            r0 = r + 1
+                        elif p == 1:
+                            r0 = r - 1
+                        elif p == 2:
+                            r0 = r + cols
+                        else:
+                            r0 = r - cols
+                        j = (cqs[0] + cqs[1]) & (cq_t.shape[0] - 1)
+                        cq_t[j] = t + d_cred
+                        cq_e[j] = ((r0 * Q + (p ^ 1)) << vb) | v
+                        prefetch(oc_cred, cq_e[j])
+                        cqs[1] += 1
+                    # input VC state
+                    if tail:
+                        # this VC's packet has left: forget its output VC
+                        rs[rS + 5 + p] &= ~bit
+                        owner[ov] = -1
+                    if c == 0:
+                        rs[rS + p] &= ~bit
+                        if tail:
+                            vr[b0 + 1] = 0
+                    elif tail:
+                        # the next packet's head is at the front
+                        rs[rS + p] &= ~bit
+                        rs[rS + 10 + p] |= bit
+                        pi = pk_info[vr[b0 + 4 + ((h + 1) & BM)] >> 2]
+                        o2 = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF,
+                                    (pi >> 32) & 1)
+                        vr[b0 + 1] = 1 | (o2 << 2) | (((pi >> 33) & 0xFF) << 10)
+                        if chk:
+                            ready[iv] = t + 1 + rd
+                    elif chk:
+                        if chk:
+                            ready[iv] = t + sad
+                last_progress = t
+            if anyva:
+                for p in range(P):
+                    if sa_new[p] != 0:
+                        rs[rS + p] |= sa_new[p]
+            if rs[rS + 30] == 0:
+                wi = r >> 6
+                amap[wi] &= ~(np.int64(1) << (r & 63))
+                if amap[wi] == 0:
+                    asum[wi >> 6] &= ~(np.int64(1) << (wi & 63))
+                na -= 1
+
+        ev = fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1]
+        if ev > events_max:
+            events_max = ev
+        # ======== 6. advance time: skip cycles where nothing can happen ========
+        if na > 0 or ns > 0 or (mode == 0 and sim_state == EMPTYING):
+            t += 1
+        else:
+            nt = np.int64(1) << 62
+            if fqs[1] > 0 and fq_t[fqs[0]] < nt:
+                nt = fq_t[fqs[0]]
+            if iqs[1] > 0 and iq_t[iqs[0]] < nt:
+                nt = iq_t[iqs[0]]
+            if cqs[1] > 0 and cq_t[cqs[0]] < nt:
+                nt = cq_t[cqs[0]]
+            if sqs[1] > 0 and sq_t[sqs[0]] < nt:
+                nt = sq_t[sqs[0]]
+            if eqs[1] > 0 and eq_t[eqs[0]] < nt:
+                nt = eq_t[eqs[0]]
+            if nh > 0 and h_key[0] < nt:
+                nt = h_key[0]
+            if mode == 0 and sim_state != DRAINING and checkpoint < nt:
+                nt = checkpoint
+            if max_cycles > 0 and max_cycles < nt:
+                nt = max_cycles
+            if nt >= (np.int64(1) << 62):
+                # nothing left anywhere
+                t += 1
+                if mode == 1 and flows_left > 0:
+                    deadlock = True
+                break
+            t = nt if nt > t else t + 1
+        if mode == 1 and stall_limit > 0 and na > 0 and t - last_progress > stall_limit:
+            deadlock = True
+            break
+
+    stats[S_CYCLES] = t
+    stats[S_PLAT_SUM] = plat_sum
+    stats[S_PLAT_CNT] = plat_cnt
+    stats[S_PLAT_MAX] = plat_max
+    stats[S_NLAT_SUM] = nlat_sum
+    stats[S_HOPS_SUM] = hops_sum
+    stats[S_ACC_FLITS] = acc_flits
+    stats[S_ACC_CYCLES] = acc_cycles if acc_cycles > 0 else np.float64(t - reset_time)
+    stats[S_FLIT_HOPS] = np.float64(link_flits.sum())
+    stats[S_SATURATED] = 1.0 if saturated else 0.0
+    stats[S_DEADLOCK] = 1.0 if deadlock else 0.0
+    stats[S_PKTS_DONE] = pk_done
+    stats[S_FLITS_DONE] = fl_done
+    stats[S_PHASES] = total_phases
+    stats[S_EVENTS_MAX] = events_max
+    stats[S_FRAG_SUM] = frag_sum
+    return 0
