@@ -106,21 +106,28 @@ def write_result_h5(result, path) -> None:
                 _write_column(g, name, values)
 
 
-def read_result_h5(path):
-    """Read a file written by write_result_h5 back into a RunResult."""
-    from archsim.system.simulate import RunResult
-
+def open_archsim_h5(path, fmt: str, max_version: int, what: str):
+    """Open an archsim HDF5 file for reading after checking its `format` and version attributes."""
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as exc:
         raise ArchsimError(f"cannot read as HDF5: {exc}", path) from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise ArchsimError(f"not an archsim result file (no `format: {FORMAT}` attribute)", path)
-        version = int(f.attrs.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            raise ArchsimError(f"format_version {version} is newer than this archsim reads "
-                               f"({FORMAT_VERSION})", path, "format_version")
+    if f.attrs.get("format") != fmt:
+        f.close()
+        raise ArchsimError(f"not an archsim {what} file (no `format: {fmt}` attribute)", path)
+    version = int(f.attrs.get("format_version", 0))
+    if version > max_version:
+        f.close()
+        raise ArchsimError(f"format_version {version} is newer than this archsim reads ({max_version})",
+                           path, "format_version")
+    return f
+
+
+def read_result_h5(path):
+    """Read a file written by write_result_h5 back into a RunResult."""
+    from archsim.system.simulate import RunResult
+
+    with open_archsim_h5(path, FORMAT, FORMAT_VERSION, "result") as f:
         for key in ("summary", "config", "timeline"):
             if key not in f:
                 raise ArchsimError("missing from the result file", path, key)

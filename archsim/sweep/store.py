@@ -81,18 +81,9 @@ def _read_group(g) -> dict:
 
 def read_table(path) -> tuple[dict, dict]:
     """(file attributes, {group: {column: array}}) of a sweep file; ArchsimError if not one."""
+    from archsim.results.hdf5_io import open_archsim_h5
     path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        raise ArchsimError(f"cannot read as HDF5: {exc}", path) from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise ArchsimError(f"not an archsim sweep file (no `format: {FORMAT}` attribute)", path)
-        version = int(f.attrs.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            raise ArchsimError(f"format_version {version} is newer than this archsim reads ({FORMAT_VERSION})",
-                               path, "format_version")
+    with open_archsim_h5(path, FORMAT, FORMAT_VERSION, "sweep") as f:
         attrs = {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v)
                  for k, v in f.attrs.items()}
         for k in ("axes", "metrics"):
