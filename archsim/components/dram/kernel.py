@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from archsim.components.dram.standards import CMD
 
@@ -33,6 +34,7 @@ QR, QW, QA, QP = 0, 1, 2, 3
 F_ARR, F_ADDR, F_BANK, F_ROW, F_TYPE, F_STAT, F_FINAL, F_CCMD, F_CR = range(9)
 NF = 9
 NEVER = np.int64(2) ** 62
+U1 = np.uint64(1)
 
 # stats slots
 S_HIT, S_MISS, S_CONF, S_RSERVED, S_WSERVED, S_LATSUM, S_LATN, S_RREQ, S_WREQ, S_FWD, S_COAL, \
@@ -193,6 +195,10 @@ def simulate(
         scope_banks *= level_size[l]
     n_scopes = nbanks // scope_banks
     nslots = 2 if dual_bus == 1 else 1
+    # per-bank bit masks of queue positions (read, write, active queues) when a queue fits in
+    # 64 entries: finding a bank's requests then touches only them
+    use_mask = cap <= 64
+    bmask = np.zeros((nchan, 3, nbanks), dtype=np.uint64)
 
     nreq = req_ch.shape[0]
     idx = 0
@@ -247,6 +253,8 @@ def simulate(
                 buf[ch, q, n, F_CR] = -1
                 cnt[ch, q] = n + 1
                 bank_q[ch, req_bank[idx]] += 1
+                if use_mask:
+                    bmask[ch, q, req_bank[idx]] |= U1 << np.uint64(n)
                 stats[ch, S_WREQ if wr == 1 else S_RREQ] += 1
                 # look again next tick (an arrival may also change the write mode)
                 if next_evt[ch] > t + 1:
@@ -355,24 +363,25 @@ def simulate(
                         continue
                     both = want == 1 and filt
                     best_arr = NEVER
+                    qbuf = buf[ch, qq]
                     for k in range(cnt[ch, qq]):
                         # the cached ready tick is a lower bound while the request's bank keeps
                         # its state (ready ticks only grow); -1: recompute; NEVER: blocked
-                        r = buf[ch, qq, k, F_CR]
+                        r = qbuf[k, F_CR]
                         if r > t and r >= fut:
                             continue          # not ready and cannot set the next event
-                        bank = buf[ch, qq, k, F_BANK]
+                        bank = qbuf[k, F_BANK]
                         if r < 0:
                             o = open_row[ch, bank]
                             if o < 0:
                                 c_ = ACT
-                            elif o == buf[ch, qq, k, F_ROW]:
-                                c_ = buf[ch, qq, k, F_FINAL]
+                            elif o == qbuf[k, F_ROW]:
+                                c_ = qbuf[k, F_FINAL]
                             else:
                                 c_ = PRE
-                            buf[ch, qq, k, F_CCMD] = c_
+                            qbuf[k, F_CCMD] = c_
                         else:
-                            c_ = buf[ch, qq, k, F_CCMD]
+                            c_ = qbuf[k, F_CCMD]
                         rowc = False
                         if want == 1 and is_col[c_] == 0:
                             if not both:
@@ -382,7 +391,7 @@ def simulate(
                             continue
                         if filt and c_ == PRE and active_cnt[ch, bank] > 0:
                             # would close a row opened for another request: wait for it
-                            buf[ch, qq, k, F_CR] = NEVER
+                            qbuf[k, F_CR] = NEVER
                             continue
                         mk = bank * ncmd + c_
                         if memo_stamp[ch, mk] == st:
@@ -395,7 +404,7 @@ def simulate(
                                     r = v
                             memo_val[ch, mk] = r
                             memo_stamp[ch, mk] = st
-                        buf[ch, qq, k, F_CR] = r
+                        qbuf[k, F_CR] = r
                         if rowc:
                             if r <= t and (edge_rules == 0 or t % 2 == 1 or
                                            _edge_ok(c_, t, edge_rules, pair_clk[ch], pair_pc[ch],
@@ -415,7 +424,7 @@ def simulate(
                                                  _edge_ok(c_, t, edge_rules, pair_clk[ch],
                                                           pair_pc[ch], pair_all[ch], pair_bank[ch],
                                                           bank, pc_of_bank[bank])):
-                            a_ = buf[ch, qq, k, F_ARR]
+                            a_ = qbuf[k, F_ARR]
                             if a_ < best_arr:
                                 best_arr = a_
                                 i = k
@@ -515,9 +524,18 @@ def simulate(
                     for b in range(b0, b0 + nb_):
                         open_row[ch, b] = -1
                 # a bank whose state or active requests change: its requests' next commands and
-                # eligibility change, so their cached ready ticks are recomputed (stop once all
-                # of the bank's queued requests were seen)
-                if nb_ == 1:
+                # eligibility change, so their cached ready ticks are recomputed (with the bank
+                # masks only those requests are touched; otherwise stop once all of the bank's
+                # queued requests were seen)
+                if use_mask:
+                    need = 0
+                    for qq3 in range(3):
+                        for b in range(b0, b0 + nb_):
+                            m = bmask[ch, qq3, b]
+                            while m != 0:
+                                buf[ch, qq3, trailing_zeros(m), F_CR] = -1
+                                m &= m - U1
+                elif nb_ == 1:
                     need = bank_q[ch, bank]
                 else:
                     need = 0
@@ -570,12 +588,22 @@ def simulate(
                     for x in range(qb + np.uint64(i) * unf, qb + np.uint64(nq - 1) * unf):
                         bflat[x] = bflat[x + unf]
                     cnt[ch, q] = nq - 1
+                    if use_mask and q != QP:
+                        # the removed entry's bit goes; every later position moves down one
+                        low = (U1 << np.uint64(i)) - U1
+                        hi = ~low
+                        bm = bmask[ch, q]
+                        for b in range(nbanks):
+                            m = bm[b]
+                            bm[b] = (m & low) | ((m >> U1) & hi)
                 elif cmd == ACT and q != QA and cnt[ch, QA] < nbanks:
                     n = cnt[ch, QA]
                     for f_ in range(NF):
                         buf[ch, QA, n, f_] = buf[ch, q, i, f_]
                     cnt[ch, QA] = n + 1
                     active_cnt[ch, bank] += 1
+                    if use_mask:
+                        bmask[ch, QA, bank] |= U1 << np.uint64(n)
                     # close the gap: one contiguous move of the later entries
                     nq = cnt[ch, q]
                     qb = np.uint64((ch * 4 + q) * cap * NF)
@@ -583,6 +611,14 @@ def simulate(
                     for x in range(qb + np.uint64(i) * unf, qb + np.uint64(nq - 1) * unf):
                         bflat[x] = bflat[x + unf]
                     cnt[ch, q] = nq - 1
+                    if use_mask and q != QP:
+                        # the removed entry's bit goes; every later position moves down one
+                        low = (U1 << np.uint64(i)) - U1
+                        hi = ~low
+                        bm = bmask[ch, q]
+                        for b in range(nbanks):
+                            m = bm[b]
+                            bm[b] = (m & low) | ((m >> U1) & hi)
                 issued_any = True
             next_evt[ch] = t + 1 if (issued_any or every_tick == 1) else fut
         # ---- skip idle ticks while the front end is blocked ----
