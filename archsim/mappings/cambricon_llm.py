@@ -48,16 +48,15 @@ class CambriconLLM(Mapping):
     # --- K/V bytes of each layer, known when the QKV op is mapped --------------------------
     def build(self, trace):
         self._kv = {}
-        cols = trace.columns
-        for i in range(len(trace)):
-            name = cols["op"][i]
+        cols = {c: trace.columns[c].tolist() for c in ("op", "phase", "step", "layer", "bytes_kv")}
+        for name, phase, step, layer, nbytes in zip(*cols.values()):
             if name in ATTENTION:
-                key = (cols["phase"][i], int(cols["step"][i]), int(cols["layer"][i]))
+                key = (phase, int(step), int(layer))
                 k, v = self._kv.get(key, (0, 0))
                 if name == "attention_qk":
-                    k += int(cols["bytes_kv"][i])
+                    k += int(nbytes)
                 else:
-                    v += int(cols["bytes_kv"][i])
+                    v += int(nbytes)
                 self._kv[key] = (k, v)
         return super().build(trace)
 

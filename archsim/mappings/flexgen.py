@@ -93,7 +93,7 @@ class FlexGen(Mapping):
     def build(self, trace):
         # which op loads whose weights: with prefetch, op i loads op i+1's while it computes
         self._next, self._own = {}, set()
-        rows = [trace.row(i) for i in range(len(trace))] if self.params["prefetch"] else []
+        rows = list(trace.rows()) if self.params["prefetch"] else []
         for i, op in enumerate(rows):
             if i == 0 and self._weighted(op):
                 self._own.add(self._key(op))
