@@ -9,7 +9,8 @@ The PIM channel runs all-bank commands under the same JEDEC timing as plain DRAM
          MAC period: lanes / MAC clock, never faster than tCCD_S)
   RDMAC  read the 16 banks' accumulators (16 x BF16 = 32 B) out over the channel (tCCD_S;
          data after CL + BL; the MAC pipeline must drain first)
-  PREA   close the rows (tRAS after ACTAB, tRTP after the last column command)
+  PREA   close the rows (tRAS after ACTAB, tRTP after the last MACAB: RDMAC and WRGB touch
+         the MAC latches and the global buffer, not the array, so they overlap the row switch)
   REFab  every tREFI (tRFC), closing and reopening the current row around it.
 
 A GEMV out[n] = x[k] W[k, n] is tiled (`gemv_tiles`) so that each bank owns whole output
@@ -75,56 +76,63 @@ def gemv_tiles(k: int, n: int, channels: int, banks: int, gb_elems: int) -> np.n
 def _pim_channel(neurons, chunks, row_elems, lanes_per_mac, t_mac, nrcd, nras, nrp, nrc, nrtp,
                  nccds, ncl, nbl, t_pipe, nrfc, nrefi, counts):
     """Ticks one channel needs for `neurons` per bank over the input `chunks` (elements each).
-    counts: [ACTAB, MACAB, WRGB, RDMAC, REFab] issued."""
-    t = 0
-    act_t = -(1 << 40)
-    pre_t = -(1 << 40)
-    last_col = -(1 << 40)
+    counts: [ACTAB, MACAB, WRGB, RDMAC, REFab] issued.
+
+    Column commands (WRGB, MACAB, RDMAC) share the channel's column bus in program order;
+    row commands (PREA, ACTAB, REFab) follow their own bank rules. Only MACAB reads the
+    array, so a row switch waits on the last MACAB (tRTP), not on the RDMAC that reads the
+    accumulators out, nor on the WRGBs that refill the global buffer: those overlap the
+    precharge and the next activation."""
+    never = -(1 << 40)
+    act_t = -nrc                  # the first ACTAB may issue at tick 0
+    pre_t = -nrp
+    last_col = -nccds             # last column-bus command (the first may issue at tick 0)
+    last_arr = never              # last array read (MACAB)
+    last_mac = never
     open_row = -1
     next_ref = nrefi // 2          # a job starts at a random refresh phase: half a tREFI on average
     elem = 0                      # element position in the bank's weight stream
     done = 0
     for c in range(chunks.shape[0]):
         kc = chunks[c]
-        # load the global buffer: kc elements, 32 B (16 BF16) per WRGB on the column bus
+        # refill the global buffer: kc elements, 32 B (16 BF16) per WRGB; the previous chunk's
+        # MACs must have read it first
         for _w in range((kc + 15) // 16):
-            t = max(t, last_col + nccds)
-            last_col = t
+            tw = max(last_col + nccds, last_mac + 1)
+            last_col = tw
             counts[2] += 1
         macs = (kc + lanes_per_mac - 1) // lanes_per_mac
         for _n in range(neurons):
-            last_mac = -(1 << 40)
+            first = True
             for _m in range(macs):
                 row = elem // row_elems
-                if row != open_row or t >= next_ref:
+                now = last_col + nccds
+                if row != open_row or now >= next_ref:
                     if open_row >= 0:
-                        tp = max(t, act_t + nras, last_col + nrtp)
-                        pre_t = tp
-                        t = tp
-                    if t >= next_ref:
-                        tr = max(t, pre_t + nrp)
-                        t = tr + nrfc
-                        pre_t = tr + nrfc - nrp     # the bank is idle after tRFC
+                        pre_t = max(act_t + nras, last_arr + nrtp)
+                    if max(now, pre_t + nrp) >= next_ref:
+                        tr = max(pre_t + nrp, act_t + nrc, 0)
+                        pre_t = tr + nrfc - nrp     # the banks are idle after tRFC
                         next_ref += nrefi
                         counts[4] += 1
-                    ta = max(t, pre_t + nrp, act_t + nrc)
-                    act_t = ta
+                    act_t = max(pre_t + nrp, act_t + nrc)
                     open_row = row
                     counts[0] += 1
-                    t = ta
-                tm = max(t, act_t + nrcd, last_col + nccds, last_mac + t_mac)
+                tm = max(last_col + nccds, act_t + nrcd)
+                if not first:
+                    tm = max(tm, last_mac + t_mac)
                 last_mac = tm
                 last_col = tm
-                t = tm
+                last_arr = tm
+                first = False
                 counts[1] += 1
                 elem += lanes_per_mac
             # read the 16 accumulators once the MAC pipeline drained
-            tr = max(t, last_mac + t_pipe, last_col + nccds)
+            tr = max(last_col + nccds, last_mac + t_pipe)
             last_col = tr
-            t = tr
             done = max(done, tr + ncl + nbl)
             counts[3] += 1
-    return max(t, done)
+    return max(last_col, done)
 
 
 @lru_cache(maxsize=4096)
