@@ -57,7 +57,7 @@ def test_ablations_point_the_paper_way():
                              sets=["flash.slicing.enabled=false"]).summary["decode"]["tokens_per_s"]
     no_tile = simulate_case("cambricon-llm-s", "opt-6.7b", SCEN,
                             sets=["flash.tiling.enabled=false"]).summary["decode"]["tokens_per_s"]
-    assert base / no_slice > 1.3
+    assert base / no_slice > 1.5          # unsliced page reads hold the bus: tiles wait for them
     assert base / no_tile > 1.2
     t = {}
     for tile in ("256x2048", "128x4096", "4096x128"):
@@ -70,3 +70,4 @@ def test_bad_tile_is_one_line_error():
     from archsim.cli.main import main
     assert main(["run", "cambricon-llm-s", "gpt2-small", "--set", "flash.tiling.tile=oops"]) == 2
     assert main(["run", "cambricon-llm-s", "gpt2-small", "--set", "flash.compute.compute_plane=5"]) == 2
+    assert main(["run", "cambricon-llm-s", "gpt2-small", "--set", "flash.slicing.unsliced_order=lifo"]) == 2

@@ -99,6 +99,32 @@ def test_read_compute_group_timing():
     assert max(fin) == first + s.t_xfer_over_ps + s.xfer_ps(64)     # the two results share the bus
 
 
+def test_bus_order_classes():
+    """A Read-Compute op beside a backlog of page reads (two planes, each sensing faster than
+    the bus drains them): earliest-ready-first and Read-Compute-first send its result within
+    a page transfer of its compute; page-reads-first (unsliced reads sent continuously) hold
+    it until the page stream has a gap, here its end."""
+    s = spec()
+    compute = 20_480_000
+    n_rd = 8
+    kinds = [K.RC] + [K.READ] * n_rd
+    planes = [0] + [1, 3] * (n_rd // 2)
+    kw = dict(out_bytes=[64] + [0] * n_rd, group=[0] + [-1] * n_rd, compute_ps=[compute] + [0] * n_rd,
+              grp_in_bytes=[256], grp_members=[1], req=[0] * (n_rd + 1))
+    page = s.t_xfer_over_ps + s.xfer_ps(s.page_size)
+    ready = s.t_read_ps + compute                 # the result is computed at least this late
+    res = {}
+    for order in (0, 1, 2):
+        fin, *_ = ops(s, kinds, planes, rc_priority=order, **kw)
+        res[order] = fin
+        assert fin[0] >= ready
+    for order in (0, 1):
+        assert res[order][0] < ready + s.t_cmd_ps * 3 + s.xfer_ps(256) + page + 2 * s.t_xfer_over_ps + s.xfer_ps(64)
+    assert res[2][0] > res[2][1:].max()
+    # the page stream never waits for Read-Compute traffic there: it ends first in that order
+    assert res[2][1:].max() < min(res[0][1:].max(), res[1][1:].max())
+
+
 @pytest.mark.parametrize("kw", [dict(), dict(t_read="200 us", planes_per_die=1, dies_per_chip=1),
                                 dict(bus_rate="400 MT/s")])
 def test_bandwidth_reaches_and_never_exceeds_limits(kw):
@@ -189,6 +215,8 @@ def test_read_ahead_hides_the_first_read_behind_the_last_compute():
 
 
 def test_slicing_and_tiling_speed_up_a_gemv():
+    from dataclasses import replace
+    from archsim.components.flash.compute import analytic_gemv
     s = cambricon_s()
     on = simulate_gemv(s, CORE, plan_gemv(s, CORE, 4096, 16384), 2048)
     no_slice = simulate_gemv(s, CORE, plan_gemv(s, CORE, 4096, 16384, slicing=False), 2048)
@@ -196,6 +224,19 @@ def test_slicing_and_tiling_speed_up_a_gemv():
     assert no_slice["seconds"] > 1.2 * on["seconds"]
     assert no_tile["seconds"] > 1.2 * on["seconds"]
     assert on["channel_utilisation"] > no_slice["channel_utilisation"] > no_tile["channel_utilisation"]
+    # unsliced reads sent continuously: the tiles run after the page stream, not beside it
+    # (the planes sense faster than a channel drains them), so the GEMV takes the streamed
+    # pages at the bus rate plus the flash tiles; earliest-ready-first lets tiles in between
+    p_ns = plan_gemv(s, CORE, 4096, 16384, slicing=False)
+    serial = analytic_gemv(s, CORE, p_ns, "continuous")
+    assert serial == pytest.approx(p_ns.npu_bytes / s.bus_limit()
+                                   + analytic_gemv(s, CORE, replace(p_ns, npu_bytes=0)), rel=1e-9)
+    assert no_slice["seconds"] == pytest.approx(serial, rel=0.03)
+    fcfs = simulate_gemv(s, CORE, p_ns, 2048, "fcfs")
+    assert on["seconds"] < fcfs["seconds"] < no_slice["seconds"]
+    assert fcfs["bytes_weights"] == no_slice["bytes_weights"] == on["bytes_weights"]
+    with pytest.raises(ValueError):
+        simulate_gemv(s, CORE, p_ns, 2048, "lifo")
     # channel bytes add up: inputs + results + streamed weights
     assert on["bytes_weights"] == plan_gemv(s, CORE, 4096, 16384).npu_bytes
     # a GEMV cannot beat its flash share's reads: tiles x tR

@@ -45,8 +45,9 @@ def plane_of(spec: FlashSpec, lpn: np.ndarray) -> np.ndarray:
 def run_ops(spec: FlashSpec, kind, plane, nbytes, req, n_req, out_bytes=None, group=None,
             compute_ps=None, grp_in_bytes=None, grp_members=None, slice_bytes: int = 0,
             queue_depth: int | None = None, channels: int | None = None, ops_retries=None,
-            rc_priority: bool = False, core_slots: int = 0, sensed_ps=None):
-    """Run prepared operations; returns (op_finish, req_submit, req_finish, chan_busy_ps)."""
+            rc_priority: int = 0, core_slots: int = 0, sensed_ps=None):
+    """Run prepared operations; returns (op_finish, req_submit, req_finish, chan_busy_ps).
+    rc_priority: 0 earliest ready first, 1 Read-Compute traffic first, 2 page reads first."""
     n = len(kind)
     z = np.zeros(n, dtype=np.int64)
     rt = retries(n, spec.read_retry_rate) if ops_retries is None else ops_retries
@@ -61,7 +62,7 @@ def run_ops(spec: FlashSpec, kind, plane, nbytes, req, n_req, out_bytes=None, gr
                       EMPTY if grp_in_bytes is None else np.asarray(grp_in_bytes, np.int64),
                       EMPTY if grp_members is None else np.asarray(grp_members, np.int64),
                       int(n_req), int(spec.queue_depth if queue_depth is None else queue_depth),
-                      1 if rc_priority else 0, int(core_slots),
+                      int(rc_priority), int(core_slots),
                       z - 1 if sensed_ps is None else np.asarray(sensed_ps, np.int64))
 
 

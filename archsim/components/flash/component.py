@@ -54,6 +54,9 @@ ECC_SCHEMA = {
 SLICING_SCHEMA = {
     "enabled": Field("bool", True, "read slicing (Slice Control)"),
     "slice_bytes": Field("bytes", 2048.0, "bytes per slice"),
+    "unsliced_order": Field("str", "continuous", "bus order with slicing off: continuous (page reads "
+                            "sent back to back, Read-Compute traffic in their gaps) or fcfs (earliest "
+                            "ready first)", choices=("continuous", "fcfs")),
 }
 TILING_SCHEMA = {
     "enabled": Field("bool", True, "hardware-aware tiling (NPU share); off: all on flash"),
@@ -194,9 +197,10 @@ class NandFlash(Component):
             if slicing is not None and bool(slicing) != p.slicing:
                 from dataclasses import replace
                 p = replace(p, slicing=bool(slicing))
-            r = simulate_gemv(s, self.core, p, int(self.params["slicing"]["slice_bytes"]))
+            order = self.params["slicing"]["unsliced_order"]
+            r = simulate_gemv(s, self.core, p, int(self.params["slicing"]["slice_bytes"]), order)
             if fidelity == "analytic":
-                r["seconds"] = analytic_gemv(s, self.core, p)
+                r["seconds"] = analytic_gemv(s, self.core, p, order)
             weight_bytes = float(job.bytes_read) if job.bytes_read else job.k * job.n * DTYPE_BITS.get(job.dtype_w, 16) / 8
             chan = r["bytes_in"] + r["bytes_out"] + r["bytes_weights"]
             return Cost(r["seconds"], int(round(r["seconds"] * self.clock_hz)), r["energy_j"] * 1e12, weight_bytes,

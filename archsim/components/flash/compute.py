@@ -23,7 +23,10 @@ Only whole tiles go to the flash; the NPU takes the rest, edges included. With t
 (the ablation) every tile, edge tiles padded, runs on the flash and nothing streams.
 Read slicing (the paper's Slice Control) sends a streamed page in slices that fill the bus's
 bubbles: Read-Compute broadcasts and results go first and wait at most one slice. Off, a
-page goes out in one transaction and the bus serves requests first come, first served.
+page goes out in one transaction and the read data is sent continuously (Sec. VIII-C:
+"read requests are sent in a continuous, unsegmented manner"; Sec. IV-C: the page transfers
+block the subsequent Read-Compute requests), so Read-Compute traffic waits for a gap in the
+page stream (`unsliced_order="continuous"`); "fcfs" serves the bus earliest ready first.
 Tile shape: by default the paper's AM-GM tile, one shape for all matrices, narrowed to the
 widest the matrix holds; a core's combined 2 KB buffer holds floor(2 KB / (input slice +
 partial sums)) tiles in flight, so a tall tile (4096x128 on S: 16 + 1024 B) cannot overlap
@@ -259,12 +262,31 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
     return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling)
 
 
-def analytic_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan) -> float:
+UNSLICED_ORDERS = {"continuous": 2, "fcfs": 0}     # the kernel's rc_priority without slicing
+
+
+def bus_order(plan: GemvPlan, unsliced_order: str = "continuous") -> int:
+    """The kernel's channel arbitration for a plan: Read-Compute first with slicing."""
+    if plan.slicing:
+        return 1
+    if unsliced_order not in UNSLICED_ORDERS:
+        raise ValueError(f"unsliced_order must be one of {sorted(UNSLICED_ORDERS)}, got {unsliced_order!r}")
+    return UNSLICED_ORDERS[unsliced_order]
+
+
+def analytic_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, unsliced_order: str = "continuous") -> float:
     """Closed-form time of a planned GEMV: the paper's balance equations (t_rc, u_rc) with
-    the channel-traffic bound and the pipeline tail (what plan_gemv optimises)."""
+    the channel-traffic bound and the pipeline tail (what plan_gemv optimises). Unsliced
+    reads sent continuously hold the bus while any is ready, so where a channel's read planes
+    sense faster than it drains them the flash tiles run after the streamed pages, not
+    beside them."""
     values, cc, ch = _geometry(spec, plan.value_bits)
     _, fr, nr = _balance(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits)
     t_f = flash_time(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.flash_tiles)
+    read_planes = cc * max(spec.planes_per_die - 1, 1) if plan.flash_tiles else cc * spec.planes_per_die
+    sense_rate = read_planes * spec.page_size / (spec.t_read_ps / 1e12)
+    if bus_order(plan, unsliced_order) == 2 and plan.npu_bytes and sense_rate >= spec.bus_bytes_per_s:
+        return plan.npu_bytes / (ch * spec.bus_bytes_per_s) + t_f
     t_n = plan.npu_bytes / (ch * nr) if plan.npu_bytes and nr > 0 else 0.0
     return max(t_f, t_n)
 
@@ -313,7 +335,8 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
             np.asarray(g_in, np.int64), np.asarray(g_mem, np.int64), n, np.asarray(sensed, np.int64))
 
 
-def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: int) -> dict:
+def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: int,
+                  unsliced_order: str = "continuous") -> dict:
     """Cycle-level run of one channel; the GEMV's flash time is that channel's time."""
     kind, plane, nbytes, outb, group, comp, g_in, g_mem, n, sensed = build_channel_ops(spec, core, plan)
     if n == 0:
@@ -323,7 +346,7 @@ def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: 
     fin, _, rfin, busy = run_ops(spec, kind, plane, nbytes, req, 1, out_bytes=outb, group=group,
                                  compute_ps=comp, grp_in_bytes=g_in, grp_members=g_mem,
                                  slice_bytes=slice_bytes if plan.slicing else 0, queue_depth=0, channels=1,
-                                 rc_priority=plan.slicing, sensed_ps=sensed,
+                                 rc_priority=bus_order(plan, unsliced_order), sensed_ps=sensed,
                                  core_slots=core_slots(core, plan.tile_h, plan.tile_w, plan.m,
                                                        spec.dies_per_channel, spec.channels))
     t = int(fin.max()) / 1e12

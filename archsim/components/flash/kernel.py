@@ -20,10 +20,13 @@ Operations (one page each), queued per plane in the order given:
   PROGRAM  command + data-in on the channel -> array program tPROG.
   ERASE    command -> array erase tBERS.
 Channel arbitration: of the transactions waiting for a free bus, the one ready earliest goes
-first (ties: a command before data, then the lower transaction index); with `rc_priority` the Read-Compute broadcasts and
-results go before any page-read traffic (read data then fills the bus's bubbles, the
-paper's Slice Control). A transaction is not pre-empted, so an unsliced 16 KB data-out holds
-the bus for its whole length, which is what read slicing cures.
+first (ties: a command before data, then the lower transaction index). `rc_priority` puts a
+class first: 1, the Read-Compute broadcasts and results before any page-read traffic (read
+data then fills the bus's bubbles, the paper's Slice Control); 2, page-read commands and
+data before Read-Compute traffic (read data sent continuously, Read-Compute waiting for a gap
+in it: Cambricon-LLM without Slice Control); 0, neither. A transaction is not pre-empted, so
+an unsliced 16 KB data-out holds the bus for its whole length, which is what read slicing
+cures.
 Host requests (a set of operations) are admitted in order, at most `queue_depth` at once
 (0 = all at time 0); an operation enters its plane queue when its request is admitted.
 
@@ -286,6 +289,10 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
                 if rc_priority != 0:
                     pa = 0 if (tx_kind[a] == TX_BCAST or tx_kind[a] == TX_RESULT) else 1
                     pb = 0 if (tx_kind[b] == TX_BCAST or tx_kind[b] == TX_RESULT) else 1
+                    if rc_priority == 2:
+                        # page reads first: the classes swap
+                        pa = 1 - pa
+                        pb = 1 - pb
                     if pa != pb:
                         if pa < pb:
                             best = j
