@@ -132,6 +132,8 @@ def instinfer():
             row.update({"prefill_write_gb_per_layer": io["prefill_write_bytes_per_layer"] / 1e9,
                         "decode_read_gb_per_layer": io["decode_read_bytes_per_layer"] / 1e9,
                         "decode_write_gb_per_layer": io["decode_write_bytes_per_layer"] / 1e9,
+                        "prefill_p2p_gb_per_layer": io["prefill_p2p_bytes_per_layer"] / 1e9,
+                        "decode_p2p_gb_per_layer": io["decode_p2p_bytes_per_layer"] / 1e9,
                         "error_decode_read": io["decode_read_bytes_per_layer"] / 1.08565e12 - 1,
                         "decode_read_gb_per_s": io["decode_read_bytes"] / r["decode"]["seconds"] / 1e9})
         row.update({"decode_tokens_per_s": r["decode"]["tokens_per_s"],

@@ -16,7 +16,8 @@ def test_dense_kv_reads_match_the_trace():
     reads = 0
     for step in range(4):
         kv_len = 64 + step + 1
-        reads += 2 * B * H * L * kv_len * hd * 2                 # K and V of the whole context
+        in_flash = (kv_len // 16) * 16                           # the incomplete group is in DRAM (Fig. 11)
+        reads += 2 * B * H * L * in_flash * hd * 2               # K and V of the context's complete groups
     writes = (64 + 4) * B * L * 2 * H * hd * 2                    # prompt + one token per step
     # flash bytes = KV groups read by the engine + KV programmed
     assert s["breakdown"]["flash"]["bytes"] == pytest.approx(reads + writes, rel=1e-9)
@@ -31,7 +32,8 @@ def test_sparf_reads_less_than_dense_at_long_context():
     dense = simulate_case("a6000-instcsd", "opt-6.7b", scen, sets=["flash.kv.attention=dense"]).summary
     sparf = simulate_case("a6000-instcsd", "opt-6.7b", scen, sets=["flash.kv.attention=sparf"]).summary
     # SparF reads about half the token groups plus the K channels it picks
-    ratio = (sparf["breakdown"]["flash"]["bytes"] / dense["breakdown"]["flash"]["bytes"])
+    read = lambda s: s["stats"]["mapping"]["csd_io"]["decode_read_bytes"]
+    ratio = read(sparf) / read(dense)
     assert 0.5 < ratio < 0.9
 
 
@@ -51,8 +53,16 @@ def test_csd_io_is_counted_per_phase_and_per_layer():
     assert io["layers"] == L
     # Table III's rows: the prompt's K and V written in prefill, the context read in decode
     assert io["prefill_write_bytes_per_layer"] == pytest.approx(B * 64 * 2 * H * hd * 2)
-    reads = sum(2 * B * H * (64 + t + 1) * hd * 2 for t in range(4))
+    reads = sum(2 * B * H * ((64 + t + 1) // 16 * 16) * hd * 2 for t in range(4))
     assert io["decode_read_bytes_per_layer"] == pytest.approx(reads)
+    # without the DRAM group buffer every context token comes from the flash
+    nobuf = simulate_case("a6000-instcsd", "opt-6.7b", SCEN,
+                          sets=["flash.kv.attention=dense", "flash.kv.write_buffer=false"]).summary
+    full = sum(2 * B * H * (64 + t + 1) * hd * 2 for t in range(4))
+    assert nobuf["stats"]["mapping"]["csd_io"]["decode_read_bytes_per_layer"] == pytest.approx(full)
+    # PCIe per phase: the prompt's K/V; then q/k/v up and the attention output down
+    assert io["prefill_p2p_bytes"] == pytest.approx(L * B * 64 * 2 * H * hd * 2)
+    assert io["decode_p2p_bytes"] == pytest.approx(4 * L * B * 4 * H * hd * 2)
     assert io["decode_write_bytes"] == pytest.approx(L * 4 * B * 2 * H * hd * 2)
     assert io["prefill_read_bytes"] == 0
     total = sum(io[f"{ph}_{rw}_bytes"] for ph in ("prefill", "decode") for rw in ("read", "write"))
@@ -70,3 +80,30 @@ def test_channel_groups_are_sized_to_the_context():
     assert csd.channels_per_group(128, 64, 2.0) == 8
     from archsim.cli.main import main
     assert main(["run", "a6000-instcsd", "gpt2-small", "--set", "flash.kv.channels_per_group=oops"]) == 2
+
+
+def test_sparf_reads_half_the_token_groups_and_the_touched_channel_pages():
+    from math import comb
+    spec = load_model("opt-6.7b")
+    scen = {"batch": 2, "input_len": 1024, "output_len": 3, "precision": "fp16"}
+    io = simulate_case("a6000-instcsd", "opt-6.7b", scen).summary["stats"]["mapping"]["csd_io"]
+    B, H, hd = 2, spec.heads, spec.head_dim
+    # Sec. IV-C: r = 16 of 128 channels; a 2-channel x 1K-token page is read if one of its
+    # channels is picked; half the 16-token K and V groups survive the group-level step
+    touched = (hd // 2) * (1 - comb(hd - 2, 16) / comb(hd, 16))
+    reads = 0.0
+    for t in range(3):
+        n = (1024 + t + 1) // 16 * 16
+        reads += 0.5 * 2 * B * H * n * hd * 2 + B * H * touched * 2 * n * 2
+    assert io["decode_read_bytes_per_layer"] == pytest.approx(reads, rel=1e-9)
+
+
+def test_sparf_programs_k_twice():
+    spec = load_model("opt-6.7b")
+    B, H, L, hd = 4, spec.heads, spec.layers, spec.head_dim
+    io = simulate_case("a6000-instcsd", "opt-6.7b", SCEN).summary["stats"]["mapping"]["csd_io"]
+    kv = B * 2 * H * hd * 2                                       # one token's K and V, one layer
+    # token-indexed K and V plus the channel-indexed copy of K; PCIe carries K and V once
+    assert io["prefill_write_bytes"] == pytest.approx(1.5 * L * 64 * kv)
+    assert io["decode_write_bytes"] == pytest.approx(1.5 * L * 4 * kv)
+    assert io["prefill_p2p_bytes"] == pytest.approx(L * 64 * kv)

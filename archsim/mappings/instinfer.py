@@ -11,7 +11,9 @@ cross PCIe in decode.
 
 `stats()` reports the drive's I/O as InstAttention's Table III counts it: bytes read from and
 written to the flash in each phase, in all and per decoder layer (the table's figures are per
-layer: its prefill write, 1.34 GB, is one layer's prompt K and V at batch 64 x 1024 tokens).
+layer: its prefill write, 1.34 GB, is one layer's prompt K and V at batch 64 x 1024 tokens, as
+they cross PCIe), and the peer-to-peer PCIe bytes per phase (`*_p2p_bytes`). Under SparF the
+drive programs K twice (Sec. IV-C), so its flash writes are 1.5x the K/V it receives.
 """
 
 from __future__ import annotations
@@ -47,10 +49,14 @@ class InstInfer(Mapping):
 
     def build(self, trace):
         graph = super().build(trace)
-        csd = self.params["csd"]
+        csd, pcie = self.params["csd"], self.params["pcie"]
         phases = trace["phase"]
-        io = {f"{ph}_{rw}_bytes": 0.0 for ph in ("prefill", "decode") for rw in ("read", "write")}
+        io = {f"{ph}_{rw}_bytes": 0.0 for ph in ("prefill", "decode") for rw in ("read", "write", "p2p")}
         for comp, job, i in zip(graph.components, graph.jobs, graph.op_index):
+            if comp == pcie:
+                # GPU <-> drive peer-to-peer bytes (prefill: the prompt's K/V; decode: q/k/v, outputs)
+                io[f"{phases[i]}_p2p_bytes"] += self.system.cost(pcie, job).bytes
+                continue
             if comp != csd or job.kind not in ("write", "attention_qk", "attention_av"):
                 continue
             rw = "write" if job.kind == "write" else "read"
@@ -94,8 +100,10 @@ class InstInfer(Mapping):
                 qkv = float(op["m"]) * op["n"] * act
                 st.append(Stage(pcie, Job(kind="transfer", bytes_read=qkv, label="qkv.p2p")))
                 if op["bytes_kv"] > 0:
-                    st.append(Stage(csd, Job(kind="write", bytes_written=float(op["bytes_kv"]), label="kv.write"),
-                                    after=(1,)))
+                    # K is half of an MHA/GQA token's K+V; the drive adds its channel-indexed copy
+                    k_part = float(op["bytes_kv"]) / 2.0 if op["name"] == "qkv_proj" else 0.0
+                    st.append(Stage(csd, Job(kind="write", bytes_written=float(op["bytes_kv"]),
+                                             extra=(("k_bytes", k_part),), label="kv.write"), after=(1,)))
                     # the attention waits for q to arrive, not for the write to finish
                     st.append(Stage(gpu, Job(kind="elementwise", label="qkv.sent"), after=(1,)))
             return st
@@ -104,6 +112,7 @@ class InstInfer(Mapping):
         if kind == "attention_qk" and op["bytes_kv"] > 0:
             kvb = float(op["bytes_kv"]) * 2.0     # K and V of this layer's prompt
             return [Stage(pcie, Job(kind="transfer", bytes_read=kvb, label="kv.p2p"), after=(PREV_OP,)),
-                    Stage(csd, Job(kind="write", bytes_written=kvb, label="kv.write"), after=(0,)),
+                    Stage(csd, Job(kind="write", bytes_written=kvb, extra=(("k_bytes", kvb / 2.0),),
+                                   label="kv.write"), after=(0,)),
                     Stage(gpu, job, after=(PREV_OP,))]
         return [Stage(gpu, job)]

@@ -23,13 +23,21 @@ Attention modes:
           `channels_per_group: auto` follows the paper's sizing: a 2048-entry page holds 2-8
           channels x 1K-256 tokens, 2 channels x 1K tokens for long contexts and 8 x 256 for
           short ones, so the fewest channels whose tokens per page do not exceed the context.
-write  KV of new tokens (prefill: the prompt's; decode: one token), programmed in pages.
+          The NFC filters then pass only the picked channels and tokens to the engine; the
+          flash reads whole groups, so only the group-level step shows in the bytes read.
+write  KV of new tokens (prefill: the prompt's; decode: one token), programmed in pages; under
+       sparf K is programmed twice (token- and channel-indexed), `k_bytes` in the job's extra.
+Write buffer (`write_buffer`): new tokens gather in the controller DRAM until a group of
+`group_tokens` is full (the paper's Fig. 11), so a decode step reads only the context's complete
+groups from the flash; the rest (at most group_tokens - 1 tokens and the current one) comes from
+DRAM, untimed.
 Cost.bytes: KV bytes read from (or written to) the flash; breakdown: channel bytes,
 channel utilisation, engine seconds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from archsim.components.base import Cost, Job, register
@@ -50,6 +58,8 @@ KV_SCHEMA = {
     "attention": Field("str", "dense", "dense | sparf", choices=("dense", "sparf")),
     "compression": Field("float", 0.125, "SparF/SparQ compression ratio", gt=0, max=1),
     "group_retention": Field("float", 0.5, "share of token groups the group-level step keeps", gt=0, max=1),
+    "write_buffer": Field("bool", True, "new tokens' K/V wait in controller DRAM until a group is full; "
+                          "the engine reads the incomplete group from DRAM"),
     "channels_per_group": Field("any", "auto", "head channels per channel-indexed group: 2-8, or auto "
                                 "(the fewest whose tokens per group fit the context, as the paper sizes them)"),
 }
@@ -87,11 +97,38 @@ class ComputationalSSD(NandFlash):
         return min(8, head_dim)
 
     # --- what a decode attention op reads ------------------------------------------------------
+    def _kv_volume(self, kind: str, streams: int, tokens: int, head_dim: int, elem: float, kv_len: int) -> tuple:
+        """(groups, bytes) read for `tokens` tokens of each of `streams` head streams. `kv_len`
+        (the whole context) sizes the channel-indexed groups."""
+        kv = self.params["kv"]
+        g_tok = kv["group_tokens"]
+        groups_per_head = -(-tokens // g_tok)
+        dense = streams * tokens * head_dim * elem
+        if kv["attention"] == "dense":
+            return streams * groups_per_head, dense
+        ret = kv["group_retention"]
+        groups = int(math.ceil(streams * groups_per_head * ret))
+        nbytes = dense * ret
+        if kind == "attention_qk":
+            # channel-indexed K: a group holds `cpg` channels of `tpc` tokens; it is read when
+            # one of the r = head_dim x compression chosen channels falls in it
+            group_bytes = min(kv["group_bytes"], g_tok * head_dim * elem)
+            cpg = self.channels_per_group(head_dim, kv_len, elem)
+            r = max(1, int(round(head_dim * kv["compression"])))
+            n_cg = max(1, head_dim // cpg)
+            miss = math.comb(head_dim - cpg, r) / math.comb(head_dim, r) if head_dim - cpg >= r else 0.0
+            touched = n_cg * (1.0 - miss)
+            tpc = max(1, int(group_bytes // (cpg * elem)))
+            groups += int(math.ceil(streams * touched * -(-tokens // tpc)))
+            nbytes += streams * touched * cpg * tokens * elem
+        return groups, nbytes
+
     def kv_read(self, job: Job) -> dict:
-        """Groups and bytes an attention job reads. Job: kind attention_qk|attention_av,
-        batch = sequences x heads, kv_len / heads / kv_heads / kv_elem_bytes in extra, head_dim
-        in k (qk) or n (av). Bytes are the valid data moved (a group's unused tail is not
-        sent); `groups` counts page units sensed."""
+        """Groups and bytes an attention job reads from the flash. Job: kind
+        attention_qk|attention_av, batch = sequences x heads, kv_len / heads / kv_heads /
+        kv_elem_bytes in extra, head_dim in k (qk) or n (av). Bytes are the valid data moved (a
+        group's unused tail is not sent); `groups` counts page units sensed; `work` is the share
+        of dense attention's FLOPs the engine does (over the whole context)."""
         kv = self.params["kv"]
         heads = int(job.get("heads", 1))
         kv_heads = int(job.get("kv_heads", heads))
@@ -100,29 +137,24 @@ class ComputationalSSD(NandFlash):
         head_dim = job.k if job.kind == "attention_qk" else job.n
         elem = float(job.get("kv_elem_bytes", 2.0))
         g_tok = kv["group_tokens"]
-        groups_per_head = -(-kv_len // g_tok)
         streams = seqs * kv_heads
         group_bytes = min(kv["group_bytes"], g_tok * head_dim * elem)
-        dense = streams * kv_len * head_dim * elem
-        if kv["attention"] == "dense":
-            return {"groups": streams * groups_per_head, "bytes": dense, "scattered": 0, "group_bytes": group_bytes,
-                    "dense_bytes": dense}
-        ret = kv["group_retention"]
-        groups = int(math.ceil(streams * groups_per_head * ret))
-        nbytes = dense * ret
-        if job.kind == "attention_qk":
-            # channel-indexed K: a group holds `cpg` channels of `tpc` tokens; it is read when
-            # one of the r = head_dim x compression chosen channels falls in it
-            cpg = self.channels_per_group(head_dim, kv_len, elem)
-            r = max(1, int(round(head_dim * kv["compression"])))
-            n_cg = max(1, head_dim // cpg)
-            miss = math.comb(head_dim - cpg, r) / math.comb(head_dim, r) if head_dim - cpg >= r else 0.0
-            touched = n_cg * (1.0 - miss)
-            tpc = max(1, int(group_bytes // (cpg * elem)))
-            groups += int(math.ceil(streams * touched * -(-kv_len // tpc)))
-            nbytes += streams * touched * cpg * kv_len * elem
-        return {"groups": groups, "bytes": nbytes, "scattered": groups, "group_bytes": group_bytes,
-                "dense_bytes": dense}
+        # [IA] Sec. IV-C, Fig. 11: a new token's K, V and channel-indexed K wait in the controller
+        # DRAM until `group_tokens` tokens fill a group; the engine reads those from DRAM
+        in_flash = (kv_len // g_tok) * g_tok if kv["write_buffer"] else kv_len
+        groups, nbytes = self._kv_volume(job.kind, streams, in_flash, head_dim, elem, kv_len)
+        dense_all = streams * kv_len * head_dim * elem
+        work = self._kv_volume(job.kind, streams, kv_len, head_dim, elem, kv_len)[1] / dense_all if kv_len else 0.0
+        scattered = 0 if kv["attention"] == "dense" else groups
+        return {"groups": groups, "bytes": nbytes, "scattered": scattered, "group_bytes": group_bytes,
+                "dense_bytes": streams * in_flash * head_dim * elem, "work": work}
+
+    def kv_write_bytes(self, job: Job) -> float:
+        """Bytes a KV write programs: K and V, plus SparF's channel-indexed copy of K ([IA]
+        Sec. IV-C: K is stored twice, token- and channel-indexed; Fig. 11 buffers and flushes
+        both). `k_bytes` in extra: the K part of the job's bytes."""
+        extra_k = float(job.get("k_bytes", 0.0)) if self.params["kv"]["attention"] == "sparf" else 0.0
+        return float(job.bytes_written) + extra_k
 
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
         eng = self.params["engine"]
@@ -133,7 +165,7 @@ class ComputationalSSD(NandFlash):
                 st = self.stream_seconds(r["groups"] * r["group_bytes"], page_bytes=int(r["group_bytes"]))
             else:
                 st = self.stream_seconds(r["bytes"])
-            flops = job.flops * (r["bytes"] / max(r["dense_bytes"], 1.0))
+            flops = job.flops * r["work"]
             t_eng = flops / (eng["gemv_flops"] * eng["gemv_units"])
             secs = max(st["seconds"], t_eng) + eng["group_latency"]
             s = self.spec
@@ -148,4 +180,6 @@ class ComputationalSSD(NandFlash):
             secs = flops / eng["softmax_flops"] + eng["group_latency"]
             return Cost(secs, int(round(secs * self.clock_hz)), flops * eng["energy_per_flop"] * 1e12, 0.0,
                         {"engine_s": secs})
+        if job.kind == "write":
+            job = dataclasses.replace(job, bytes_written=self.kv_write_bytes(job))
         return super().cost(job, fidelity)
