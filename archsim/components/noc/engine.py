@@ -141,7 +141,9 @@ def _route(rr, rc, dr, dc, order):
     return 0 if dc > rc else 1
 
 
-@njit(cache=True)
+# error_model="numpy": no divisor in the kernel can be zero, so integer // and % need no
+# zero test (a float 0/0 would give nan where the Python model raised)
+@njit(cache=True, error_model="numpy")
 def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
              mode, rate_pkt, pkt_size, pattern, pat_dest, hot_nodes, hot_frac, seed,
              warmup_periods, sample_period, max_samples, lat_thres, warm_thres, stop_thres,
@@ -168,6 +170,23 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     for r in range(N):
         r_row[r] = r // cols
         r_col[r] = r % cols
+    # per (router, mesh port 0-3): the neighbour's facing input VC base (flits go there) and
+    # its output-VC base toward this router (credits go there); a table, not a branch per flit
+    nb_iv = np.zeros(N * 4, np.int64)
+    nb_ov = np.zeros(N * 4, np.int64)
+    for r in range(N):
+        for o in range(4):
+            if o == 0:
+                r2 = r + 1 if r_col[r] + 1 < cols else -1
+            elif o == 1:
+                r2 = r - 1 if r_col[r] > 0 else -1
+            elif o == 2:
+                r2 = r + cols if r_row[r] + 1 < rows else -1
+            else:
+                r2 = r - cols if r_row[r] > 0 else -1
+            if r2 >= 0:
+                nb_iv[r * 4 + o] = (r2 * P + (o ^ 1)) << vb
+                nb_ov[r * 4 + o] = (r2 * Q + (o ^ 1)) << vb
 
     # delays from the switch-allocation cycle s (see RouterConfig)
     d_flit = sad + st + L          # to the next router's input buffer, or to the sink
@@ -195,7 +214,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     # grant pointers per output ([20:25]) and accept pointers per input ([25:30]); the flits
     # held ([30])
     rs = np.zeros(N << 5, np.int64)
-    vout = np.zeros(NIV, np.int8)         # output port of each active input VC
+    vout = np.zeros(NIV, np.int8)         # output port of each routed input VC
     owner = np.full(NOV, -1, np.int32)    # input VC holding each output VC (for NOCRED)
     sa_new = np.zeros(P, np.int64)
     oc_cred = np.full(NOV, B, np.int16)
@@ -434,11 +453,13 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
 
         # ======== 1. flits arriving at routers and sinks ========
         qm = fq_t.shape[0] - 1
-        while fqs[1] > 0 and fq_t[fqs[0]] <= t:
-            j = fqs[0]
+        qh = fqs[0]
+        qn = fqs[1]
+        while qn > 0 and fq_t[qh] <= t:
+            j = qh
             e = fq_e[j]
-            fqs[0] = (j + 1) & qm
-            fqs[1] -= 1
+            qh = (j + 1) & qm
+            qn -= 1
             a = e >> 32
             code = e & 0xFFFFFFFF
             pk = code >> 2
@@ -508,6 +529,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     pi = pk_info[pk]
                     o = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
                     vr[b0 + 1] = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
+                    vout[iv] = o
                     if chk:
                         ready[iv] = t + rd
                     rs[(r << 5) + 10 + rp - r * P] |= np.int64(1) << (iv & VM)
@@ -515,13 +537,17 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     if chk:
                         ready[iv] = t
                     rs[(r << 5) + rp - r * P] |= np.int64(1) << (iv & VM)
+        fqs[0] = qh
+        fqs[1] = qn
         # ======== 2. flits entering from sources ========
         qm = iq_t.shape[0] - 1
-        while iqs[1] > 0 and iq_t[iqs[0]] <= t:
-            j = iqs[0]
+        qh = iqs[0]
+        qn = iqs[1]
+        while qn > 0 and iq_t[qh] <= t:
+            j = qh
             e = iq_e[j]
-            iqs[0] = (j + 1) & qm
-            iqs[1] -= 1
+            qh = (j + 1) & qm
+            qn -= 1
             iv = e >> 32
             code = e & 0xFFFFFFFF
             pk = code >> 2
@@ -552,6 +578,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     pi = pk_info[pk]
                     o = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
                     vr[b0 + 1] = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
+                    vout[iv] = o
                     if chk:
                         ready[iv] = t + rd
                     rs[(r << 5) + 10 + rp - r * P] |= np.int64(1) << (iv & VM)
@@ -559,13 +586,17 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     if chk:
                         ready[iv] = t
                     rs[(r << 5) + rp - r * P] |= np.int64(1) << (iv & VM)
+        iqs[0] = qh
+        iqs[1] = qn
         # ======== 3. credits ========
         qm = cq_t.shape[0] - 1
-        while cqs[1] > 0 and cq_t[cqs[0]] <= t:
-            j = cqs[0]
+        qh = cqs[0]
+        qn = cqs[1]
+        while qn > 0 and cq_t[qh] <= t:
+            j = qh
             ov = cq_e[j]
-            cqs[0] = (j + 1) & qm
-            cqs[1] -= 1
+            qh = (j + 1) & qm
+            qn -= 1
             cr = oc_cred[ov] + 1
             oc_cred[ov] = cr
             if cr == 1:
@@ -579,12 +610,16 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 if tailm[ov >> vb] & bit:
                     tailm[ov >> vb] &= ~bit
                     busy[ov >> vb] &= ~bit
+        cqs[0] = qh
+        cqs[1] = qn
         qm = sq_t.shape[0] - 1
-        while sqs[1] > 0 and sq_t[sqs[0]] <= t:
-            j = sqs[0]
+        qh = sqs[0]
+        qn = sqs[1]
+        while qn > 0 and sq_t[qh] <= t:
+            j = qh
             ov = sq_e[j]
-            sqs[0] = (j + 1) & qm
-            sqs[1] -= 1
+            qh = (j + 1) & qm
+            qn -= 1
             cr = oc_cred[ov] + 1
             oc_cred[ov] = cr
             if cr == 1:
@@ -598,12 +633,16 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 if tailm[ov >> vb] & bit:
                     tailm[ov >> vb] &= ~bit
                     busy[ov >> vb] &= ~bit
+        sqs[0] = qh
+        sqs[1] = qn
         qm = eq_t.shape[0] - 1
-        while eqs[1] > 0 and eq_t[eqs[0]] <= t:
-            j = eqs[0]
+        qh = eqs[0]
+        qn = eqs[1]
+        while qn > 0 and eq_t[qh] <= t:
+            j = qh
             ov = eq_e[j]
-            eqs[0] = (j + 1) & qm
-            eqs[1] -= 1
+            qh = (j + 1) & qm
+            qn -= 1
             cr = oc_cred[ov] + 1
             oc_cred[ov] = cr
             if cr == 1:
@@ -617,6 +656,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 if tailm[ov >> vb] & bit:
                     tailm[ov >> vb] &= ~bit
                     busy[ov >> vb] &= ~bit
+        eqs[0] = qh
+        eqs[1] = qn
 
         # ======== 4. sources ========
         while nh > 0 and h_key[0] <= t:
@@ -811,6 +852,15 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         cq_t, cq_e = _q_room(cq_t, cq_e, cqs, P * na)
         sq_t, sq_e = _q_room(sq_t, sq_e, sqs, na)
         eq_t, eq_e = _q_room(eq_t, eq_e, eqs, na)
+        # write positions held in locals while routers push (see the arrivals)
+        fqw = fqs[0] + fqs[1]
+        cqw = cqs[0] + cqs[1]
+        sqw = sqs[0] + sqs[1]
+        eqw = eqs[0] + eqs[1]
+        fqm = fq_t.shape[0] - 1
+        cqm = cq_t.shape[0] - 1
+        sqm = sq_t.shape[0] - 1
+        eqm = eq_t.shape[0] - 1
         nv = 0
         for si in range(NS):
             sm = asum[si]
@@ -834,22 +884,30 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 ng = 0
                 for p in range(P):
                     sa_new[p] = 0
-                for o in range(P):
-                    va_cnt[o] = 0
+                nzp = 0
                 for p in range(P):
+                    nzp |= np.int64(rs[rS + 10 + p] != 0) << p
+                # requesters per output port, listed in input order; vom: outputs asked
+                vom = 0
+                while nzp != 0:
+                    p = trailing_zeros(nzp)
+                    nzp &= nzp - 1
                     m = rs[rS + 10 + p]
                     while m != 0:
                         v = trailing_zeros(m)
                         m &= m - 1
                         iv = ((rP + p) << vb) | v
                         if not chk or ready[iv] <= t:
-                            o = (vr[(iv << rwb) + 1] >> 2) & 7
+                            o = vout[iv]
+                            if (vom >> o) & 1 == 0:
+                                vom |= 1 << o
+                                va_cnt[o] = 0
                             va_lst[o * PV + va_cnt[o]] = (p << vb) | v
                             va_cnt[o] += 1
-                for o in range(P):
+                while vom != 0:
+                    o = trailing_zeros(vom)
+                    vom &= vom - 1
                     nr = va_cnt[o]
-                    if nr == 0:
-                        continue
                     bq = rQ + o
                     fr = full & ~busy[bq]
                     if fr == 0:
@@ -938,7 +996,6 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                         ready[iv] = t + vad
                     bit = np.int64(1) << v
                     rs[rS + 10 + p] &= ~bit
-                    vout[iv] = o
                     ovw = (bq << vb) | w
                     owner[ovw] = iv
                     if oc_cred[ovw] <= 0:
@@ -950,10 +1007,17 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             # ---- switch allocation: per input the round-robin-first VC for each output
             #      (with a credit), then iSLIP over the 5x5 port matrix ----
             inreq = 0
+            # inputs with a VC that may bid (computed without a branch per port)
+            nzp = 0
             for p in range(P):
+                nzp |= np.int64((rs[rS + p] & ~rs[rS + 5 + p]) != 0) << p
+            # outputs asked by two inputs (then iSLIP must arbitrate)
+            asked = 0
+            dup = 0
+            while nzp != 0:
+                p = trailing_zeros(nzp)
+                nzp &= nzp - 1
                 m = rs[rS + p] & ~rs[rS + 5 + p]
-                if m == 0:
-                    continue
                 # VCs in round-robin order from the offset; the first per output asks for it
                 off = rs[rS + 15 + p]
                 lo = m & ((np.int64(1) << off) - 1)
@@ -979,15 +1043,21 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 if rq != 0:
                     reqm[p] = rq
                     inreq |= 1 << p
+                    dup |= asked & rq
+                    asked |= rq
             if inreq != 0:
-                if inreq & (inreq - 1) == 0:
-                    # one input asks: every output it asks grants it; it accepts per its pointer
-                    p = trailing_zeros(inreq)
-                    o = _first_from(reqm[p], rs[rS + 25 + p])
-                    match_o[p] = o
+                if dup == 0:
+                    # no output is asked twice: each output grants its one requester, and each
+                    # input accepts per its pointer (what iSLIP gives, without the matrix)
                     inm = inreq
-                    rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
-                    rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
+                    mm = inreq
+                    while mm != 0:
+                        p = trailing_zeros(mm)
+                        mm &= mm - 1
+                        o = _first_from(reqm[p], rs[rS + 25 + p])
+                        match_o[p] = o
+                        rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
+                        rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
                 else:
                     for o in range(P):
                         col[o] = 0
@@ -1066,48 +1136,32 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     # downstream
                     if o == LOCAL:
                         dst_a = NIV + r
-                        j = (eqs[0] + eqs[1]) & (eq_t.shape[0] - 1)
+                        j = eqw & eqm
                         eq_t[j] = t + d_ecred
                         eq_e[j] = ov
-                        eqs[1] += 1
+                        eqw += 1
                     else:
-                        if o == 0:
-                            r2 = r + 1
-                        elif o == 1:
-                            r2 = r - 1
-                        elif o == 2:
-                            r2 = r + cols
-                        else:
-                            r2 = r - cols
-                        dst_a = ((r2 * P + (o ^ 1)) << vb) | w
+                        dst_a = nb_iv[r * 4 + o] | w
                         prefetch(vr, dst_a << rwb)
                         if code & 2:
                             # the head will be routed on arrival: fetch its packet early
                             prefetch(pk_info, code >> 2)
-                    j = (fqs[0] + fqs[1]) & (fq_t.shape[0] - 1)
+                    j = fqw & fqm
                     fq_t[j] = t + d_flit
                     fq_e[j] = (dst_a << 32) | code
-                    fqs[1] += 1
+                    fqw += 1
                     # credit upstream
                     if p == LOCAL:
-                        j = (sqs[0] + sqs[1]) & (sq_t.shape[0] - 1)
+                        j = sqw & sqm
                         sq_t[j] = t + d_scred
                         sq_e[j] = ((rQ + SRC) << vb) | v
-                        sqs[1] += 1
+                        sqw += 1
                     else:
-                        if p == 0:
-                            r0 = r + 1
-                        elif p == 1:
-                            r0 = r - 1
-                        elif p == 2:
-                            r0 = r + cols
-                        else:
-                            r0 = r - cols
-                        j = (cqs[0] + cqs[1]) & (cq_t.shape[0] - 1)
+                        j = cqw & cqm
                         cq_t[j] = t + d_cred
-                        cq_e[j] = ((r0 * Q + (p ^ 1)) << vb) | v
+                        cq_e[j] = nb_ov[r * 4 + p] | v
                         prefetch(oc_cred, cq_e[j])
-                        cqs[1] += 1
+                        cqw += 1
                     # input VC state
                     if tail:
                         # this VC's packet has left: forget its output VC
@@ -1125,6 +1179,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                         o2 = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF,
                                     (pi >> 32) & 1)
                         vr[b0 + 1] = 1 | (o2 << 2) | (((pi >> 33) & 0xFF) << 10)
+                        vout[iv] = o2
                         if chk:
                             ready[iv] = t + 1 + rd
                     elif chk:
@@ -1133,8 +1188,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 last_progress = t
             if anyva:
                 for p in range(P):
-                    if sa_new[p] != 0:
-                        rs[rS + p] |= sa_new[p]
+                    rs[rS + p] |= sa_new[p]
             if rs[rS + 30] == 0:
                 wi = r >> 6
                 amap[wi] &= ~(np.int64(1) << (r & 63))
@@ -1142,6 +1196,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     asum[wi >> 6] &= ~(np.int64(1) << (wi & 63))
                 na -= 1
 
+        fqs[1] = fqw - fqs[0]
+        cqs[1] = cqw - cqs[0]
+        sqs[1] = sqw - sqs[0]
+        eqs[1] = eqw - eqs[0]
         ev = fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1]
         if ev > events_max:
             events_max = ev
