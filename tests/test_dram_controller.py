@@ -134,7 +134,8 @@ def test_overrides_and_errors_are_archsim_errors():
 
 @pytest.mark.parametrize("std,pattern,wr", [("ddr4-2400", "random", 0.3), ("hbm2-2000", "seq", 0.0),
                                             ("hbm3-6400", "random", 0.3), ("gddr6-16000", "random", 0.2),
-                                            ("ddr5-4800", "seq", 0.1), ("lpddr5-6400", "random", 0.3)])
+                                            ("ddr5-4800", "seq", 0.1), ("lpddr5-6400", "random", 0.3),
+                                            ("hbm2-2000", "random", 0.3)])
 def test_event_skipping_equals_visiting_every_tick(std, pattern, wr):
     comp = compiled(get_standard(std))
     a, w = pattern_addresses(pattern, 4000, comp.tx_bytes, write_ratio=wr)
@@ -142,6 +143,22 @@ def test_event_skipping_equals_visiting_every_tick(std, pattern, wr):
     slow = run_stream(comp, a, w, log_cap=40_000, every_tick=True)
     assert fast["cycles"] == slow["cycles"]
     assert np.array_equal(fast["_detail"]["log"], slow["_detail"]["log"])
+
+
+@pytest.mark.parametrize("std,ctl,channels", [
+    ("hbm2-2000", Controller(refresh="per-bank"), 1),
+    ("ddr4-2400", Controller(row_policy="closed"), 1),
+    ("hbm3-6400", Controller(queue=100, write_queue=100), 1),   # queues beyond the 64-bit masks
+    ("hbm3-6400", Controller(), 3)])
+def test_event_skipping_equals_every_tick_across_controller_options(std, ctl, channels):
+    # a next event taken early (from cached lower bounds) must not change a command
+    comp = compiled(get_standard(std))
+    a, w = pattern_addresses("random", 3000, comp.tx_bytes, write_ratio=0.3)
+    fast = run_stream(comp, a, w, channels=channels, ctl=ctl, log_cap=30_000)
+    slow = run_stream(comp, a, w, channels=channels, ctl=ctl, log_cap=30_000, every_tick=True)
+    assert fast["cycles"] == slow["cycles"]
+    assert np.array_equal(fast["_detail"]["log"], slow["_detail"]["log"])
+    assert fast["_detail"]["visits"] < slow["_detail"]["visits"]
 
 
 def test_dram_component_costs_a_stream():

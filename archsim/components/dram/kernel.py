@@ -7,7 +7,8 @@ request whose next command meets every timing rule now. Timing lives in per-node
 tables (channel, rank/pseudo-channel, [SID], bank group, bank): issuing a command pushes
 forward the earliest tick of every command it constrains. Time advances by events: when no
 command can issue and the front end is blocked, the clock jumps to the next tick at which a
-queued command becomes legal (or a refresh falls due).
+queued command may become legal (or a refresh falls due); an early visit issues nothing and
+changes nothing.
 
 Semantics follow the controllers that architects calibrate against: a DDR controller issues
 at most one command per tick; an HBM controller one column and one row command per tick
@@ -195,10 +196,57 @@ def simulate(
         scope_banks *= level_size[l]
     n_scopes = nbanks // scope_banks
     nslots = 2 if dual_bus == 1 else 1
+    # A request whose cached ready tick is still ahead cannot issue now, and that tick (a lower
+    # bound) may stand for it in the next event, which then may come early (a visit that issues
+    # nothing changes nothing). Where nearly every tick is visited anyway (two command buses)
+    # that saves the exact look-ups; on one bus the exact next event saves more visits.
+    lazy_next = dual_bus == 1
     # per-bank bit masks of queue positions (read, write, active queues) when a queue fits in
     # 64 entries: finding a bank's requests then touches only them
     use_mask = cap <= 64
     bmask = np.zeros((nchan, 3, nbanks), dtype=np.uint64)
+    # the rules a one-bank command applies, flattened per (bank, command): node, constrained
+    # command, latency, window (1: from now; w: from the w-th last such command at the node);
+    # sibling rules are entries with window 1 on the sibling nodes
+    plan_start = np.zeros(nbanks * ncmd + 1, dtype=np.int64)
+    npl = 0
+    for b in range(nbanks):
+        for c in range(ncmd):
+            plan_start[b * ncmd + c] = npl
+            for l in range(nlev):
+                npl += c_start[l * ncmd + c + 1] - c_start[l * ncmd + c]
+                if l < nlev - 1 and has_sib[l + 1, c] == 1:
+                    npl += (level_size[l + 1] - 1) * (s_start[(l + 1) * ncmd + c + 1] -
+                                                      s_start[(l + 1) * ncmd + c])
+    plan_start[nbanks * ncmd] = npl
+    plan_node = np.zeros(npl, dtype=np.int64)
+    plan_next = np.zeros(npl, dtype=np.int64)
+    plan_lat = np.zeros(npl, dtype=np.int64)
+    plan_win = np.zeros(npl, dtype=np.int64)
+    npl = 0
+    for b in range(nbanks):
+        for c in range(ncmd):
+            for l in range(nlev):
+                n0 = bank_path[b, l]
+                for ii in range(c_start[l * ncmd + c], c_start[l * ncmd + c + 1]):
+                    plan_node[npl] = n0
+                    plan_next[npl] = c_next[ii]
+                    plan_lat[npl] = c_lat[ii]
+                    plan_win[npl] = c_win[ii]
+                    npl += 1
+                if l < nlev - 1 and has_sib[l + 1, c] == 1:
+                    sz = level_size[l + 1]
+                    tgt = bank_path[b, l + 1]
+                    f0 = level_offset[l + 1] + (n0 - level_offset[l]) * sz
+                    for nn in range(f0, f0 + sz):
+                        if nn != tgt:
+                            for ii in range(s_start[(l + 1) * ncmd + c],
+                                            s_start[(l + 1) * ncmd + c + 1]):
+                                plan_node[npl] = nn
+                                plan_next[npl] = s_next[ii]
+                                plan_lat[npl] = s_lat[ii]
+                                plan_win[npl] = 1
+                                npl += 1
 
     nreq = req_ch.shape[0]
     idx = 0
@@ -393,18 +441,22 @@ def simulate(
                             # would close a row opened for another request: wait for it
                             qbuf[k, F_CR] = NEVER
                             continue
-                        mk = bank * ncmd + c_
-                        if memo_stamp[ch, mk] == st:
-                            r = memo_val[ch, mk]
-                        else:
-                            r = np.int64(-1)
-                            for l in range(nlev):
-                                v = ready[ch, bank_path[bank, l], c_]
-                                if v > r:
-                                    r = v
-                            memo_val[ch, mk] = r
-                            memo_stamp[ch, mk] = st
-                        qbuf[k, F_CR] = r
+                        if r <= t or not lazy_next:
+                            mk = bank * ncmd + c_
+                            if memo_stamp[ch, mk] == st:
+                                r = memo_val[ch, mk]
+                            else:
+                                r = np.int64(-1)
+                                for l in range(nlev):
+                                    v = ready[ch, bank_path[bank, l], c_]
+                                    r = max(r, v)
+                                    if v < -1:
+                                        # never taken (ticks are >= -1); the exit keeps this
+                                        # 4-5 step loop scalar: vector code here cost more
+                                        break
+                                memo_val[ch, mk] = r
+                                memo_stamp[ch, mk] = st
+                            qbuf[k, F_CR] = r
                         if rowc:
                             if r <= t and (edge_rules == 0 or t % 2 == 1 or
                                            _edge_ok(c_, t, edge_rules, pair_clk[ch], pair_pc[ch],
@@ -476,7 +528,25 @@ def simulate(
                 # sibling rules reach the other children where the level has them)
                 last = nlev - 1 if sc < 0 else sc
                 span = 1
-                for l in range(nlev):
+                if sc < 0:
+                    # one bank: its command's flattened list of rules
+                    for l in range(nlev):
+                        node = bank_path[bank, l]
+                        for kk in range(hist_depth[l, cmd] - 1, 0, -1):
+                            hist[ch, node, cmd, kk] = hist[ch, node, cmd, kk - 1]
+                        hist[ch, node, cmd, 0] = t
+                    pk = bank * ncmd + cmd
+                    for ii in range(plan_start[pk], plan_start[pk + 1]):
+                        node = plan_node[ii]
+                        w = plan_win[ii]
+                        past = t if w == 1 else hist[ch, node, cmd, w - 1]
+                        if past >= 0:
+                            tt = past + plan_lat[ii]
+                            nx = plan_next[ii]
+                            if tt > ready[ch, node, nx]:
+                                ready[ch, node, nx] = tt
+                # all-bank commands: every node of the scope's subtree
+                for l in range(nlev if sc >= 0 else 0):
                     n0 = bank_path[bank, l]
                     if l <= last:
                         n1 = n0 + 1
