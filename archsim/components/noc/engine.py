@@ -77,21 +77,21 @@ def _rng_int(s, n):
 
 
 @njit(cache=True, inline="always")
-def _geom(s, p):
-    """Cycles to the next Bernoulli(p) success, >= 1 (one trial per cycle, as BookSim)."""
+def _geom(s, p, lq):
+    """Cycles to the next Bernoulli(p) success, >= 1 (one trial per cycle, as BookSim);
+    lq = log1p(-p), computed once per run."""
     if p >= 1.0:
         return 1
     u = 1.0 - _rng_float(s)  # (0, 1]
-    return 1 + np.int64(np.floor(np.log(u) / np.log1p(-p)))
+    return 1 + np.int64(np.floor(np.log(u) / lq))
 
 
 @njit(cache=True, inline="always")
 def _first_from(mask, k):
     """Index of the first set bit of mask at or after bit k, wrapping round (mask != 0)."""
     hi = mask & ~((np.int64(1) << k) - 1)
-    if hi != 0:
-        return trailing_zeros(hi)
-    return trailing_zeros(mask)
+    # no branch: which half holds the answer is unpredictable
+    return trailing_zeros(hi | (mask & -np.int64(hi == 0)))
 
 
 @njit(cache=True)
@@ -121,6 +121,20 @@ def _grow(a, n):
     b = np.empty(n, a.dtype)
     b[:a.shape[0]] = a
     return b
+
+
+@njit(cache=True, inline="always")
+def _route_bf(rr, rc, dr, dc, order):
+    """_route without branches (random destinations make its branches unpredictable)."""
+    xp = np.int64(dc > rc)
+    xn = np.int64(dc < rc)
+    yp = np.int64(dr > rr)
+    yn = np.int64(dr < rr)
+    xz = 1 - xp - xn
+    yz = 1 - yp - yn
+    oxy = xn + xz * (2 * yp + 3 * yn + 4 * yz)
+    oyx = 2 * yp + 3 * yn + yz * (xn + 4 * xz)
+    return oxy + (oyx - oxy) * order
 
 
 @njit(cache=True, inline="always")
@@ -207,6 +221,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     vr = np.zeros(NIV << rwb, np.int32)
     # with single-cycle stages no per-VC ready time needs checking (masks say it all)
     chk = not (rd == 0 and vad <= 1 and sad <= 1)
+    # the common case (one packet per VC, no per-VC ready times) has branch-free paths
+    fast = not ring and not chk
     ready = np.zeros(NIV if chk else 1, np.int64)
     # per router, one record of 32 words (four cache lines): per input port the VCs holding
     # flits and active (SA, [0:5]), whose next buffer is full (NOCRED, [5:10]), waiting for VC
@@ -243,9 +259,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     free = np.arange(cap - 1, -1, -1).astype(np.int64)
     nfree = cap
 
-    # event FIFOs: flits to routers/sinks, injected flits, credits to routers, to sources,
-    # from sinks
-    # (flit events pack target << 32 | flit code; credit events are the output-VC index)
+    # event FIFOs: flits to routers, injected flits, credits to routers, to sources, from
+    # sinks, flits to sinks
+    # (flit events pack target << 32 | flit code, or just the code for a sink; credit events
+    # are the output-VC index)
     qcap = 1024
     while qcap < 4 * N:
         qcap *= 2
@@ -254,8 +271,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     cq_t = np.empty(qcap, np.int64); cq_e = np.empty(qcap, np.int64)
     sq_t = np.empty(qcap, np.int64); sq_e = np.empty(qcap, np.int64)
     eq_t = np.empty(qcap, np.int64); eq_e = np.empty(qcap, np.int64)
+    xq_t = np.empty(qcap, np.int64); xq_e = np.empty(qcap, np.int64)
     fqs = np.zeros(2, np.int64); iqs = np.zeros(2, np.int64); cqs = np.zeros(2, np.int64)
-    sqs = np.zeros(2, np.int64); eqs = np.zeros(2, np.int64)
+    sqs = np.zeros(2, np.int64); eqs = np.zeros(2, np.int64); xqs = np.zeros(2, np.int64)
 
     # sources: current packet, flits sent of it, its VC; idle sources wait in a heap keyed by
     # the cycle their next packet appears
@@ -298,9 +316,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     va_cnt = np.zeros(P, np.int64)
 
     # ---------------- initial sources ----------------
+    lq_rate = np.log1p(-rate_pkt) if rate_pkt < 1.0 else -1.0
     if mode == 0:
         for n in range(N):
-            first = _geom(rng, rate_pkt) - 1 if rate_pkt > 0 else np.int64(1) << 60
+            first = _geom(rng, rate_pkt, lq_rate) - 1 if rate_pkt > 0 else np.int64(1) << 60
             s_next[n] = first
             # push to heap
             i = nh
@@ -438,7 +457,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             if not pending:
                 sim_state = EMPTYING
         if mode == 0 and sim_state == EMPTYING:
-            if infl_flits == 0 and fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1] == 0:
+            if infl_flits == 0 and fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1] + xqs[1] == 0:
                 break
         if mode == 0 and sim_state == DRAINING and lat_thres >= 0 and (t - drain_time) % 1000 == 999:
             est = (plat_sum + t * infl_flits - infl_ct_sum) / (plat_cnt + infl_flits)
@@ -451,7 +470,55 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             saturated = True
             break
 
-        # ======== 1. flits arriving at routers and sinks ========
+        # ======== 1a. flits ejected at sinks (their own FIFO: no branch per arrival) ========
+        qm = xq_t.shape[0] - 1
+        qh = xqs[0]
+        qn = xqs[1]
+        while qn > 0 and xq_t[qh] <= t:
+            j = qh
+            e = xq_e[j]
+            qh = (j + 1) & qm
+            qn -= 1
+            code = e & 0xFFFFFFFF
+            pk = code >> 2
+            if sim_state < DRAINING:
+                acc_flits += 1.0
+            fl_done += 1.0
+            infl_flits -= 1.0
+            infl_ct_sum -= pk_ct[pk]
+            if pk_rec[pk] != 0:
+                meas_infl -= 1
+            if code & 2:
+                pk_hat[pk] = t
+                if mode == 1:
+                    f = pk_flow[pk]
+                    if flow_head[f] < 0:
+                        flow_head[f] = t
+            if code & 1:
+                lat = np.float64(t - pk_ct[pk])
+                if sim_state == WARMUP or pk_rec[pk] != 0:
+                    plat_sum += lat
+                    plat_cnt += 1.0
+                    nlat_sum += np.float64(t - pk_it[pk])
+                    sn = pk_src[pk]
+                    dn = pk_dst[pk]
+                    # minimal routes: hops are the Manhattan distance plus the last router
+                    hops_sum += 1 + abs(r_row[sn] - r_row[dn]) + abs(r_col[sn] - r_col[dn])
+                    frag_sum += np.float64(t - pk_hat[pk] - pk_size[pk] + 1)
+                    if lat > plat_max:
+                        plat_max = lat
+                pk_done += 1.0
+                if mode == 1:
+                    f = pk_flow[pk]
+                    flow_done[f] += 1          # counted up from -packets
+                    if flow_done[f] == 0:
+                        flow_done[f] = t
+                        flows_left -= 1
+                free[nfree] = pk
+                nfree += 1
+        xqs[0] = qh
+        xqs[1] = qn
+        # ======== 1. flits arriving at routers ========
         qm = fq_t.shape[0] - 1
         qh = fqs[0]
         qn = fqs[1]
@@ -463,50 +530,37 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             a = e >> 32
             code = e & 0xFFFFFFFF
             pk = code >> 2
-            if a >= NIV:
-                # ejected at node a - NIV
-                if sim_state < DRAINING:
-                    acc_flits += 1.0
-                fl_done += 1.0
-                infl_flits -= 1.0
-                infl_ct_sum -= pk_ct[pk]
-                if pk_rec[pk] != 0:
-                    meas_infl -= 1
-                if code & 2:
-                    pk_hat[pk] = t
-                    if mode == 1:
-                        f = pk_flow[pk]
-                        if flow_head[f] < 0:
-                            flow_head[f] = t
-                if code & 1:
-                    lat = np.float64(t - pk_ct[pk])
-                    if sim_state == WARMUP or pk_rec[pk] != 0:
-                        plat_sum += lat
-                        plat_cnt += 1.0
-                        nlat_sum += np.float64(t - pk_it[pk])
-                        sn = pk_src[pk]
-                        dn = pk_dst[pk]
-                        # minimal routes: hops are the Manhattan distance plus the last router
-                        hops_sum += 1 + abs(r_row[sn] - r_row[dn]) + abs(r_col[sn] - r_col[dn])
-                        frag_sum += np.float64(t - pk_hat[pk] - pk_size[pk] + 1)
-                        if lat > plat_max:
-                            plat_max = lat
-                    pk_done += 1.0
-                    if mode == 1:
-                        f = pk_flow[pk]
-                        flow_done[f] += 1          # counted up from -packets
-                        if flow_done[f] == 0:
-                            flow_done[f] = t
-                            flows_left -= 1
-                    free[nfree] = pk
-                    nfree += 1
-                continue
             iv = a
             rp = iv >> vb
             r = rp // P
             b0 = iv << rwb
             hc = vr[b0]
             c = hc >> 16
+            rs[(r << 5) + 30] += 1
+            wb = np.int64(1) << (r & 63)
+            if amap[r >> 6] & wb == 0:
+                if amap[r >> 6] == 0:
+                    asum[r >> 12] |= np.int64(1) << ((r >> 6) & 63)
+                amap[r >> 6] |= wb
+                na += 1
+            if fast:
+                # one packet per VC: a head finds the VC empty and idle, a body flit that finds
+                # it empty finds it active; so no branch on the flit kind (unpredictable)
+                head = (code >> 1) & 1
+                vr[b0 + 2] = pk
+                vr[b0 + 3] = pk_size[pk]
+                vr[b0] = (hc & (head - 1)) + 65536
+                pi = pk_info[pk]
+                o = _route_bf(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
+                sov = vr[b0 + 1]
+                nsov = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
+                vr[b0 + 1] = sov ^ ((sov ^ nsov) & -head)
+                ov8 = vout[iv]
+                vout[iv] = ov8 ^ ((ov8 ^ o) & -head)
+                rS0 = (r << 5) + rp - r * P
+                rs[rS0 + 10] |= head << (iv & VM)
+                rs[rS0] |= (np.int64(c == 0) & (head ^ 1)) << (iv & VM)
+                continue
             if ring:
                 vr[b0 + 4 + (((hc & 0xFFFF) + c) & BM)] = code
             elif c == 0:
@@ -516,13 +570,6 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     vr[b0 + 3] = pk_size[pk]
                     hc = 0
             vr[b0] = hc + 65536
-            rs[(r << 5) + 30] += 1
-            wb = np.int64(1) << (r & 63)
-            if amap[r >> 6] & wb == 0:
-                if amap[r >> 6] == 0:
-                    asum[r >> 12] |= np.int64(1) << ((r >> 6) & 63)
-                amap[r >> 6] |= wb
-                na += 1
             if c == 0:
                 sov = vr[b0 + 1]
                 if sov & 3 == 0:
@@ -556,6 +603,31 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             b0 = iv << rwb
             hc = vr[b0]
             c = hc >> 16
+            rs[(r << 5) + 30] += 1
+            wb = np.int64(1) << (r & 63)
+            if amap[r >> 6] & wb == 0:
+                if amap[r >> 6] == 0:
+                    asum[r >> 12] |= np.int64(1) << ((r >> 6) & 63)
+                amap[r >> 6] |= wb
+                na += 1
+            if fast:
+                # one packet per VC: a head finds the VC empty and idle, a body flit that finds
+                # it empty finds it active; so no branch on the flit kind (unpredictable)
+                head = (code >> 1) & 1
+                vr[b0 + 2] = pk
+                vr[b0 + 3] = pk_size[pk]
+                vr[b0] = (hc & (head - 1)) + 65536
+                pi = pk_info[pk]
+                o = _route_bf(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
+                sov = vr[b0 + 1]
+                nsov = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
+                vr[b0 + 1] = sov ^ ((sov ^ nsov) & -head)
+                ov8 = vout[iv]
+                vout[iv] = ov8 ^ ((ov8 ^ o) & -head)
+                rS0 = (r << 5) + rp - r * P
+                rs[rS0 + 10] |= head << (iv & VM)
+                rs[rS0] |= (np.int64(c == 0) & (head ^ 1)) << (iv & VM)
+                continue
             if ring:
                 vr[b0 + 4 + (((hc & 0xFFFF) + c) & BM)] = code
             elif c == 0:
@@ -565,13 +637,6 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     vr[b0 + 3] = pk_size[pk]
                     hc = 0
             vr[b0] = hc + 65536
-            rs[(r << 5) + 30] += 1
-            wb = np.int64(1) << (r & 63)
-            if amap[r >> 6] & wb == 0:
-                if amap[r >> 6] == 0:
-                    asum[r >> 12] |= np.int64(1) << ((r >> 6) & 63)
-                amap[r >> 6] |= wb
-                na += 1
             if c == 0:
                 sov = vr[b0 + 1]
                 if sov & 3 == 0:
@@ -605,11 +670,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     orp = ow >> vb
                     orr = orp // P
                     rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
-            if cr == B:
-                bit = np.int64(1) << (ov & VM)
-                if tailm[ov >> vb] & bit:
-                    tailm[ov >> vb] &= ~bit
-                    busy[ov >> vb] &= ~bit
+            # a buffer drained after its tail frees the VC (no branch: drains are frequent)
+            bit = tailm[ov >> vb] & (np.int64(cr == B) << (ov & VM))
+            tailm[ov >> vb] &= ~bit
+            busy[ov >> vb] &= ~bit
         cqs[0] = qh
         cqs[1] = qn
         qm = sq_t.shape[0] - 1
@@ -628,11 +692,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     orp = ow >> vb
                     orr = orp // P
                     rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
-            if cr == B:
-                bit = np.int64(1) << (ov & VM)
-                if tailm[ov >> vb] & bit:
-                    tailm[ov >> vb] &= ~bit
-                    busy[ov >> vb] &= ~bit
+            bit = tailm[ov >> vb] & (np.int64(cr == B) << (ov & VM))
+            tailm[ov >> vb] &= ~bit
+            busy[ov >> vb] &= ~bit
         sqs[0] = qh
         sqs[1] = qn
         qm = eq_t.shape[0] - 1
@@ -651,11 +713,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     orp = ow >> vb
                     orr = orp // P
                     rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
-            if cr == B:
-                bit = np.int64(1) << (ov & VM)
-                if tailm[ov >> vb] & bit:
-                    tailm[ov >> vb] &= ~bit
-                    busy[ov >> vb] &= ~bit
+            bit = tailm[ov >> vb] & (np.int64(cr == B) << (ov & VM))
+            tailm[ov >> vb] &= ~bit
+            busy[ov >> vb] &= ~bit
         eqs[0] = qh
         eqs[1] = qn
 
@@ -718,7 +778,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     pk_src[pk] = n
                     if mode == 0:
                         ct = s_next[n]
-                        s_next[n] = ct + _geom(rng, rate_pkt)
+                        s_next[n] = ct + _geom(rng, rate_pkt, lq_rate)
                         if pattern == 0:
                             d = _rng_int(rng, N)
                         elif pattern == 1:
@@ -852,15 +912,18 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         cq_t, cq_e = _q_room(cq_t, cq_e, cqs, P * na)
         sq_t, sq_e = _q_room(sq_t, sq_e, sqs, na)
         eq_t, eq_e = _q_room(eq_t, eq_e, eqs, na)
+        xq_t, xq_e = _q_room(xq_t, xq_e, xqs, na)
         # write positions held in locals while routers push (see the arrivals)
         fqw = fqs[0] + fqs[1]
         cqw = cqs[0] + cqs[1]
         sqw = sqs[0] + sqs[1]
         eqw = eqs[0] + eqs[1]
+        xqw = xqs[0] + xqs[1]
         fqm = fq_t.shape[0] - 1
         cqm = cq_t.shape[0] - 1
         sqm = sq_t.shape[0] - 1
         eqm = eq_t.shape[0] - 1
+        xqm = xq_t.shape[0] - 1
         nv = 0
         for si in range(NS):
             sm = asum[si]
@@ -880,13 +943,58 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             # ---- VC allocation: iSLIP between input VCs and the free VCs of each output
             #      (every input VC asks for one output port, so ports are independent) ----
             anyva = (rs[rS + 10] | rs[rS + 11] | rs[rS + 12] | rs[rS + 13] | rs[rS + 14]) != 0
+            multi = False
+            sa1p = 0
+            sa1b = np.int64(0)
             if anyva:
-                ng = 0
-                for p in range(P):
-                    sa_new[p] = 0
                 nzp = 0
                 for p in range(P):
                     nzp |= np.int64(rs[rS + 10 + p] != 0) << p
+                p1 = trailing_zeros(nzp)
+                m1 = rs[rS + 10 + p1]
+                multi = chk or nzp & (nzp - 1) != 0 or m1 & (m1 - 1) != 0
+            if anyva and not multi:
+                # one VC asks (the usual case): every free VC of its output grants it and it
+                # accepts per its pointer, so no request lists are needed
+                v = trailing_zeros(m1)
+                iv = ((rP + p1) << vb) | v
+                o = vout[iv]
+                bq = rQ + o
+                fr = full & ~busy[bq]
+                if fr != 0:
+                    ob = o << vb
+                    b0 = iv << rwb
+                    sov = vr[b0 + 1]
+                    colr = ((sov >> 10) & 0xFF) - 1
+                    ok = True
+                    if colr >= 0:
+                        w = colr % V
+                        ok = (fr >> w) & 1 != 0
+                    else:
+                        x = va_aptr[iv] - ob
+                        w = _first_from(fr, x if 0 <= x < V else 0)
+                    if ok:
+                        pv = (p1 << vb) | v
+                        va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
+                        va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
+                        busy[bq] |= np.int64(1) << w
+                        tailm[bq] &= ~(np.int64(1) << w)
+                        vr[b0 + 1] = 2 | (o << 2) | (w << 5) | (sov & ~1023)
+                        bit = np.int64(1) << v
+                        rs[rS + 10 + p1] &= ~bit
+                        ovw = (bq << vb) | w
+                        owner[ovw] = iv
+                        if oc_cred[ovw] <= 0:
+                            rs[rS + 5 + p1] |= bit
+                        if vad == 0:
+                            rs[rS + p1] |= bit
+                        else:
+                            sa1p = p1
+                            sa1b = bit
+            elif anyva:
+                ng = 0
+                for p in range(P):
+                    sa_new[p] = 0
                 # requesters per output port, listed in input order; vom: outputs asked
                 vom = 0
                 while nzp != 0:
@@ -1018,28 +1126,35 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 p = trailing_zeros(nzp)
                 nzp &= nzp - 1
                 m = rs[rS + p] & ~rs[rS + 5 + p]
-                # VCs in round-robin order from the offset; the first per output asks for it
-                off = rs[rS + 15 + p]
-                lo = m & ((np.int64(1) << off) - 1)
-                mm = m ^ lo
-                rq = 0
                 ivb = (rP + p) << vb
-                while True:
-                    if mm == 0:
-                        if lo == 0:
-                            break
-                        mm = lo
-                        lo = 0
-                    v = trailing_zeros(mm)
-                    mm &= mm - 1
+                rq = 0
+                if m & (m - 1) == 0 and not chk:
+                    # one VC bids (the usual case): no round-robin scan
+                    v = trailing_zeros(m)
                     o = vout[ivb | v]
-                    if (rq >> o) & 1:
-                        continue
-                    if chk and ready[ivb | v] > t:
-                        # still in an earlier pipeline stage
-                        continue
-                    rq |= 1 << o
+                    rq = 1 << o
                     req_vc[p * P + o] = v
+                else:
+                    # VCs in round-robin order from the offset; the first per output asks
+                    off = rs[rS + 15 + p]
+                    lo = m & ((np.int64(1) << off) - 1)
+                    mm = m ^ lo
+                    while True:
+                        if mm == 0:
+                            if lo == 0:
+                                break
+                            mm = lo
+                            lo = 0
+                        v = trailing_zeros(mm)
+                        mm &= mm - 1
+                        o = vout[ivb | v]
+                        if (rq >> o) & 1:
+                            continue
+                        if chk and ready[ivb | v] > t:
+                            # still in an earlier pipeline stage
+                            continue
+                        rq |= 1 << o
+                        req_vc[p * P + o] = v
                 if rq != 0:
                     reqm[p] = rq
                     inreq |= 1 << p
@@ -1048,16 +1163,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             if inreq != 0:
                 if dup == 0:
                     # no output is asked twice: each output grants its one requester, and each
-                    # input accepts per its pointer (what iSLIP gives, without the matrix)
+                    # input accepts per its pointer (what iSLIP gives, without the matrix; done
+                    # in the traversal loop below)
                     inm = inreq
-                    mm = inreq
-                    while mm != 0:
-                        p = trailing_zeros(mm)
-                        mm &= mm - 1
-                        o = _first_from(reqm[p], rs[rS + 25 + p])
-                        match_o[p] = o
-                        rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
-                        rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
                 else:
                     for o in range(P):
                         col[o] = 0
@@ -1101,7 +1209,12 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 while inm != 0:
                     p = trailing_zeros(inm)
                     inm &= inm - 1
-                    o = match_o[p]
+                    if dup == 0:
+                        o = _first_from(reqm[p], rs[rS + 25 + p])
+                        rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
+                        rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
+                    else:
+                        o = match_o[p]
                     v = req_vc[p * P + o]
                     iv = ((rP + p) << vb) | v
                     b0 = iv << rwb
@@ -1124,32 +1237,65 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     oc_cred[ov] = cr
                     tail = code & 1
                     bit = np.int64(1) << v
-                    if cr <= 0 and tail == 0:
-                        rs[rS + 5 + p] |= bit
-                    if tail:
-                        if wait_tail:
-                            tailm[rQ + o] |= np.int64(1) << w
-                        else:
-                            busy[rQ + o] &= ~(np.int64(1) << w)
+                    if fast:
+                        # no branches on the flit kind (unpredictable); with one packet per VC
+                        # a tail leaves the VC empty: forget its output VC and go idle
+                        x = rs[rS + 5 + p]
+                        rs[rS + 5 + p] = (x | ((np.int64(cr <= 0) & (tail ^ 1)) << v)) & ~(tail << v)
+                        tailm[rQ + o] |= tail << w
+                        owner[ov] |= np.int32(-tail)
+                        rs[rS + p] &= ~(np.int64(c == 0) << v)
+                        vr[b0 + 1] = sov & (tail - 1)
+                    else:
+                        if cr <= 0 and tail == 0:
+                            rs[rS + 5 + p] |= bit
+                        if tail:
+                            if wait_tail:
+                                tailm[rQ + o] |= np.int64(1) << w
+                            else:
+                                busy[rQ + o] &= ~(np.int64(1) << w)
+                            # this VC's packet has left: forget its output VC
+                            rs[rS + 5 + p] &= ~bit
+                            owner[ov] = -1
+                        # input VC state
+                        if c == 0:
+                            rs[rS + p] &= ~bit
+                            if tail:
+                                vr[b0 + 1] = 0
+                        elif tail:
+                            # the next packet's head is at the front
+                            rs[rS + p] &= ~bit
+                            rs[rS + 10 + p] |= bit
+                            pi = pk_info[vr[b0 + 4 + ((h + 1) & BM)] >> 2]
+                            o2 = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF,
+                                        (pi >> 32) & 1)
+                            vr[b0 + 1] = 1 | (o2 << 2) | (((pi >> 33) & 0xFF) << 10)
+                            vout[iv] = o2
+                            if chk:
+                                ready[iv] = t + 1 + rd
+                        elif chk:
+                            ready[iv] = t + sad
                     link_flits[rP + o] += 1
                     rs[rS + 15 + p] = v + 1 if v + 1 < V else 0
                     # downstream
                     if o == LOCAL:
-                        dst_a = NIV + r
                         j = eqw & eqm
                         eq_t[j] = t + d_ecred
                         eq_e[j] = ov
                         eqw += 1
+                        j = xqw & xqm
+                        xq_t[j] = t + d_flit
+                        xq_e[j] = code
+                        xqw += 1
                     else:
                         dst_a = nb_iv[r * 4 + o] | w
                         prefetch(vr, dst_a << rwb)
-                        if code & 2:
-                            # the head will be routed on arrival: fetch its packet early
-                            prefetch(pk_info, code >> 2)
-                    j = fqw & fqm
-                    fq_t[j] = t + d_flit
-                    fq_e[j] = (dst_a << 32) | code
-                    fqw += 1
+                        # the head will be routed on arrival: fetch its packet early
+                        prefetch(pk_info, code >> 2)
+                        j = fqw & fqm
+                        fq_t[j] = t + d_flit
+                        fq_e[j] = (dst_a << 32) | code
+                        fqw += 1
                     # credit upstream
                     if p == LOCAL:
                         j = sqw & sqm
@@ -1162,33 +1308,12 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                         cq_e[j] = nb_ov[r * 4 + p] | v
                         prefetch(oc_cred, cq_e[j])
                         cqw += 1
-                    # input VC state
-                    if tail:
-                        # this VC's packet has left: forget its output VC
-                        rs[rS + 5 + p] &= ~bit
-                        owner[ov] = -1
-                    if c == 0:
-                        rs[rS + p] &= ~bit
-                        if tail:
-                            vr[b0 + 1] = 0
-                    elif tail:
-                        # the next packet's head is at the front
-                        rs[rS + p] &= ~bit
-                        rs[rS + 10 + p] |= bit
-                        pi = pk_info[vr[b0 + 4 + ((h + 1) & BM)] >> 2]
-                        o2 = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF,
-                                    (pi >> 32) & 1)
-                        vr[b0 + 1] = 1 | (o2 << 2) | (((pi >> 33) & 0xFF) << 10)
-                        vout[iv] = o2
-                        if chk:
-                            ready[iv] = t + 1 + rd
-                    elif chk:
-                        if chk:
-                            ready[iv] = t + sad
                 last_progress = t
-            if anyva:
+            if multi:
                 for p in range(P):
                     rs[rS + p] |= sa_new[p]
+            else:
+                rs[rS + sa1p] |= sa1b
             if rs[rS + 30] == 0:
                 wi = r >> 6
                 amap[wi] &= ~(np.int64(1) << (r & 63))
@@ -1200,7 +1325,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         cqs[1] = cqw - cqs[0]
         sqs[1] = sqw - sqs[0]
         eqs[1] = eqw - eqs[0]
-        ev = fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1]
+        xqs[1] = xqw - xqs[0]
+        ev = fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1] + xqs[1]
         if ev > events_max:
             events_max = ev
         # ======== 6. advance time: skip cycles where nothing can happen ========
@@ -1218,6 +1344,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 nt = sq_t[sqs[0]]
             if eqs[1] > 0 and eq_t[eqs[0]] < nt:
                 nt = eq_t[eqs[0]]
+            if xqs[1] > 0 and xq_t[xqs[0]] < nt:
+                nt = xq_t[xqs[0]]
             if nh > 0 and h_key[0] < nt:
                 nt = h_key[0]
             if mode == 0 and sim_state != DRAINING and checkpoint < nt:
