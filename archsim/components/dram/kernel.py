@@ -151,6 +151,21 @@ def _push_maint(buf, cnt, ch, t, bank, final):
     cnt[ch, QP] = n + 1
 
 
+@nb.njit(**_inl)
+def _recount_hits(buf, bmask, hits, ch, b, old, new):
+    # bank b's open row goes from `old` to `new`: its read/write-queue requests on either row
+    # change between row hit and not
+    for qq in range(2):
+        m = bmask[ch, qq, b]
+        while m != 0:
+            rr = buf[ch, qq, trailing_zeros(m), F_ROW]
+            if rr == old:
+                hits[ch, qq] -= 1
+            if rr == new:
+                hits[ch, qq] += 1
+            m &= m - U1
+
+
 @nb.njit(**_cache)
 def simulate(
         # front end: one row per request
@@ -205,6 +220,11 @@ def simulate(
     # 64 entries: finding a bank's requests then touches only them
     use_mask = cap <= 64
     bmask = np.zeros((nchan, 3, nbanks), dtype=np.uint64)
+    # read/write-queue requests that hit their bank's open row (known with the bank masks):
+    # with none, a scan for the column bus has only row commands to find
+    hits = np.zeros((nchan, 2), dtype=np.int64)
+    if not use_mask:
+        hits[:] = NEVER
     # the rules a one-bank command applies, flattened per (bank, command): node, constrained
     # command, latency, window (1: from now; w: from the w-th last such command at the node);
     # sibling rules are entries with window 1 on the sibling nodes
@@ -303,6 +323,8 @@ def simulate(
                 bank_q[ch, req_bank[idx]] += 1
                 if use_mask:
                     bmask[ch, q, req_bank[idx]] |= U1 << np.uint64(n)
+                    if open_row[ch, req_bank[idx]] == req_row[idx]:
+                        hits[ch, q] += 1
                 stats[ch, S_WREQ if wr == 1 else S_RREQ] += 1
                 # look again next tick (an arrival may also change the write mode)
                 if next_evt[ch] > t + 1:
@@ -345,6 +367,9 @@ def simulate(
                 # slot 0 of a dual-bus controller is the column bus (want 1), slot 1 the row bus
                 want = 0 if dual_bus == 0 else (1 if slot == 0 else 2)
                 allow = not (want == 1 and edge_rules == 1 and t % 2 == 0)
+                if issued_any:
+                    # the next visit is the next tick: the earliest future tick no longer matters
+                    fut = t + 1
                 active_total = cnt[ch, QA]
                 st = stamp[ch]
                 q = -1
@@ -410,6 +435,19 @@ def simulate(
                             q = qq
                         continue
                     both = want == 1 and filt
+                    if want != 0 and filt and (want == 2 or hits[ch, qq] == 0):
+                        # only row commands (ACT, PRE) to find here: none can issue while the
+                        # channel's rules (node 0) hold both back, e.g. the row bus busy after
+                        # an ACT, and each waits at least that long
+                        blk = min(ready[ch, 0, ACT], ready[ch, 0, PRE])
+                        if blk > t:
+                            if blk < fut:
+                                fut = blk
+                            if both:
+                                row_valid = True
+                                row_st = stamp[ch]
+                                row_q = qq
+                            continue
                     best_arr = NEVER
                     qbuf = buf[ch, qq]
                     for k in range(cnt[ch, qq]):
@@ -432,8 +470,8 @@ def simulate(
                             c_ = qbuf[k, F_CCMD]
                         rowc = False
                         if want == 1 and is_col[c_] == 0:
-                            if not both:
-                                continue
+                            if not both or row_i >= 0:
+                                continue      # the row bus already has its (oldest) pick
                             rowc = True       # also answer for the row bus of this tick
                         if want == 2 and is_row[c_] == 0:
                             continue
@@ -462,9 +500,13 @@ def simulate(
                                            _edge_ok(c_, t, edge_rules, pair_clk[ch], pair_pc[ch],
                                                     pair_all[ch], pair_bank[ch], bank,
                                                     pc_of_bank[bank])):
-                                if row_i < 0:
-                                    row_i = k
-                                    row_cmd = c_
+                                row_i = k
+                                row_cmd = c_
+                                # a command issues at this tick (this pick on the row bus if
+                                # the column bus issues nothing): no future tick is needed
+                                fut = t + 1
+                                if hits[ch, qq] == 0:
+                                    break     # and no request here has a column command
                             else:
                                 f = r if r > t else t + 1
                                 if edge_rules == 1 and f % 2 == 0 and c_ == ACT:
@@ -586,18 +628,27 @@ def simulate(
                 b0 = bank
                 nb_ = 1
                 if cmd == ACT:
+                    if use_mask:
+                        _recount_hits(buf, bmask, hits, ch, bank, open_row[ch, bank], row)
                     open_row[ch, bank] = row
                 elif cmd == PRE or cmd == RDA or cmd == WRA:
+                    if use_mask:
+                        _recount_hits(buf, bmask, hits, ch, bank, open_row[ch, bank], -1)
                     open_row[ch, bank] = -1
                 elif cmd == PREA:
                     b0, nb_ = _scope_banks(bank, scope_level, level_size, nlev)
                     for b in range(b0, b0 + nb_):
+                        if use_mask and open_row[ch, b] >= 0:
+                            _recount_hits(buf, bmask, hits, ch, b, open_row[ch, b], -1)
                         open_row[ch, b] = -1
                 # a bank whose state or active requests change: its requests' next commands and
                 # eligibility change, so their cached ready ticks are recomputed (with the bank
                 # masks only those requests are touched; otherwise stop once all of the bank's
-                # queued requests were seen)
-                if use_mask:
+                # queued requests were seen). A column command from the read or write queue
+                # changes neither (ready ticks only grow: the cached ones stay lower bounds).
+                if (cmd == RD or cmd == WR) and q < QA:
+                    need = 0
+                elif use_mask:
                     need = 0
                     for qq3 in range(3):
                         for b in range(b0, b0 + nb_):
@@ -651,6 +702,8 @@ def simulate(
                         stats[ch, S_RSERVED] += 1
                     elif typ == 1:
                         stats[ch, S_WSERVED] += 1
+                    if use_mask and q < QA and row == open_row[ch, bank]:
+                        hits[ch, q] -= 1
                     # close the gap: one contiguous move of the later entries
                     nq = cnt[ch, q]
                     qb = np.uint64((ch * 4 + q) * cap * NF)
@@ -674,6 +727,8 @@ def simulate(
                     active_cnt[ch, bank] += 1
                     if use_mask:
                         bmask[ch, QA, bank] |= U1 << np.uint64(n)
+                    if use_mask and q < QA and row == open_row[ch, bank]:
+                        hits[ch, q] -= 1
                     # close the gap: one contiguous move of the later entries
                     nq = cnt[ch, q]
                     qb = np.uint64((ch * 4 + q) * cap * NF)
