@@ -688,6 +688,7 @@ def simulate(
                     pair_bank[ch] = bank
                 final = buf[ch, q, i, F_FINAL]
                 done = cmd == final or (final == RD and cmd == RDA) or (final == WR and cmd == WRA)
+                leaves = False            # the entry leaves queue q (served, or moved to QA)
                 if done:
                     if q != QP:
                         bank_q[ch, bank] -= 1
@@ -702,23 +703,7 @@ def simulate(
                         stats[ch, S_RSERVED] += 1
                     elif typ == 1:
                         stats[ch, S_WSERVED] += 1
-                    if use_mask and q < QA and row == open_row[ch, bank]:
-                        hits[ch, q] -= 1
-                    # close the gap: one contiguous move of the later entries
-                    nq = cnt[ch, q]
-                    qb = np.uint64((ch * 4 + q) * cap * NF)
-                    unf = np.uint64(NF)
-                    for x in range(qb + np.uint64(i) * unf, qb + np.uint64(nq - 1) * unf):
-                        bflat[x] = bflat[x + unf]
-                    cnt[ch, q] = nq - 1
-                    if use_mask and q != QP:
-                        # the removed entry's bit goes; every later position moves down one
-                        low = (U1 << np.uint64(i)) - U1
-                        hi = ~low
-                        bm = bmask[ch, q]
-                        for b in range(nbanks):
-                            m = bm[b]
-                            bm[b] = (m & low) | ((m >> U1) & hi)
+                    leaves = True
                 elif cmd == ACT and q != QA and cnt[ch, QA] < nbanks:
                     n = cnt[ch, QA]
                     for f_ in range(NF):
@@ -727,6 +712,8 @@ def simulate(
                     active_cnt[ch, bank] += 1
                     if use_mask:
                         bmask[ch, QA, bank] |= U1 << np.uint64(n)
+                    leaves = True
+                if leaves:
                     if use_mask and q < QA and row == open_row[ch, bank]:
                         hits[ch, q] -= 1
                     # close the gap: one contiguous move of the later entries
