@@ -101,6 +101,31 @@ def _grow(a):
     return b
 
 
+@numba.njit(cache=True, inline="always")
+def _op_done(r, now, req_left, req_finish, admitted, req_submit, rptr, rops, op_plane,
+             next_req, n_req, outstanding, qd, ht, hs, hk, hi, hn, seq):
+    """An op of request r finished: if it was the request's last, the request completes and
+    the queue admits the next ones (their ops wake their planes)."""
+    req_left[r] -= 1
+    if req_left[r] == 0:
+        req_finish[r] = now
+        outstanding -= 1
+        while next_req < n_req and outstanding < qd:
+            admitted[next_req] = True
+            req_submit[next_req] = now
+            next_req += 1
+            outstanding += 1
+            for j in range(rptr[next_req - 1], rptr[next_req]):
+                if hn + 2 >= ht.shape[0]:
+                    ht = _grow(ht)
+                    hs = _grow(hs)
+                    hk = _grow(hk)
+                    hi = _grow(hi)
+                hn = _push(ht, hs, hk, hi, hn, now, seq, EV_PLANE, op_plane[rops[j]])
+                seq += 1
+    return next_req, outstanding, ht, hs, hk, hi, hn, seq
+
+
 @numba.njit(cache=True)
 def simulate(n_channels, planes_per_die, dies_per_channel,
              t_read, t_prog, t_erase, t_cmd, t_xfer_over, ps_per_byte_x1024,
@@ -389,24 +414,9 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
             seq += 1
             # request completion and admission of the next
             if tk != TX_BCAST and (tk == TX_RESULT or (tk == TX_OUT and tx_left[t] == 0)):
-                r = op_req[o]
-                req_left[r] -= 1
-                if req_left[r] == 0:
-                    req_finish[r] = now
-                    outstanding -= 1
-                    while next_req < n_req and outstanding < qd:
-                        admitted[next_req] = True
-                        req_submit[next_req] = now
-                        next_req += 1
-                        outstanding += 1
-                        for j in range(rptr[next_req - 1], rptr[next_req]):
-                            if hn + 2 >= ht.shape[0]:
-                                ht = _grow(ht)
-                                hs = _grow(hs)
-                                hk = _grow(hk)
-                                hi = _grow(hi)
-                            hn = _push(ht, hs, hk, hi, hn, now, seq, EV_PLANE, op_plane[rops[j]])
-                            seq += 1
+                next_req, outstanding, ht, hs, hk, hi, hn, seq = _op_done(
+                    op_req[o], now, req_left, req_finish, admitted, req_submit, rptr, rops,
+                    op_plane, next_req, n_req, outstanding, qd, ht, hs, hk, hi, hn, seq)
         elif kind == EV_ARRAY:
             o = idx
             p = op_plane[o]
@@ -415,24 +425,9 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
             k = op_kind[o]
             if k == PROGRAM or k == ERASE:
                 op_finish[o] = now
-                r = op_req[o]
-                req_left[r] -= 1
-                if req_left[r] == 0:
-                    req_finish[r] = now
-                    outstanding -= 1
-                    while next_req < n_req and outstanding < qd:
-                        admitted[next_req] = True
-                        req_submit[next_req] = now
-                        next_req += 1
-                        outstanding += 1
-                        for j in range(rptr[next_req - 1], rptr[next_req]):
-                            if hn + 2 >= ht.shape[0]:
-                                ht = _grow(ht)
-                                hs = _grow(hs)
-                                hk = _grow(hk)
-                                hi = _grow(hi)
-                            hn = _push(ht, hs, hk, hi, hn, now, seq, EV_PLANE, op_plane[rops[j]])
-                            seq += 1
+                next_req, outstanding, ht, hs, hk, hi, hn, seq = _op_done(
+                    op_req[o], now, req_left, req_finish, admitted, req_submit, rptr, rops,
+                    op_plane, next_req, n_req, outstanding, qd, ht, hs, hk, hi, hn, seq)
                 hn = _push(ht, hs, hk, hi, hn, now, seq, EV_PLANE, p)
                 seq += 1
                 continue
