@@ -19,14 +19,10 @@ from __future__ import annotations
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
-from archsim.system.mapping import PREV_OP, Mapping, Stage, register_mapping
+from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_mapping
 
 WEIGHT_OPS = ("gemv", "gemm", "lm_head", "moe_gate")
 ATTENTION = ("attention_qk", "attention_av")
-
-
-def _zero_join(label: str) -> Job:
-    return Job(kind="elementwise", label=label)
 
 
 @register_mapping
@@ -118,7 +114,7 @@ class CambriconLLM(Mapping):
                 joins.append(len(stages) - 1)
             stages.append(Stage(npu, op_job(op, fuse_attention=False), after=(PREV_OP,)))
             joins.append(len(stages) - 1)
-            stages.append(Stage(npu, _zero_join(f"{op['name']}.join"), after=tuple(joins)))
+            stages.append(Stage(npu, join_job(f"{op['name']}.join"), after=tuple(joins)))
         # KV: the QKV op writes the new tokens' K/V and (decode) loads this layer's cache
         if op["name"] in ("qkv_proj", "kv_a_proj") and dram:
             k_b, v_b = self._layer_kv(op) if op["phase"] == "decode" and p["overlap_kv_load"] else (0, 0)
@@ -145,7 +141,7 @@ class CambriconLLM(Mapping):
             if p["link"]:
                 rows.append(Stage(p["link"], Job(kind="transfer", bytes_read=float(op["bytes_w"]),
                                                  label=f"{op['name']}.d2d"), after=(PREV_OP,)))
-                rows.append(Stage(p["npu"], _zero_join(f"{op['name']}.join"), after=(0, 1)))
+                rows.append(Stage(p["npu"], join_job(f"{op['name']}.join"), after=(0, 1)))
             return rows
         job = op_job(op, fuse_attention=False)
         if kind in ATTENTION:
@@ -155,5 +151,5 @@ class CambriconLLM(Mapping):
                 return [Stage(p["dram"], Job(kind="transfer", bytes_read=float(op["bytes_kv"]), label="kv_cache"),
                               after=(PREV_OP,)),
                         Stage(p["npu"], job, after=(PREV_OP,)),
-                        Stage(p["npu"], _zero_join(f"{op['name']}.join"), after=(0, 1))]
+                        Stage(p["npu"], join_job(f"{op['name']}.join"), after=(0, 1))]
         return [Stage(p["npu"], job)]

@@ -22,15 +22,11 @@ from __future__ import annotations
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
-from archsim.system.mapping import PREV_OP, Mapping, Stage, register_mapping
+from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_mapping
 
 WEIGHT_OPS = ("gemv", "gemm", "lm_head", "moe_gate", "embedding")
 ATTENTION = ("attention_qk", "attention_av")
 FLASH_TYPES = ("nand_flash", "computational_ssd")
-
-
-def _join(label: str) -> Job:
-    return Job(kind="elementwise", label=label)
 
 
 @register_mapping
@@ -47,17 +43,10 @@ class FlexGen(Mapping):
         "prefetch": Field("bool", True, "weight loads overlap earlier ops"),
         "fuse_attention": Field("bool", True, "fused attention kernels on a GPU"),
     }
+    device_param = "compute"       # a single-device base arch's `device:`
     component_refs = ("memory", "offload", "compute", "weights", "weight_path", "weight_staging", "kv",
                       "kv_path", "kv_staging")
 
-    @classmethod
-    def validate_params(cls, block: dict, file=None) -> dict:
-        # an arch built on a single-device base inherits `device:`; it names the compute device
-        block = dict(block)
-        dev = block.pop("device", None)
-        if dev is not None:
-            block.setdefault("compute", dev)
-        return super().validate_params(block, file)
 
     def _is_flash(self, name: str) -> bool:
         return self.system.components[name].type_name in FLASH_TYPES
@@ -129,7 +118,7 @@ class FlexGen(Mapping):
             first = len(st)
             st += self._move(p["weights"], p["weight_path"], p["weight_staging"], nxt[0],
                              f"{nxt[1]}.weights", False, (PREV_OP,))
-            st.append(Stage(p["compute"], _join(f"{op['name']}.prefetched"),
+            st.append(Stage(p["compute"], join_job(f"{op['name']}.prefetched"),
                             after=tuple(range(first - 1, len(st)))))
         return st
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
-from archsim.system.mapping import PREV_OP, Mapping, Stage, register_mapping
+from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_mapping
 from archsim.workload.precision import dtype_bits
 
 ATTENTION = ("attention_qk", "softmax", "attention_av")
@@ -36,16 +36,9 @@ class InstInfer(Mapping):
         "pcie": Field("str", "pcie", "the GPU-to-drive link (peer-to-peer DMA)"),
         "fuse_attention": Field("bool", True, "fused attention kernels on the GPU in prefill"),
     }
+    device_param = "gpu"       # a single-device base arch's `device:`
     component_refs = ("memory", "offload", "gpu", "csd", "pcie")
 
-    @classmethod
-    def validate_params(cls, block: dict, file=None) -> dict:
-        # an arch built on a single-device GPU base inherits `device:`; it names the GPU
-        block = dict(block)
-        dev = block.pop("device", None)
-        if dev is not None:
-            block.setdefault("gpu", dev)
-        return super().validate_params(block, file)
 
     def build(self, trace):
         graph = super().build(trace)
@@ -105,7 +98,7 @@ class InstInfer(Mapping):
                     st.append(Stage(csd, Job(kind="write", bytes_written=float(op["bytes_kv"]),
                                              extra=(("k_bytes", k_part),), label="kv.write"), after=(1,)))
                     # the attention waits for q to arrive, not for the write to finish
-                    st.append(Stage(gpu, Job(kind="elementwise", label="qkv.sent"), after=(1,)))
+                    st.append(Stage(gpu, join_job("qkv.sent"), after=(1,)))
             return st
         # prefill: all on the GPU; K/V stream to the drive behind the compute
         job = op_job(op, p["fuse_attention"])

@@ -25,6 +25,11 @@ from archsim.errors import CapacityError
 
 PREV_OP = -1
 
+
+def join_job(label: str) -> Job:
+    """A zero-work step that waits for several stages (a join point in a stage list)."""
+    return Job(kind="elementwise", label=label)
+
 COMMON_SCHEMA = {
     "strategy": Field("str", doc="mapping strategy name"),
     "memory": Field("list", None, "components whose memory holds weights and KV cache "
@@ -92,6 +97,9 @@ class Mapping:
     component_refs: ClassVar[tuple] = ("memory", "offload")
     #: trace columns that do not change how an op maps (the default stage key omits them)
     KEY_OMITS: ClassVar[tuple] = ("layer", "step")
+    #: the param that `device:`, inherited from a single-device base arch, fills in (None:
+    #: the strategy takes no `device:`)
+    device_param: ClassVar[str | None] = None
 
     def __init__(self, system, params: dict):
         self.system = system
@@ -99,6 +107,9 @@ class Mapping:
 
     @classmethod
     def validate_params(cls, block: dict, file=None) -> dict:
+        if cls.device_param is not None and "device" in block:
+            block = dict(block)
+            block.setdefault(cls.device_param, block.pop("device"))
         return validate(block, {**COMMON_SCHEMA, **cls.schema}, file, "mapping")
 
     # --- what a strategy implements ----------------------------------------------------
