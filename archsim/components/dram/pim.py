@@ -42,7 +42,8 @@ class PimSpec:
     gb_bytes: int = 2048              # global buffer per channel (AiM: 2 KB)
     elem_bytes: int = 2               # BF16
     # energy (pJ), per command: ACT+PRE of one bank, one all-bank MAC (16 banks x 32 B),
-    # one 32 B array read / write, I/O per bit on the channel, one REFab; background mW/channel
+    # one 32 B array read / write, I/O per bit on the channel, one REFab; background mW/channel.
+    # Defaults are arch_configs/pim-gpt.yaml's figures (source [CENT] there: CENT's AiM energy).
     act_pj: float = 2951.0
     mac_ab_pj: float = 1314.0
     rd_pj: float = 548.0
