@@ -88,6 +88,21 @@ def rule_tables(std: Standard):
     return lat, faw, sib
 
 
+@nb.njit(cache=True, inline="always")
+def _report(out, nout, idx, kind, level, prev_cmd, cmd, required, window, sibling):
+    """Write one violation row (read back into a Violation by `check_log`); the next free row.
+    kind: 0 timing, 1 state, 2 bus."""
+    out[nout, 0] = idx
+    out[nout, 1] = kind
+    out[nout, 2] = level
+    out[nout, 3] = prev_cmd
+    out[nout, 4] = cmd
+    out[nout, 5] = required
+    out[nout, 6] = window
+    out[nout, 7] = sibling
+    return nout + 1
+
+
 @nb.njit(cache=True)
 def _replay(log, nch, sizes, lat, faw, sib, is_row, is_col, dual_bus, edge_rules, out, out_cap):
     nl = sizes.shape[0]
@@ -124,15 +139,7 @@ def _replay(log, nch, sizes, lat, faw, sib, is_row, is_col, dual_bus, edge_rules
             bad_bus = True
         last_tick[ch, bus] = t
         if bad_bus and nout < out_cap:
-            out[nout, 0] = idx
-            out[nout, 1] = 2
-            out[nout, 2] = 0
-            out[nout, 3] = -1
-            out[nout, 4] = f
-            out[nout, 5] = -1
-            out[nout, 6] = 1
-            out[nout, 7] = 0
-            nout += 1
+            nout = _report(out, nout, idx, 2, 0, -1, f, -1, 1, 0)
         # ---- bank state ----
         first_bank = (bank // below[spec]) * below[spec] if scope >= 0 else bank
         nb_ = below[spec] if scope >= 0 else 1
@@ -156,15 +163,7 @@ def _replay(log, nch, sizes, lat, faw, sib, is_row, is_col, dual_bus, edge_rules
         elif f == 8:                     # REFpb
             bad_state = openr[ch, bank] >= 0
         if bad_state and nout < out_cap:
-            out[nout, 0] = idx
-            out[nout, 1] = 1
-            out[nout, 2] = 0
-            out[nout, 3] = -1
-            out[nout, 4] = f
-            out[nout, 5] = -1
-            out[nout, 6] = 1
-            out[nout, 7] = 0
-            nout += 1
+            nout = _report(out, nout, idx, 1, 0, -1, f, -1, 1, 0)
         # ---- timing: every node this command touches ----
         for l in range(nl):
             pre = bank // below[l]
@@ -181,28 +180,12 @@ def _replay(log, nch, sizes, lat, faw, sib, is_row, is_col, dual_bus, edge_rules
                     if v != NONE:
                         past = hist[ch, n, p, 0]
                         if past != NONE and t < past + v and nout < out_cap:
-                            out[nout, 0] = idx
-                            out[nout, 1] = 0
-                            out[nout, 2] = l
-                            out[nout, 3] = p
-                            out[nout, 4] = f
-                            out[nout, 5] = past + v
-                            out[nout, 6] = 1
-                            out[nout, 7] = 0
-                            nout += 1
+                            nout = _report(out, nout, idx, 0, l, p, f, past + v, 1, 0)
                     v = faw[l, p, f]
                     if v != NONE:
                         past = hist[ch, n, p, 3]
                         if past != NONE and t < past + v and nout < out_cap:
-                            out[nout, 0] = idx
-                            out[nout, 1] = 0
-                            out[nout, 2] = l
-                            out[nout, 3] = p
-                            out[nout, 4] = f
-                            out[nout, 5] = past + v
-                            out[nout, 6] = 4
-                            out[nout, 7] = 0
-                            nout += 1
+                            nout = _report(out, nout, idx, 0, l, p, f, past + v, 4, 0)
             # sibling rules: the other children of this node's parent
             if l >= 1 and l <= spec:
                 parent_first = off[l] + (pre // sizes[l]) * sizes[l]
@@ -214,15 +197,7 @@ def _replay(log, nch, sizes, lat, faw, sib, is_row, is_col, dual_bus, edge_rules
                         if v != NONE:
                             past = hist[ch, n, p, 0]
                             if past != NONE and t < past + v and nout < out_cap:
-                                out[nout, 0] = idx
-                                out[nout, 1] = 0
-                                out[nout, 2] = l
-                                out[nout, 3] = p
-                                out[nout, 4] = f
-                                out[nout, 5] = past + v
-                                out[nout, 6] = 1
-                                out[nout, 7] = 1
-                                nout += 1
+                                nout = _report(out, nout, idx, 0, l, p, f, past + v, 1, 1)
         # ---- record ----
         for l in range(nl):
             pre = bank // below[l]
