@@ -103,6 +103,16 @@ class CommResult:
     phases: int = 0
     links: dict = field(default_factory=dict)   # axis -> int64[line_len, 4] flits of one line
 
+    def absorb(self, other: "CommResult") -> None:
+        """Add `other`'s lines, traffic and link loads (not its cycles: whether collectives
+        overlap or follow each other is the caller's to say)."""
+        self.lines += other.lines
+        self.simulated += other.simulated
+        self.flit_hops += other.flit_hops
+        self.phases += other.phases
+        for axis, links in other.links.items():
+            self.links[axis] = self.links.get(axis, 0) + links
+
 
 class FabricContext:
     """What a collective may ask of the machine while it schedules its phases."""

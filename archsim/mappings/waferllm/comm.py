@@ -469,12 +469,7 @@ class Parallel:
         results = [p.analytic(ctx) if analytic else p.run(ctx) for p in self.parts]
         out = CommResult(cycles=max((r.cycles for r in results), default=0), lines=0, simulated=0)
         for r in results:
-            out.lines += r.lines
-            out.simulated += r.simulated
-            out.flit_hops += r.flit_hops
-            out.phases += r.phases
-            for axis, links in r.links.items():
-                out.links[axis] = out.links.get(axis, 0) + links
+            out.absorb(r)
         return out
 
     def analytic(self, ctx) -> CommResult:
@@ -492,12 +487,7 @@ class Sequence:
         for p in self.parts:
             r = p.analytic(ctx) if analytic else p.run(ctx)
             out.cycles += r.cycles
-            out.lines += r.lines
-            out.simulated += r.simulated
-            out.flit_hops += r.flit_hops
-            out.phases += r.phases
-            for axis, links in r.links.items():
-                out.links[axis] = out.links.get(axis, 0) + links
+            out.absorb(r)
         return out
 
     def analytic(self, ctx) -> CommResult:
