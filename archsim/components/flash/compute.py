@@ -262,13 +262,13 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
     return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling)
 
 
-UNSLICED_ORDERS = {"continuous": 2, "fcfs": 0}     # the kernel's rc_priority without slicing
+UNSLICED_ORDERS = {"continuous": K.BUS_PAGES_FIRST, "fcfs": K.BUS_EARLIEST}   # slicing off
 
 
 def bus_order(plan: GemvPlan, unsliced_order: str = "continuous") -> int:
     """The kernel's channel arbitration for a plan: Read-Compute first with slicing."""
     if plan.slicing:
-        return 1
+        return K.BUS_RC_FIRST
     if unsliced_order not in UNSLICED_ORDERS:
         raise ValueError(f"unsliced_order must be one of {sorted(UNSLICED_ORDERS)}, got {unsliced_order!r}")
     return UNSLICED_ORDERS[unsliced_order]
@@ -285,7 +285,7 @@ def analytic_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, unsliced_orde
     t_f = flash_time(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.flash_tiles)
     read_planes = cc * max(spec.planes_per_die - 1, 1) if plan.flash_tiles else cc * spec.planes_per_die
     sense_rate = read_planes * spec.page_size / (spec.t_read_ps / 1e12)
-    if bus_order(plan, unsliced_order) == 2 and plan.npu_bytes and sense_rate >= spec.bus_bytes_per_s:
+    if bus_order(plan, unsliced_order) == K.BUS_PAGES_FIRST and plan.npu_bytes and sense_rate >= spec.bus_bytes_per_s:
         return plan.npu_bytes / (ch * spec.bus_bytes_per_s) + t_f
     t_n = plan.npu_bytes / (ch * nr) if plan.npu_bytes and nr > 0 else 0.0
     return max(t_f, t_n)

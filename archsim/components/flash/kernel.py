@@ -45,6 +45,8 @@ READ, RC, PROGRAM, ERASE = 0, 1, 2, 3
 EV_PLANE, EV_TXN, EV_ARRAY, EV_CORE, EV_CHAN = 0, 1, 2, 3, 4
 # transaction kinds
 TX_CMD, TX_OUT, TX_RESULT, TX_BCAST, TX_DATAIN = 0, 1, 2, 3, 4
+# channel arbitration (`rc_priority`): earliest ready, Read-Compute first, page reads first
+BUS_EARLIEST, BUS_RC_FIRST, BUS_PAGES_FIRST = 0, 1, 2
 
 
 @numba.njit(cache=True)
@@ -314,7 +316,7 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
                 if rc_priority != 0:
                     pa = 0 if (tx_kind[a] == TX_BCAST or tx_kind[a] == TX_RESULT) else 1
                     pb = 0 if (tx_kind[b] == TX_BCAST or tx_kind[b] == TX_RESULT) else 1
-                    if rc_priority == 2:
+                    if rc_priority == BUS_PAGES_FIRST:
                         # page reads first: the classes swap
                         pa = 1 - pa
                         pb = 1 - pb
