@@ -47,7 +47,6 @@ class FlexGen(Mapping):
     component_refs = ("memory", "offload", "compute", "weights", "weight_path", "weight_staging", "kv",
                       "kv_path", "kv_staging")
 
-
     def _is_flash(self, name: str) -> bool:
         return self.system.components[name].type_name in FLASH_TYPES
 

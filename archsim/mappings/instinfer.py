@@ -39,7 +39,6 @@ class InstInfer(Mapping):
     device_param = "gpu"       # a single-device base arch's `device:`
     component_refs = ("memory", "offload", "gpu", "csd", "pcie")
 
-
     def build(self, trace):
         graph = super().build(trace)
         csd, pcie = self.params["csd"], self.params["pcie"]
