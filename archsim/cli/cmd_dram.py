@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from archsim.cli.common import add_format_option, add_set_option, emit_json, table
+from archsim.cli.common import add_format_option, add_set_option, emit_json
+from archsim.results.text_table import text_table
 from archsim.errors import ConfigError
 
 KEYS = ("requests", "cycles", "seconds", "bandwidth_gbps", "avg_read_latency_cycles", "row_hits",
@@ -110,5 +111,5 @@ def run(args) -> int:
         emit_json(res)
     else:
         rows = [[k, f"{v:.6g}" if isinstance(v, float) else v] for k, v in res.items()]
-        print(table(rows, ["metric", "value"]))
+        print(text_table(rows, ["metric", "value"]))
     return 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from archsim.cli.common import add_format_option, add_set_option, emit_json, table
+from archsim.cli.common import add_format_option, add_set_option, emit_json
+from archsim.results.text_table import text_table
 from archsim.errors import ConfigError
 
 HELP = """Run host requests against the flash of CONFIG (an arch name or YAML path; its
@@ -81,5 +82,5 @@ def main(args) -> int:
                 ["channel utilisation", f"{100 * r['channel_utilisation']:.1f} %"],
                 ["requests", f"{r['requests']} x {r['request_bytes']} B ({r['pages']} pages)"],
                 ["wall", f"{r['wall_s']:.3f} s"]]
-        print(table(rows, [f"flash {name} {r['pattern']} {r['op']}", ""]))
+        print(text_table(rows, [f"flash {name} {r['pattern']} {r['op']}", ""]))
     return 0

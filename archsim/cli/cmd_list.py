@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from archsim.cli.common import add_format_option, emit_json, table
+from archsim.cli.common import add_format_option, emit_json
+from archsim.results.text_table import text_table
 
 
 def register(sub) -> None:
@@ -42,14 +43,14 @@ def main(args) -> int:
         if args.format == "json":
             emit_json(rows)
         else:
-            print(table([[r["name"], r["base"] or "", r["description"]] for r in rows],
-                        ["arch", "base", "description"]))
+            print(text_table([[r["name"], r["base"] or "", r["description"]] for r in rows],
+                        ["arch", "base", "description"], "lll"))
     elif args.what == "models":
         rows = _model_rows()
         if args.format == "json":
             emit_json(rows)
         else:
-            print(table([[r["name"], f"{r['params'] / 1e9:.2f}B", r["layers"], r["hidden"], r["heads"],
+            print(text_table([[r["name"], f"{r['params'] / 1e9:.2f}B", r["layers"], r["hidden"], r["heads"],
                           r["kv_heads"], "yes" if r["moe"] else ""] for r in rows],
                         ["model", "params", "layers", "hidden", "heads", "kv_heads", "MoE"]))
     elif args.what == "components":

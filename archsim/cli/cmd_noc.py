@@ -6,7 +6,8 @@ import csv
 
 import numpy as np
 
-from archsim.cli.common import add_format_option, emit_json, table
+from archsim.cli.common import add_format_option, emit_json
+from archsim.results.text_table import text_table
 from archsim.errors import ConfigError, TraceError
 
 KEYS = ("avg_packet_latency_cycles", "accepted_flit_rate", "avg_hops", "flit_hops", "cycles",
@@ -120,7 +121,7 @@ def run(args) -> int:
         emit_json(out)
         return 0
     rows = [[k, _fmt(v)] for k, v in out.items()]
-    print(table(rows, ["metric", "value"]))
+    print(text_table(rows, ["metric", "value"]))
     return 0
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from archsim.cli.common import add_format_option, add_set_option, emit_json, table
+from archsim.cli.common import add_format_option, add_set_option, emit_json
+from archsim.results.text_table import text_table
 
 
 def register(sub) -> None:
@@ -34,5 +35,5 @@ def main(args) -> int:
           f"{out['seconds'] * 1e6:.3f} us, {out['cycles']} cycles, {out['energy_j'] * 1e3:.4f} mJ")
     rows = [[c, f"{b['seconds'] * 1e6:.3f}", f"{b['energy_j'] * 1e3:.4f}", f"{b['bytes'] / 1e6:.3f}"]
             for c, b in out["breakdown"].items()]
-    print(table(rows, ["component", "us", "mJ", "MB"]))
+    print(text_table(rows, ["component", "us", "mJ", "MB"]))
     return 0

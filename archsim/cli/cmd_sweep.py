@@ -31,7 +31,7 @@ def register(sub) -> None:
 
 
 def _dry_run(the_plan, out) -> None:
-    from archsim.cli.common import table
+    from archsim.results.text_table import text_table
     from archsim.sweep.engine import rows_status
 
     status = rows_status(out)
@@ -39,7 +39,7 @@ def _dry_run(the_plan, out) -> None:
     header = ["#", "point_id", *spec.axis_names, "state"]
     rows = [[pp.index, pp.point_id, *(pp.point.inputs[a] for a in spec.axis_names),
              status.get(pp.point_id, "to run")] for pp in the_plan.points]
-    print(table(rows, header))
+    print(text_table(rows, header))
     todo = sum(1 for pp in the_plan.points if pp.point_id not in status)
     notes = [f"{the_plan.dropped} left out by constraints.where"] if the_plan.dropped else []
     if the_plan.duplicates:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from archsim.cli.common import add_format_option, emit_json, table
+from archsim.cli.common import add_format_option, emit_json
+from archsim.results.text_table import text_table
 from archsim.errors import ConfigError
 
 HELP = """Simulate out[M,N] = A[M,K] x W[K,N] on a rows x cols systolic array with the
@@ -53,5 +54,5 @@ def main(args) -> int:
                 ["SCALE-Sim compute util", f"{100 * r['compute_util_scalesim']:.2f} %"],
                 ["folds", f"{r['folds']} ({r['row_folds']} x {r['col_folds']})"],
                 ["stall cycles", r["stall_cycles"]], ["wall", f"{r['wall_s'] * 1e3:.3f} ms"]]
-        print(table(rows, ["systolic " + r["array"] + " " + r["dataflow"], ""]))
+        print(text_table(rows, ["systolic " + r["array"] + " " + r["dataflow"], ""]))
     return 0

@@ -40,17 +40,3 @@ def to_json(obj) -> str:
 
 def emit_json(obj, stream=None) -> None:
     (stream or sys.stdout).write(to_json(obj) + "\n")
-
-
-def table(rows: list[list], header: list[str] | None = None) -> str:
-    """A plain aligned text table."""
-    cells = ([header] if header else []) + [[str(c) for c in r] for r in rows]
-    if not cells:
-        return ""
-    widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(max(len(r) for r in cells))]
-    lines = []
-    for j, r in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-        if header and j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
