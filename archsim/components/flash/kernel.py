@@ -128,6 +128,22 @@ def _op_done(r, now, req_left, req_finish, admitted, req_submit, rptr, rops, op_
     return next_req, outstanding, ht, hs, hk, hi, hn, seq
 
 
+@numba.njit(cache=True, inline="always")
+def _queue_slice(o, nb, now, ch, slice_bytes, t_xfer_over, ps_per_byte_x1024, u, tx_kind, tx_idx,
+                 tx_dur, tx_left, tx_ready, pend, pend_n):
+    """Queue transfer u: the next slice (all of it when unsliced) of the nb bytes op o still has
+    to send, on channel ch's bus from `now`. Returns the next free transfer index."""
+    sb = nb if slice_bytes <= 0 or nb < slice_bytes else slice_bytes
+    tx_kind[u] = TX_OUT
+    tx_idx[u] = o
+    tx_dur[u] = t_xfer_over + (sb * ps_per_byte_x1024 + 1023) // 1024
+    tx_left[u] = nb - sb
+    tx_ready[u] = now
+    pend[ch, pend_n[ch]] = u
+    pend_n[ch] += 1
+    return u + 1
+
+
 @numba.njit(cache=True)
 def simulate(n_channels, planes_per_die, dies_per_channel,
              t_read, t_prog, t_erase, t_cmd, t_xfer_over, ps_per_byte_x1024,
@@ -368,17 +384,9 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
                 elif tk == TX_OUT:
                     if tx_left[t] > 0:
                         # the next slice competes for the bus again
-                        nb = tx_left[t]
-                        sb = nb if slice_bytes <= 0 or nb < slice_bytes else slice_bytes
-                        u = n_tx
-                        n_tx += 1
-                        tx_kind[u] = TX_OUT
-                        tx_idx[u] = o
-                        tx_dur[u] = t_xfer_over + (sb * ps_per_byte_x1024 + 1023) // 1024
-                        tx_left[u] = nb - sb
-                        tx_ready[u] = now
-                        pend[ch, pend_n[ch]] = u
-                        pend_n[ch] += 1
+                        n_tx = _queue_slice(o, tx_left[t], now, ch, slice_bytes, t_xfer_over,
+                                            ps_per_byte_x1024, n_tx, tx_kind, tx_idx, tx_dur,
+                                            tx_left, tx_ready, pend, pend_n)
                     else:
                         # the page has left: free its register
                         if cache_reg[p] == o:
@@ -387,17 +395,9 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
                                 q = data_reg[p]
                                 data_reg[p] = -1
                                 cache_reg[p] = q
-                                u = n_tx
-                                n_tx += 1
-                                nb = op_bytes[q]
-                                sb = nb if slice_bytes <= 0 or nb < slice_bytes else slice_bytes
-                                tx_kind[u] = TX_OUT
-                                tx_idx[u] = q
-                                tx_dur[u] = t_xfer_over + (sb * ps_per_byte_x1024 + 1023) // 1024
-                                tx_left[u] = nb - sb
-                                tx_ready[u] = now
-                                pend[ch, pend_n[ch]] = u
-                                pend_n[ch] += 1
+                                n_tx = _queue_slice(q, op_bytes[q], now, ch, slice_bytes,
+                                                    t_xfer_over, ps_per_byte_x1024, n_tx, tx_kind,
+                                                    tx_idx, tx_dur, tx_left, tx_ready, pend, pend_n)
                         elif data_reg[p] == o:
                             data_reg[p] = -1
                         op_finish[o] = now
@@ -449,17 +449,9 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
             seq += 1
             if moved:
                 if k == READ:
-                    u = n_tx
-                    n_tx += 1
-                    nb = op_bytes[o]
-                    sb = nb if slice_bytes <= 0 or nb < slice_bytes else slice_bytes
-                    tx_kind[u] = TX_OUT
-                    tx_idx[u] = o
-                    tx_dur[u] = t_xfer_over + (sb * ps_per_byte_x1024 + 1023) // 1024
-                    tx_left[u] = nb - sb
-                    tx_ready[u] = now
-                    pend[ch, pend_n[ch]] = u
-                    pend_n[ch] += 1
+                    n_tx = _queue_slice(o, op_bytes[o], now, ch, slice_bytes, t_xfer_over,
+                                        ps_per_byte_x1024, n_tx, tx_kind, tx_idx, tx_dur, tx_left,
+                                        tx_ready, pend, pend_n)
                     hn = _push(ht, hs, hk, hi, hn, now, seq, EV_CHAN, ch)
                     seq += 1
                 else:
