@@ -68,7 +68,19 @@ def ktree_groups(n: int, k: int) -> list[int]:
 
 
 @dataclass(frozen=True)
-class KTreeAllreduce:
+class LineCollective:
+    """What every collective along the lines of a grid is given: `lines` identical lines of
+    `n` cores each, along `axis`, moving `elements` values of `bits` bits per core."""
+
+    n: int                 # cores on the line
+    lines: int             # identical lines
+    axis: str              # 'x' (rows) or 'y' (columns)
+    elements: int          # values per core
+    bits: int = 16
+
+
+@dataclass(frozen=True)
+class KTreeAllreduce(LineCollective):
     """MeshGEMV's K-tree allreduce (K=2: two-way) along one axis, optionally without broadcast.
 
     Level j groups the still-active cores into runs of about n**(1/K); each run reduces by a
@@ -77,11 +89,6 @@ class KTreeAllreduce:
     K=1 with root='end' is the pipelined allreduce baseline (Cerebras' default GEMV).
     """
 
-    n: int                 # cores on the line
-    lines: int             # identical lines
-    axis: str              # 'x' (rows) or 'y' (columns)
-    elements: int          # values reduced per core
-    bits: int = 16
     k: int = 2
     root: str = "center"   # 'center' or 'end'
     broadcast: bool = True
@@ -202,18 +209,12 @@ def _one_message(ctx, hops: float, elements: int, bits: int, load: float = 1.0) 
 
 
 @dataclass(frozen=True)
-class InterleavedShift:
+class InterleavedShift(LineCollective):
     """MeshGEMM's two-hop cyclic shift: the logical ring 0, 2, 4, .., 5, 3, 1 laid on a line.
 
     Every core sends its tile to its successor in the ring, at most two hops away; each link
     carries one flow, so the step costs two hops plus the tile, whatever the line length.
     """
-
-    n: int
-    lines: int
-    axis: str
-    elements: int
-    bits: int = 16
 
     @staticmethod
     def ring(n: int) -> list[int]:
@@ -238,15 +239,9 @@ class InterleavedShift:
 
 
 @dataclass(frozen=True)
-class CannonShift:
+class CannonShift(LineCollective):
     """Cannon's shift on a mesh without wrap-around links: neighbours pass one hop, the tail
     core sends back to the head across the whole line."""
-
-    n: int
-    lines: int
-    axis: str
-    elements: int
-    bits: int = 16
 
     def run(self, ctx) -> CommResult:
         tr = _Tracker(self.axis, self.n)
@@ -266,16 +261,10 @@ class CannonShift:
 
 
 @dataclass(frozen=True)
-class RelayBroadcast:
+class RelayBroadcast(LineCollective):
     """SUMMA's broadcast of step `owner`'s tile along the line. A new owner every step needs a
     route per owner, more than the colours allow (PLMR's R), so the tile is relayed core by
     core; every relay adds the per-routing latency beta."""
-
-    n: int
-    lines: int
-    axis: str
-    elements: int
-    bits: int = 16
 
     def arrivals(self, ctx, tr=None) -> np.ndarray:
         """Cycle each distance d = 1..n-1 from the owner has the whole tile (one chain, reused
@@ -319,15 +308,9 @@ class RelayBroadcast:
 
 
 @dataclass(frozen=True)
-class NeighbourShift:
+class NeighbourShift(LineCollective):
     """Every core sends its slice one hop toward the line's start (the KV-cache shift moves
     each row's oldest tokens to the row above)."""
-
-    n: int
-    lines: int
-    axis: str
-    elements: int
-    bits: int = 16
 
     def run(self, ctx) -> CommResult:
         tr = _Tracker(self.axis, self.n)
@@ -348,16 +331,11 @@ class NeighbourShift:
 
 
 @dataclass(frozen=True)
-class LineBroadcast:
+class LineBroadcast(LineCollective):
     """One core multicasts a vector to every core of its line (a colour routed to the ramp of
     every router it passes)."""
 
-    n: int
-    lines: int
-    axis: str
-    elements: int
     root: int = 0
-    bits: int = 16
 
     def run(self, ctx) -> CommResult:
         tr = _Tracker(self.axis, self.n)
@@ -412,18 +390,12 @@ class RegionHandoff:
 
 
 @dataclass(frozen=True)
-class BulkRotate:
+class BulkRotate(LineCollective):
     """Each core of a line ships `elements` values half a line away (the prefill-to-decode
     reshuffle). Messages this long are bandwidth-bound: the engine runs them at two short
     lengths and the time is extended linearly to the full length (each extra wavelet of every
     message crosses the busiest link once more: the slope the engine shows between the two
     lengths holds for any length)."""
-
-    n: int
-    lines: int
-    axis: str
-    elements: int
-    bits: int = 16
     cap: int = 2
 
     def run(self, ctx) -> CommResult:
@@ -495,16 +467,11 @@ class Sequence:
 
 
 @dataclass(frozen=True)
-class EdgeFill:
+class EdgeFill(LineCollective):
     """Data that enters a line from both of its ends: each end core of the line's extension
     feeds the nearer half (weights streamed into a grid from the cores around it). Long
     streams are bandwidth-bound: run at two capped lengths and extended linearly."""
 
-    n: int
-    lines: int
-    axis: str
-    elements: int          # per core of the line
-    bits: int = 16
     cap: int = 4
 
     def run(self, ctx) -> CommResult:
