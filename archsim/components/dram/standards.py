@@ -109,6 +109,29 @@ def _ns(ns: float, tck_ps: int, floor_ck: int = 0) -> int:
     return max(floor_ck, math.ceil(ns * 1000 / tck_ps - 0.025))
 
 
+def _core_rules(rcd=("nRCDRD", "nRCDWR"), rtp="nRTP", ccdl_wr="nCCDL", rrdl_next="ACT"):
+    """The bank-group and bank rules of the DRAM array that every standard here shares: `rcd`
+    is one key for ACT to any CAS, or a (read, write) pair."""
+    if isinstance(rcd, str):
+        act_cas = (C("bank", "ACT", _CAS, rcd),)
+    else:
+        act_cas = (C("bank", "ACT", _RD, rcd[0]), C("bank", "ACT", _WR, rcd[1]))
+    return (
+        C("bankgroup", _RD, _RD, "nCCDL"),
+        C("bankgroup", _WR, _WR, ccdl_wr),
+        C("bankgroup", _WR, _RD, "nCWL + nBL + nWTRL"),
+        C("bankgroup", "ACT", rrdl_next, "nRRDL"),
+        C("bank", "ACT", "ACT", "nRC"),
+        *act_cas,
+        C("bank", "ACT", "PRE", "nRAS"),
+        C("bank", "PRE", "ACT", "nRP"),
+        C("bank", "RD", "PRE", rtp),
+        C("bank", "WR", "PRE", "nCWL + nBL + nWR"),
+        C("bank", "RDA", "ACT", f"{rtp} + nRP"),
+        C("bank", "WRA", "ACT", "nCWL + nBL + nWR + nRP"),
+    )
+
+
 # --------------------------------------------------------------------------------------
 # DDR4 (JESD79-4B). Rank-scoped refresh and CAS rules, bank-group tCCD_L/tRRD_L/tWTR_L.
 # --------------------------------------------------------------------------------------
@@ -136,18 +159,7 @@ def _ddr_rules(rank="rank", rtw_extra=2, ccd_wr=("nCCDS", "nCCDL"), ppd=False, r
         C(r, "RDA", "REFab", f"nRP + {rtp_key}"),
         C(r, "WRA", "REFab", "nCWL + nBL + nWR + nRP"),
         C(r, "REFab", ("ACT", "PREA"), "nRFC"),
-        C("bankgroup", _RD, _RD, "nCCDL"),
-        C("bankgroup", _WR, _WR, ccd_wr[1]),
-        C("bankgroup", _WR, _RD, "nCWL + nBL + nWTRL"),
-        C("bankgroup", "ACT", "ACT", "nRRDL"),
-        C("bank", "ACT", "ACT", "nRC"),
-        C("bank", "ACT", _CAS, "nRCD"),
-        C("bank", "ACT", "PRE", "nRAS"),
-        C("bank", "PRE", "ACT", "nRP"),
-        C("bank", "RD", "PRE", rtp_key),
-        C("bank", "WR", "PRE", "nCWL + nBL + nWR"),
-        C("bank", "RDA", "ACT", f"{rtp_key} + nRP"),
-        C("bank", "WRA", "ACT", "nCWL + nBL + nWR + nRP"),
+        *_core_rules("nRCD", rtp_key, ccd_wr[1]),
     ]
     if ppd:
         rules.append(C(r, ("PRE", "PREA"), ("PRE", "PREA"), "nPPD"))
@@ -219,19 +231,7 @@ def _hbm2_rules():
         C(pc, "REFab", ("ACT", "PREA"), "nRFC"),
         C(pc, "REFpb", "ACT", "nRREFD"),
         C(pc, "ACT", "REFpb", "nRRDS"),
-        C("bankgroup", _RD, _RD, "nCCDL"),
-        C("bankgroup", _WR, _WR, "nCCDL"),
-        C("bankgroup", _WR, _RD, "nCWL + nBL + nWTRL"),
-        C("bankgroup", "ACT", "ACT", "nRRDL"),
-        C("bank", "ACT", "ACT", "nRC"),
-        C("bank", "ACT", _RD, "nRCDRD"),
-        C("bank", "ACT", _WR, "nRCDWR"),
-        C("bank", "ACT", "PRE", "nRAS"),
-        C("bank", "PRE", "ACT", "nRP"),
-        C("bank", "RD", "PRE", "nRTP"),
-        C("bank", "WR", "PRE", "nCWL + nBL + nWR"),
-        C("bank", "RDA", "ACT", "nRTP + nRP"),
-        C("bank", "WRA", "ACT", "nCWL + nBL + nWR + nRP"),
+        *_core_rules(),
         C("bank", "REFpb", "ACT", "nRFCpb"),
         C("bank", "ACT", "REFpb", "nRC"),
         C("bank", "PRE", "REFpb", "nRP"),
@@ -286,19 +286,7 @@ def _hbm3_rules():
         C("sid", _RD, _RD, "nCCDS"),
         C("sid", _WR, _WR, "nCCDS"),
         C("sid", _RD, _RD, "nCCDR", sibling=True),
-        C("bankgroup", _RD, _RD, "nCCDL"),
-        C("bankgroup", _WR, _WR, "nCCDL"),
-        C("bankgroup", _WR, _RD, "nCWL + nBL + nWTRL"),
-        C("bankgroup", "ACT", "ACT", "nRRDL"),
-        C("bank", "ACT", "ACT", "nRC"),
-        C("bank", "ACT", _RD, "nRCDRD"),
-        C("bank", "ACT", _WR, "nRCDWR"),
-        C("bank", "ACT", "PRE", "nRAS"),
-        C("bank", "PRE", "ACT", "nRP"),
-        C("bank", "RD", "PRE", "nRTP"),
-        C("bank", "WR", "PRE", "nCWL + nBL + nWR"),
-        C("bank", "RDA", "ACT", "nRTP + nRP"),
-        C("bank", "WRA", "ACT", "nCWL + nBL + nWR + nRP"),
+        *_core_rules(),
         C("bank", "REFpb", "ACT", "nRFCpb"),
         C("bank", "ACT", "REFpb", "nRC"),
         C("bank", "PRE", "REFpb", "nRP"),
@@ -336,19 +324,7 @@ def _gddr6_rules():
         C(ch, "WRA", "REFpb", "nCWL + nBL + nWR + nRP"),
         C(ch, "REFpb", ("ACT", "REFpb"), "nRREFD"),
         C(ch, "REFpb", "REFab", "nRFCpb"),
-        C("bankgroup", _RD, _RD, "nCCDL"),
-        C("bankgroup", _WR, _WR, "nCCDL"),
-        C("bankgroup", _WR, _RD, "nCWL + nBL + nWTRL"),
-        C("bankgroup", "ACT", ("ACT", "REFpb"), "nRRDL"),
-        C("bank", "ACT", "ACT", "nRC"),
-        C("bank", "ACT", _RD, "nRCDRD"),
-        C("bank", "ACT", _WR, "nRCDWR"),
-        C("bank", "ACT", "PRE", "nRAS"),
-        C("bank", "PRE", "ACT", "nRP"),
-        C("bank", "RD", "PRE", "nRTP"),
-        C("bank", "WR", "PRE", "nCWL + nBL + nWR"),
-        C("bank", "RDA", "ACT", "nRTP + nRP"),
-        C("bank", "WRA", "ACT", "nCWL + nBL + nWR + nRP"),
+        *_core_rules(rrdl_next=("ACT", "REFpb")),
         C("bank", "ACT", "REFpb", "nRC"),
         C("bank", "PRE", "REFpb", "nRP"),
         C("bank", "RDA", "REFpb", "nRP + nRTP"),
