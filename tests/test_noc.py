@@ -281,7 +281,3 @@ def test_cycle_exact_against_booksim_packets():
     np.testing.assert_array_equal(st.flow_done_cycle[done] - created[done], lat[done])
 
 
-def test_unsigned_build_rewrites_subscripts_only():
-    from archsim.components.noc import _unsigned
-    out = _unsigned.transform("def simulate(a, i):\n    a[i + 1] = a[:2].sum() + a[i]\n")
-    assert "a[_U(i + 1)]" in out and "a[:2]" in out and "a[_U(i)]" in out

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from archsim.components import unsigned_index
 from archsim.components.dram import kernel as K
 from archsim.components.dram.energy import energy_pj
 from archsim.components.dram.standards import Standard
@@ -57,6 +58,15 @@ def _kernel_args(comp: Compiled, ctl: Controller, channels: int):
 
 
 _WARM: set = set()
+_SIMULATE = None
+
+
+def _kernel():
+    """The controller kernel, built with unsigned indices (every njit function of kernel.py)."""
+    global _SIMULATE
+    if _SIMULATE is None:
+        _SIMULATE = unsigned_index.load(K, funcs=None)
+    return _SIMULATE
 
 
 def warm_up(comp: Compiled, ctl: Controller) -> float:
@@ -89,10 +99,11 @@ def run_stream(comp: Compiled | Standard, addrs, writes=None, channels: int = 1,
     # the memory system passes the address on with its channel bits removed; a line is
     # identified by its full address for write forwarding and coalescing
     log = np.zeros((max(log_cap, 1), 6), dtype=np.int64)
+    simulate = _kernel()
     t0 = time.perf_counter()
-    ticks, stats, ncmds, nlog = K.simulate(ch, bank, row, addrs, writes, channels,
-                                           *_kernel_args(comp, ctl, channels), log, log_cap,
-                                           1 if every_tick else 0)
+    ticks, stats, ncmds, nlog = simulate(ch, bank, row, addrs, writes, channels,
+                                         *_kernel_args(comp, ctl, channels), log, log_cap,
+                                         1 if every_tick else 0)
     wall = time.perf_counter() - t0
     tot = stats.sum(axis=0)
     served = int(tot[K.S_RSERVED] + tot[K.S_WSERVED])

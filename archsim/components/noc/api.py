@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from archsim.components.noc import _unsigned, engine
+from archsim.components import unsigned_index
+from archsim.components.noc import engine
 from archsim.components.noc.config import RouterConfig
 from archsim.components.noc.stats import NocStats
 from archsim.components.noc.traffic import HOTSPOT, destinations
@@ -19,7 +20,7 @@ _KERNEL = None
 def _kernel():
     global _KERNEL
     if _KERNEL is None:
-        _KERNEL = _unsigned.load(engine)
+        _KERNEL = unsigned_index.load(engine)
     return _KERNEL
 
 

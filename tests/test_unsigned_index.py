@@ -1,0 +1,42 @@
+"""The unsigned-index build step shared by the NoC and DRAM kernels."""
+
+import numpy as np
+
+from archsim.components import unsigned_index
+
+SRC = '''
+import numba
+
+@numba.njit(cache=True)
+def kernel(a, b, i):
+    a[i + 1] = a[:2].sum() + b[i, 0]
+    return b[i, 1:]
+
+def plain(a, i):
+    return a[i]
+'''
+
+
+def test_rewrites_every_index_of_the_named_functions_and_leaves_slices():
+    out = unsigned_index.transform(SRC, funcs=("kernel",))
+    assert "a[_U(i + 1)]" in out and "a[:2]" in out
+    assert "b[_U(i), _U(0)]" in out and "b[_U(i), 1:]" in out
+    assert "return a[i]" in out          # not named: untouched
+
+
+def test_none_selects_the_njit_functions_only():
+    out = unsigned_index.transform(SRC, funcs=None)
+    assert "b[_U(i), _U(0)]" in out and "return a[i]" in out
+    ns = {}
+    # source run from memory has no file for Numba's on-disk cache
+    exec(compile(out.replace("cache=True", "cache=False"), "<generated>", "exec"), ns)
+    a = np.arange(4.0)
+    b = np.arange(6.0).reshape(3, 2)
+    ns["kernel"](a, b, 1)
+    assert a[2] == 0.0 + 1.0 + 2.0        # a[:2].sum() + b[1, 0]
+
+
+def test_plain_kernels_on_request(monkeypatch):
+    from archsim.components.dram import kernel
+    monkeypatch.setenv("ARCHSIM_PLAIN_KERNELS", "1")
+    assert unsigned_index.load(kernel, funcs=None) is kernel.simulate
