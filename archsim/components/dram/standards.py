@@ -132,6 +132,25 @@ def _core_rules(rcd=("nRCDRD", "nRCDWR"), rtp="nRTP", ccdl_wr="nCCDL", rrdl_next
     )
 
 
+def _scope_rules(s, rtp="nRTP", ppd=False):
+    """Row and refresh rules of the scope that shares one command bus and refresh (a DDR rank,
+    an HBM pseudo-channel): precharge-all, the ACT window and all-bank refresh."""
+    return (
+        C(s, "RD", "PREA", rtp),
+        C(s, "WR", "PREA", "nCWL + nBL + nWR"),
+        C(s, "ACT", "ACT", "nRRDS"),
+        C(s, "ACT", "ACT", "nFAW", window=4),
+        C(s, "ACT", "PREA", "nRAS"),
+        C(s, "PREA", "ACT", "nRP"),
+        *((C(s, ("PRE", "PREA"), ("PRE", "PREA"), "nPPD"),) if ppd else ()),
+        C(s, "ACT", "REFab", "nRC"),
+        C(s, ("PRE", "PREA"), "REFab", "nRP"),
+        C(s, "RDA", "REFab", f"nRP + {rtp}"),
+        C(s, "WRA", "REFab", "nCWL + nBL + nWR + nRP"),
+        C(s, "REFab", ("ACT", "PREA"), "nRFC"),
+    )
+
+
 # --------------------------------------------------------------------------------------
 # DDR4 (JESD79-4B). Rank-scoped refresh and CAS rules, bank-group tCCD_L/tRRD_L/tWTR_L.
 # --------------------------------------------------------------------------------------
@@ -148,17 +167,7 @@ def _ddr_rules(rank="rank", rtw_extra=2, ccd_wr=("nCCDS", "nCCDL"), ppd=False, r
         # rank-to-rank data-bus switch (only matters with two or more ranks)
         C(r, _RD, _CAS, "nBL + nCS", sibling=True),
         C(r, _WR, _RD, "nCWL + nBL + nCS - nCL", sibling=True),
-        C(r, "RD", "PREA", rtp_key),
-        C(r, "WR", "PREA", "nCWL + nBL + nWR"),
-        C(r, "ACT", "ACT", "nRRDS"),
-        C(r, "ACT", "ACT", "nFAW", window=4),
-        C(r, "ACT", "PREA", "nRAS"),
-        C(r, "PREA", "ACT", "nRP"),
-        C(r, "ACT", "REFab", "nRC"),
-        C(r, ("PRE", "PREA"), "REFab", "nRP"),
-        C(r, "RDA", "REFab", f"nRP + {rtp_key}"),
-        C(r, "WRA", "REFab", "nCWL + nBL + nWR + nRP"),
-        C(r, "REFab", ("ACT", "PREA"), "nRFC"),
+        *_scope_rules(r, rtp_key),
         *_core_rules("nRCD", rtp_key, ccd_wr[1]),
     ]
     if ppd:
@@ -218,17 +227,7 @@ def _hbm2_rules():
         C(pc, _WR, _WR, "nCCDS"),
         C(pc, _RD, _WR, "nCL + nBL + 2 - nCWL"),
         C(pc, _WR, _RD, "nCWL + nBL + nWTRS"),
-        C(pc, "RD", "PREA", "nRTP"),
-        C(pc, "WR", "PREA", "nCWL + nBL + nWR"),
-        C(pc, "ACT", "ACT", "nRRDS"),
-        C(pc, "ACT", "ACT", "nFAW", window=4),
-        C(pc, "ACT", "PREA", "nRAS"),
-        C(pc, "PREA", "ACT", "nRP"),
-        C(pc, "ACT", "REFab", "nRC"),
-        C(pc, ("PRE", "PREA"), "REFab", "nRP"),
-        C(pc, "RDA", "REFab", "nRP + nRTP"),
-        C(pc, "WRA", "REFab", "nCWL + nBL + nWR + nRP"),
-        C(pc, "REFab", ("ACT", "PREA"), "nRFC"),
+        *_scope_rules(pc),
         C(pc, "REFpb", "ACT", "nRREFD"),
         C(pc, "ACT", "REFpb", "nRRDS"),
         *_core_rules(),
@@ -269,18 +268,7 @@ def _hbm3_rules():
         C(pc, _WR, _WR, "nBL"),
         C(pc, _RD, _WR, "nRTW"),
         C(pc, _WR, _RD, "nCWL + nBL + nWTRS"),
-        C(pc, "RD", "PREA", "nRTP"),
-        C(pc, "WR", "PREA", "nCWL + nBL + nWR"),
-        C(pc, "ACT", "ACT", "nRRDS"),
-        C(pc, "ACT", "ACT", "nFAW", window=4),
-        C(pc, "ACT", "PREA", "nRAS"),
-        C(pc, "PREA", "ACT", "nRP"),
-        C(pc, ("PRE", "PREA"), ("PRE", "PREA"), "nPPD"),
-        C(pc, "ACT", "REFab", "nRC"),
-        C(pc, ("PRE", "PREA"), "REFab", "nRP"),
-        C(pc, "RDA", "REFab", "nRP + nRTP"),
-        C(pc, "WRA", "REFab", "nCWL + nBL + nWR + nRP"),
-        C(pc, "REFab", ("ACT", "PREA"), "nRFC"),
+        *_scope_rules(pc, ppd=True),
         C(pc, "REFpb", ("REFpb", "ACT"), "nRREFD"),
         C(pc, "ACT", "REFpb", "nRRDS"),
         C("sid", _RD, _RD, "nCCDS"),
