@@ -242,3 +242,19 @@ def test_million_random_mixed_zero_violations(name):
     log = r["_detail"]["log"]
     assert len(log) < 5_000_000
     assert check_log(std, log) == []
+
+
+def test_a_log_from_another_organisation_is_refused():
+    # the replay has no bounds checks: a channel, command or bank past the tables is an error
+    from archsim.errors import ConfigError
+    std = get_standard("ddr4-2400")
+    comp = compiled(std)
+    a, w = pattern_addresses("random", 2000, comp.tx_bytes, write_ratio=0.3)
+    log = run_stream(comp, a, w, channels=2, log_cap=20000)["_detail"]["log"]
+    assert check_log(std, log, channels=2) == []
+    with pytest.raises(ConfigError, match="channel 1 is outside 0..0"):
+        check_log(std, log, channels=1)
+    bad = log.copy()
+    bad[5, 3] = 10_000
+    with pytest.raises(ConfigError, match="row 5: bank 10000"):
+        check_log(std, bad, channels=2)

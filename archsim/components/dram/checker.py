@@ -20,6 +20,7 @@ import numba as nb
 import numpy as np
 
 from archsim.components.dram.standards import (COLUMN_COMMANDS, COMMANDS, ROW_COMMANDS, Standard)
+from archsim.errors import ConfigError
 
 NONE = -(1 << 40)
 _I = {c: i for i, c in enumerate(COMMANDS)}
@@ -103,6 +104,17 @@ def _report(out, nout, idx, kind, level, prev_cmd, cmd, required, window, siblin
     return nout + 1
 
 
+@nb.njit(cache=True, inline="always")
+def _touched(l, bank, first_bank, nb_, spec, off, below):
+    """Nodes [n0, n1) of level l a command touches: the bank's own node up to its scope's
+    level, every node of the scope's subtree below it."""
+    if l <= spec:
+        n0 = off[l] + bank // below[l]
+        return n0, n0 + 1
+    n0 = off[l] + first_bank // below[l]
+    return n0, (n0 + nb_ // below[l] if below[l] <= nb_ else n0 + 1)
+
+
 @nb.njit(cache=True)
 def _replay(log, nch, sizes, lat, faw, sib, is_row, is_col, dual_bus, edge_rules, out, out_cap):
     nl = sizes.shape[0]
@@ -167,13 +179,7 @@ def _replay(log, nch, sizes, lat, faw, sib, is_row, is_col, dual_bus, edge_rules
         # ---- timing: every node this command touches ----
         for l in range(nl):
             pre = bank // below[l]
-            if l <= spec:
-                n0 = off[l] + pre
-                n1 = n0 + 1
-            else:
-                sp = first_bank // below[l]
-                n0 = off[l] + sp
-                n1 = n0 + nb_ // below[l] if below[l] <= nb_ else n0 + 1
+            n0, n1 = _touched(l, bank, first_bank, nb_, spec, off, below)
             for n in range(n0, n1):
                 for p in range(nc):
                     v = lat[l, p, f]
@@ -200,14 +206,7 @@ def _replay(log, nch, sizes, lat, faw, sib, is_row, is_col, dual_bus, edge_rules
                                 nout = _report(out, nout, idx, 0, l, p, f, past + v, 1, 1)
         # ---- record ----
         for l in range(nl):
-            pre = bank // below[l]
-            if l <= spec:
-                n0 = off[l] + pre
-                n1 = n0 + 1
-            else:
-                sp = first_bank // below[l]
-                n0 = off[l] + sp
-                n1 = n0 + nb_ // below[l] if below[l] <= nb_ else n0 + 1
+            n0, n1 = _touched(l, bank, first_bank, nb_, spec, off, below)
             for n in range(n0, n1):
                 for k in range(3, 0, -1):
                     hist[ch, n, f, k] = hist[ch, n, f, k - 1]
@@ -222,6 +221,23 @@ def check_log(std: Standard, log: np.ndarray, channels: int = 1, max_report: int
     is_row = np.array([1 if c in ROW_COMMANDS else 0 for c in COMMANDS], dtype=np.int64)
     is_col = np.array([1 if c in COLUMN_COMMANDS else 0 for c in COMMANDS], dtype=np.int64)
     log = np.ascontiguousarray(log, dtype=np.int64).reshape(-1, 6)
+    # the replay indexes its tables by these columns without bounds checks: refuse a log that
+    # does not belong to this standard and channel count rather than read or write past them
+    nbanks = int(np.prod(sizes))
+    if channels < 1:
+        raise ConfigError(f"channels must be positive, got {channels}", None, "channels")
+    for col, name, hi in ((1, "channel", channels), (2, "command", len(COMMANDS)),
+                          (3, "bank", nbanks)):
+        bad = (log[:, col] < 0) | (log[:, col] >= hi)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConfigError(f"row {i}: {name} {int(log[i, col])} is outside 0..{hi - 1} "
+                              f"({std.name}, {channels} channel(s))", None, "log")
+    bad = (log[:, 4] < -1) | (log[:, 4] >= len(sizes))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ConfigError(f"row {i}: scope level {int(log[i, 4])} is outside -1..{len(sizes) - 1}",
+                          None, "log")
     out = np.zeros((max_report, 8), dtype=np.int64)
     n = _replay(log, channels, sizes, lat, faw, sib, is_row, is_col,
                 1 if std.dual_bus else 0, 1 if std.edge_rules else 0, out, max_report)
