@@ -149,13 +149,14 @@ def _group_gone(pgid, timeout=15.0):
     return False
 
 
-def kill_and_resume(tmp_path, kills, seed):
+def kill_and_resume(tmp_path, kills, seed, sleep=0.01):
     """Kill a sweep `kills` times at random moments (the whole job, or only its driver), then
-    finish it; the file must equal an uninterrupted run, every point exactly once."""
+    finish it; the file must equal an uninterrupted run, every point exactly once. `sleep` is
+    each point's wall time: the sweep must outlast the kills for them to land."""
     spec_path = tmp_path / "k.yaml"
-    spec = write_sweep(spec_path, n_batch=60, sleep=0.01)
+    spec = write_sweep(spec_path, n_batch=60, sleep=sleep)
     ref = tmp_path / "ref.h5"
-    run(spec, ref, workers=0)
+    run(spec, ref, workers=2)
     expected = to_dataframe(ref)
     out = tmp_path / "k.h5"
     rng = random.Random(seed)
@@ -191,7 +192,9 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_twenty_times_then_resume(tmp_path):
-    assert kill_and_resume(tmp_path, kills=20, seed=20) >= 10
+    # 120 points of 0.15 s on two workers: a kill after 0.05-1.2 s finishes about 7 of them,
+    # so most of the twenty land in a running sweep however fast the driver starts
+    assert kill_and_resume(tmp_path, kills=20, seed=20, sleep=0.15) >= 10
 
 
 def test_local_and_dask_give_identical_files(tmp_path):
