@@ -63,7 +63,7 @@ def _is_njit(fn: ast.FunctionDef) -> bool:
 
 def transform(source: str, funcs=("simulate",)) -> str:
     """`source` with the subscripts of the functions named in `funcs` (None: every njit
-    function) made unsigned, and the `_U` helper added before the first of them."""
+    function) made unsigned, and `_U` imported before the first of them."""
     tree = ast.parse(source)
     at = None
     for i, node in enumerate(tree.body):
@@ -83,14 +83,15 @@ def load(module, funcs=("simulate",), name: str = "simulate"):
     try:
         import numba
         path = Path(module.__file__)
-        src = path.read_text()
-        tag = hashlib.sha1((src + repr(funcs) + numba.__version__ + sys.version).encode()).hexdigest()[:16]
+        text = (f"# generated from {path.name} by archsim/components/unsigned_index.py; do not edit\n"
+                + transform(path.read_text(), funcs))
+        # named by what it holds: a new kernel source or a new transform makes a new file
+        tag = hashlib.sha1((text + numba.__version__ + sys.version).encode()).hexdigest()[:16]
         out = path.parent / "__pycache__" / f"_{path.stem}_unsigned_{tag}.py"
         if not out.exists():
             out.parent.mkdir(exist_ok=True)
             tmp = out.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(f"# generated from {path.name} by archsim/components/unsigned_index.py; "
-                           "do not edit\n" + transform(src, funcs))
+            tmp.write_text(text)
             os.replace(tmp, out)
         modname = f"{module.__name__.rpartition('.')[0]}.{out.stem}"
         spec = importlib.util.spec_from_file_location(modname, out)
