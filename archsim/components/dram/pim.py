@@ -88,8 +88,7 @@ def _pim_channel(neurons, chunks, row_elems, lanes_per_mac, t_mac, nrcd, nras, n
     act_t = -nrc                  # the first ACTAB may issue at tick 0
     pre_t = -nrp
     last_col = -nccds             # last column-bus command (the first may issue at tick 0)
-    last_arr = never              # last array read (MACAB)
-    last_mac = never
+    last_mac = never              # last MACAB: the last array read
     open_row = -1
     next_ref = nrefi // 2          # a job starts at a random refresh phase: half a tREFI on average
     elem = 0                      # element position in the bank's weight stream
@@ -110,7 +109,7 @@ def _pim_channel(neurons, chunks, row_elems, lanes_per_mac, t_mac, nrcd, nras, n
                 now = last_col + nccds
                 if row != open_row or now >= next_ref:
                     if open_row >= 0:
-                        pre_t = max(act_t + nras, last_arr + nrtp)
+                        pre_t = max(act_t + nras, last_mac + nrtp)
                     if max(now, pre_t + nrp) >= next_ref:
                         tr = max(pre_t + nrp, act_t + nrc, 0)
                         pre_t = tr + nrfc - nrp     # the banks are idle after tRFC
@@ -124,7 +123,6 @@ def _pim_channel(neurons, chunks, row_elems, lanes_per_mac, t_mac, nrcd, nras, n
                     tm = max(tm, last_mac + t_mac)
                 last_mac = tm
                 last_col = tm
-                last_arr = tm
                 first = False
                 counts[1] += 1
                 elem += lanes_per_mac
