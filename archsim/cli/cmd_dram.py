@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from archsim.cli.common import add_format_option, add_set_option, emit_json
-from archsim.results.text_table import text_table
+from archsim.results.text_table import metric_table
 from archsim.errors import ConfigError
 
 KEYS = ("requests", "cycles", "seconds", "bandwidth_gbps", "avg_read_latency_cycles", "row_hits",
@@ -110,6 +110,5 @@ def run(args) -> int:
     if args.format == "json":
         emit_json(res)
     else:
-        rows = [[k, f"{v:.6g}" if isinstance(v, float) else v] for k, v in res.items()]
-        print(text_table(rows, ["metric", "value"]))
+        print(metric_table(res))
     return 0

@@ -7,7 +7,7 @@ import csv
 import numpy as np
 
 from archsim.cli.common import add_format_option, emit_json
-from archsim.results.text_table import text_table
+from archsim.results.text_table import metric_table
 from archsim.errors import ConfigError, TraceError
 
 KEYS = ("avg_packet_latency_cycles", "accepted_flit_rate", "avg_hops", "flit_hops", "cycles",
@@ -37,30 +37,33 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--hotspot-nodes", help="comma-separated node ids (hotspot traffic)")
     p.add_argument("--hotspot-fraction", type=float, default=0.5)
-    g = p.add_argument_group("router (defaults: BookSim2's iq router of the peers note)")
-    g.add_argument("--vcs", type=int, default=16)
-    g.add_argument("--vc-buf", type=int, default=8, help="flits per VC buffer")
-    g.add_argument("--routing-delay", type=int, default=0)
-    g.add_argument("--vc-alloc-delay", type=int, default=1)
-    g.add_argument("--sw-alloc-delay", type=int, default=1)
-    g.add_argument("--st-delay", type=int, default=1, help="switch traversal")
-    g.add_argument("--link-latency", type=int, default=1)
-    g.add_argument("--credit-delay", type=int, default=2)
-    g.add_argument("--alloc-iters", type=int, default=1, help="iSLIP iterations (BookSim2's iq "
-                   "router runs 1 whatever its alloc_iters says)")
+    # router options default to RouterConfig's (read there, when the run builds the router)
+    g = p.add_argument_group("router (defaults: RouterConfig's, BookSim2's iq router of the peers "
+                             "note, docs/noc.md)")
+    g.add_argument("--vcs", type=int)
+    g.add_argument("--vc-buf", type=int, help="flits per VC buffer")
+    g.add_argument("--routing-delay", type=int)
+    g.add_argument("--vc-alloc-delay", type=int)
+    g.add_argument("--sw-alloc-delay", type=int)
+    g.add_argument("--st-delay", type=int, help="switch traversal")
+    g.add_argument("--link-latency", type=int)
+    g.add_argument("--credit-delay", type=int)
+    g.add_argument("--alloc-iters", type=int, help="iSLIP iterations (BookSim2's iq router runs 1 "
+                   "whatever its alloc_iters says)")
     g.add_argument("--no-wait-tail-credit", action="store_true",
                    help="release a VC when its tail leaves instead of when its tail credit returns")
     add_format_option(p, default="table")
     p.set_defaults(func=run)
 
 
+ROUTER_OPTIONS = ("vcs", "vc_buf", "routing_delay", "vc_alloc_delay", "sw_alloc_delay", "st_delay",
+                  "link_latency", "credit_delay", "alloc_iters")
+
+
 def router_from_args(args):
     from archsim.components.noc import RouterConfig
-    return RouterConfig(vcs=args.vcs, vc_buf=args.vc_buf, routing_delay=args.routing_delay,
-                        vc_alloc_delay=args.vc_alloc_delay, sw_alloc_delay=args.sw_alloc_delay,
-                        st_delay=args.st_delay, link_latency=args.link_latency,
-                        credit_delay=args.credit_delay, alloc_iters=args.alloc_iters,
-                        wait_for_tail_credit=not args.no_wait_tail_credit)
+    given = {k: getattr(args, k) for k in ROUTER_OPTIONS if getattr(args, k) is not None}
+    return RouterConfig(**given, wait_for_tail_credit=not args.no_wait_tail_credit)
 
 
 def read_trace(path: str) -> dict:
@@ -120,12 +123,5 @@ def run(args) -> int:
     if args.format == "json":
         emit_json(out)
         return 0
-    rows = [[k, _fmt(v)] for k, v in out.items()]
-    print(text_table(rows, ["metric", "value"]))
+    print(metric_table(out))
     return 0
-
-
-def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)

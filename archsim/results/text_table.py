@@ -28,6 +28,12 @@ def text_table(rows: list[list], header: list[str] | None = None, align: str = "
     return "\n".join(lines)
 
 
+def metric_table(values: dict) -> str:
+    """A two-column table of a result dict, floats to six significant digits."""
+    return text_table([[k, f"{v:.6g}" if isinstance(v, float) else v] for k, v in values.items()],
+                      ["metric", "value"])
+
+
 def _num(x) -> float | None:
     try:
         x = float(x)
