@@ -19,16 +19,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from archsim.components.base import Job
+from archsim.components.base import Job, lookup
 from archsim.config.schema import Field, validate
 from archsim.errors import CapacityError
 
 PREV_OP = -1
-
-
-def join_job(label: str) -> Job:
-    """A zero-work step that waits for several stages (a join point in a stage list)."""
-    return Job(kind="elementwise", label=label)
 
 COMMON_SCHEMA = {
     "strategy": Field("str", doc="mapping strategy name"),
@@ -44,6 +39,11 @@ class Stage:
     component: str
     job: Job
     after: tuple | None = None
+
+
+def join_job(label: str) -> Job:
+    """A zero-work step that waits for several stages (a join point in a stage list)."""
+    return Job(kind="elementwise", label=label)
 
 
 @dataclass
@@ -238,5 +238,4 @@ def mapping_strategies() -> dict[str, type[Mapping]]:
 
 
 def mapping_class(strategy: str, file=None, key=None) -> type[Mapping]:
-    from archsim.components.base import lookup
     return lookup(mapping_strategies(), strategy, "mapping strategy", IMPORT_FAILURES, file, key)

@@ -62,13 +62,13 @@ def _call(rows, cols, router: RouterConfig, mode, *, rate_pkt=0.0, pkt_size=1, p
         hot_nodes = np.zeros(1, np.int32)
     fl = flows if flows is not None else _empty_flows()
     _kernel()(rows, cols, router.vcs, router.vc_buf, router.routing_delay,
-                    router.vc_alloc_delay, router.sw_alloc_delay, router.st_delay,
-                    router.link_latency, router.credit_delay, bool(router.wait_for_tail_credit),
-                    router.alloc_iters, mode, float(rate_pkt), int(pkt_size), int(pattern),
-                    pat_dest, hot_nodes, float(hot_frac), int(seed), int(warmup_periods),
-                    int(sample_period), int(max_samples), float(lat_thres), float(warm_thres),
-                    float(stop_thres), int(fixed_warmup), int(fixed_sample), int(max_cycles),
-                    *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link)
+              router.vc_alloc_delay, router.sw_alloc_delay, router.st_delay,
+              router.link_latency, router.credit_delay, bool(router.wait_for_tail_credit),
+              router.alloc_iters, mode, float(rate_pkt), int(pkt_size), int(pattern),
+              pat_dest, hot_nodes, float(hot_frac), int(seed), int(warmup_periods),
+              int(sample_period), int(max_samples), float(lat_thres), float(warm_thres),
+              float(stop_thres), int(fixed_warmup), int(fixed_sample), int(max_cycles),
+              *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link)
     return stats, flow_done, flow_start, flow_head, link
 
 
