@@ -20,7 +20,7 @@ _KERNEL = None
 def _kernel():
     global _KERNEL
     if _KERNEL is None:
-        _KERNEL = unsigned_index.load(engine)
+        _KERNEL = unsigned_index.load(engine, funcs=None)
     return _KERNEL
 
 

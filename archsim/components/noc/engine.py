@@ -1,4 +1,4 @@
-"""The Numba kernel of the mesh NoC: one function that advances all routers cycle by cycle.
+"""The Numba kernel of the mesh NoC: `simulate` advances all routers cycle by cycle.
 
 Layout (N routers, P = 5 ports: 0 east (+col), 1 west, 2 south (+row), 3 north, 4 local;
 V VCs, B flits per VC buffer):
@@ -14,6 +14,9 @@ V VCs, B flits per VC buffer):
 Events travel through FIFOs with a constant delay each, so every FIFO stays ordered by due
 time and nothing needs a heap. Routers only see events due now, and everything a router emits
 is due later, so routers of one cycle are independent and only active ones are visited.
+Each phase of a cycle is its own function over explicit state (`_eject`, `_arrive`, `_credit`,
+`_visit_routers` for the routers visit[k0:k1]); `simulate` holds the state, the sources and
+BookSim's measurement protocol, and calls a phase only when something is due.
 """
 
 from __future__ import annotations
@@ -47,6 +50,23 @@ S_PHASES = 13
 S_FRAG_SUM = 14
 S_EVENTS_MAX = 15
 N_STATS = 16
+
+# indices into the kernel's float64 running sums (acc); all hold integers, so their sums are
+# exact in any order
+A_PLAT_SUM = 0
+A_PLAT_CNT = 1
+A_PLAT_MAX = 2
+A_NLAT_SUM = 3
+A_HOPS_SUM = 4
+A_FRAG_SUM = 5
+A_ACC_FLITS = 6
+A_FL_DONE = 7
+A_INFL_FLITS = 8
+A_INFL_CT_SUM = 9
+A_MEAS_INFL = 10
+A_PK_DONE = 11
+A_FLOWS_LEFT = 12
+N_ACC = 13
 
 # simulation states (BookSim's latency-mode protocol)
 WARMUP = 0
@@ -155,9 +175,622 @@ def _route(rr, rc, dr, dc, order):
     return 0 if dc > rc else 1
 
 
+@njit(cache=True, inline="always")
+def _layout(V, B, wait_tail, rd, vad, sad):
+    """Bit widths of the VC and buffer-slot fields (padded to powers of two so that indices
+    split by shifts), the input-VC record size (log2 words), and the kernel's modes: ring
+    (VC buffers may hold several packets), chk (per-VC ready times: some stage takes more
+    than a cycle), fast (neither: the branch-free paths)."""
+    vb = 0
+    while (1 << vb) < V:
+        vb += 1
+    bb = 0
+    while (1 << bb) < B:
+        bb += 1
+    ring = not wait_tail
+    rwb = 2
+    if ring:
+        while (1 << rwb) < 4 + (1 << bb):
+            rwb += 1
+    chk = not (rd == 0 and vad <= 1 and sad <= 1)
+    fast = not ring and not chk
+    return vb, bb, rwb, ring, chk, fast
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _eject(t, qt, qe, qs, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it, pk_src, pk_dst,
+           pk_size, pk_flow, r_row, r_col, flow_done, flow_head, free, nfree):
+    """Flits delivered to sinks by cycle t (FIFO qt/qe/qs): statistics into acc (see A_*),
+    finished packets' slots pushed onto free at nfree[0]."""
+    qm = qt.shape[0] - 1
+    qh = qs[0]
+    qn = qs[1]
+    while qn > 0 and qt[qh] <= t:
+        j = qh
+        e = qe[j]
+        qh = (j + 1) & qm
+        qn -= 1
+        code = e & 0xFFFFFFFF
+        pk = code >> 2
+        if sim_state < DRAINING:
+            acc[A_ACC_FLITS] += 1.0
+        acc[A_FL_DONE] += 1.0
+        acc[A_INFL_FLITS] -= 1.0
+        acc[A_INFL_CT_SUM] -= pk_ct[pk]
+        if pk_rec[pk] != 0:
+            acc[A_MEAS_INFL] -= 1
+        if code & 2:
+            pk_hat[pk] = t
+            if mode == 1:
+                f = pk_flow[pk]
+                if flow_head[f] < 0:
+                    flow_head[f] = t
+        if code & 1:
+            lat = np.float64(t - pk_ct[pk])
+            if sim_state == WARMUP or pk_rec[pk] != 0:
+                acc[A_PLAT_SUM] += lat
+                acc[A_PLAT_CNT] += 1.0
+                acc[A_NLAT_SUM] += np.float64(t - pk_it[pk])
+                sn = pk_src[pk]
+                dn = pk_dst[pk]
+                # minimal routes: hops are the Manhattan distance plus the last router
+                acc[A_HOPS_SUM] += 1 + abs(r_row[sn] - r_row[dn]) + abs(r_col[sn] - r_col[dn])
+                acc[A_FRAG_SUM] += np.float64(t - pk_hat[pk] - pk_size[pk] + 1)
+                if lat > acc[A_PLAT_MAX]:
+                    acc[A_PLAT_MAX] = lat
+            acc[A_PK_DONE] += 1.0
+            if mode == 1:
+                f = pk_flow[pk]
+                flow_done[f] += 1          # counted up from -packets
+                if flow_done[f] == 0:
+                    flow_done[f] = t
+                    acc[A_FLOWS_LEFT] -= 1
+            free[nfree[0]] = pk
+            nfree[0] += 1
+    qs[0] = qh
+    qs[1] = qn
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _arrive(t, qt, qe, qs, vr, rs, vout, ready, amap, asum, pk_size, pk_info, r_row, r_col,
+            V, B, wait_tail, rd, vad, sad):
+    """Flits reaching router input VCs by cycle t (events iv << 32 | flit code, from
+    neighbours or from sources): buffer them, route heads, mark the routers active.
+    Returns the number of routers that became active."""
+    vb, bb, rwb, ring, chk, fast = _layout(V, B, wait_tail, rd, vad, sad)
+    VM = (1 << vb) - 1
+    BM = (1 << bb) - 1
+    na = 0
+    qm = qt.shape[0] - 1
+    qh = qs[0]
+    qn = qs[1]
+    while qn > 0 and qt[qh] <= t:
+        j = qh
+        e = qe[j]
+        qh = (j + 1) & qm
+        qn -= 1
+        a = e >> 32
+        code = e & 0xFFFFFFFF
+        pk = code >> 2
+        iv = a
+        rp = iv >> vb
+        r = rp // P
+        b0 = iv << rwb
+        hc = vr[b0]
+        c = hc >> 16
+        rs[(r << 5) + 30] += 1
+        wb = np.int64(1) << (r & 63)
+        if amap[r >> 6] & wb == 0:
+            if amap[r >> 6] == 0:
+                asum[r >> 12] |= np.int64(1) << ((r >> 6) & 63)
+            amap[r >> 6] |= wb
+            na += 1
+        if fast:
+            # one packet per VC: a head finds the VC empty and idle, a body flit that finds
+            # it empty finds it active; so no branch on the flit kind (unpredictable)
+            head = (code >> 1) & 1
+            vr[b0 + 2] = pk
+            vr[b0 + 3] = pk_size[pk]
+            vr[b0] = (hc & (head - 1)) + 65536
+            pi = pk_info[pk]
+            o = _route_bf(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
+            sov = vr[b0 + 1]
+            nsov = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
+            vr[b0 + 1] = sov ^ ((sov ^ nsov) & -head)
+            ov8 = vout[iv]
+            vout[iv] = ov8 ^ ((ov8 ^ o) & -head)
+            rS0 = (r << 5) + rp - r * P
+            rs[rS0 + 10] |= head << (iv & VM)
+            rs[rS0] |= (np.int64(c == 0) & (head ^ 1)) << (iv & VM)
+            continue
+        if ring:
+            vr[b0 + 4 + (((hc & 0xFFFF) + c) & BM)] = code
+        elif c == 0:
+            # a new packet (or more of the one in front, which stays recorded)
+            if code & 2:
+                vr[b0 + 2] = pk
+                vr[b0 + 3] = pk_size[pk]
+                hc = 0
+        vr[b0] = hc + 65536
+        if c == 0:
+            sov = vr[b0 + 1]
+            if sov & 3 == 0:
+                pi = pk_info[pk]
+                o = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
+                vr[b0 + 1] = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
+                vout[iv] = o
+                if chk:
+                    ready[iv] = t + rd
+                rs[(r << 5) + 10 + rp - r * P] |= np.int64(1) << (iv & VM)
+            elif sov & 3 == 2:
+                if chk:
+                    ready[iv] = t
+                rs[(r << 5) + rp - r * P] |= np.int64(1) << (iv & VM)
+    qs[0] = qh
+    qs[1] = qn
+    return na
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, V, B):
+    """Credits reaching output VCs by cycle t (events: the output-VC index)."""
+    vb = 0
+    while (1 << vb) < V:
+        vb += 1
+    VM = (1 << vb) - 1
+    qm = qt.shape[0] - 1
+    qh = qs[0]
+    qn = qs[1]
+    while qn > 0 and qt[qh] <= t:
+        j = qh
+        ov = qe[j]
+        qh = (j + 1) & qm
+        qn -= 1
+        cr = oc_cred[ov] + 1
+        oc_cred[ov] = cr
+        if cr == 1:
+            ow = owner[ov]
+            if ow >= 0:
+                orp = ow >> vb
+                orr = orp // P
+                rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
+        # a buffer drained after its tail frees the VC (no branch: drains are frequent)
+        bit = tailm[ov >> vb] & (np.int64(cr == B) << (ov & VM))
+        tailm[ov >> vb] &= ~bit
+        busy[ov >> vb] &= ~bit
+    qs[0] = qh
+    qs[1] = qn
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, ready, va_gptr,
+                   va_aptr, amap, asum, link_flits, pk_info, r_row, r_col, nb_iv, nb_ov,
+                   fq_t, fq_e, cq_t, cq_e, sq_t, sq_e, eq_t, eq_e, xq_t, xq_e, qw, scratch,
+                   V, B, wait_tail, rd, vad, sad, st, L, cd, iters):
+    """One cycle of the routers visit[k0:k1]: VC allocation, switch allocation, traversal.
+    Flits and credits are pushed at the FIFO write positions qw ([flits, credits, source
+    credits, sink credits, sink flits]), advanced in place. Returns (routers that went idle,
+    whether any flit moved)."""
+    vb, bb, rwb, ring, chk, fast = _layout(V, B, wait_tail, rd, vad, sad)
+    VM = (1 << vb) - 1
+    BM = (1 << bb) - 1
+    PV = P << vb
+    full = (np.int64(1) << V) - 1
+    d_flit = sad + st + L
+    d_cred = sad + L + cd
+    d_scred = sad + L
+    d_ecred = d_flit + 1 + L + cd
+    (req_vc, reqm, col, gmask, match_o, va_lst, va_m, va_col, va_g, gr_iv, gr_w, va_cnt,
+     sa_new) = scratch
+    fqw = qw[0]
+    cqw = qw[1]
+    sqw = qw[2]
+    eqw = qw[3]
+    xqw = qw[4]
+    fqm = fq_t.shape[0] - 1
+    cqm = cq_t.shape[0] - 1
+    sqm = sq_t.shape[0] - 1
+    eqm = eq_t.shape[0] - 1
+    xqm = xq_t.shape[0] - 1
+    idle = 0
+    moved = False
+    for k in range(k0, k1):
+        r = visit[k]
+        rP = r * P
+        rQ = r * Q
+        rS = r << 5
+        # ---- VC allocation: iSLIP between input VCs and the free VCs of each output
+        #      (every input VC asks for one output port, so ports are independent) ----
+        anyva = (rs[rS + 10] | rs[rS + 11] | rs[rS + 12] | rs[rS + 13] | rs[rS + 14]) != 0
+        multi = False
+        sa1p = 0
+        sa1b = np.int64(0)
+        if anyva:
+            nzp = 0
+            for p in range(P):
+                nzp |= np.int64(rs[rS + 10 + p] != 0) << p
+            p1 = trailing_zeros(nzp)
+            m1 = rs[rS + 10 + p1]
+            multi = chk or nzp & (nzp - 1) != 0 or m1 & (m1 - 1) != 0
+        if anyva and not multi:
+            # one VC asks (the usual case): every free VC of its output grants it and it
+            # accepts per its pointer, so no request lists are needed
+            v = trailing_zeros(m1)
+            iv = ((rP + p1) << vb) | v
+            o = vout[iv]
+            bq = rQ + o
+            fr = full & ~busy[bq]
+            if fr != 0:
+                ob = o << vb
+                b0 = iv << rwb
+                sov = vr[b0 + 1]
+                colr = ((sov >> 10) & 0xFF) - 1
+                ok = True
+                if colr >= 0:
+                    w = colr % V
+                    ok = (fr >> w) & 1 != 0
+                else:
+                    x = va_aptr[iv] - ob
+                    w = _first_from(fr, x if 0 <= x < V else 0)
+                if ok:
+                    pv = (p1 << vb) | v
+                    va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
+                    va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
+                    busy[bq] |= np.int64(1) << w
+                    tailm[bq] &= ~(np.int64(1) << w)
+                    vr[b0 + 1] = 2 | (o << 2) | (w << 5) | (sov & ~1023)
+                    bit = np.int64(1) << v
+                    rs[rS + 10 + p1] &= ~bit
+                    ovw = (bq << vb) | w
+                    owner[ovw] = iv
+                    if oc_cred[ovw] <= 0:
+                        rs[rS + 5 + p1] |= bit
+                    if vad == 0:
+                        rs[rS + p1] |= bit
+                    else:
+                        sa1p = p1
+                        sa1b = bit
+        elif anyva:
+            ng = 0
+            for p in range(P):
+                sa_new[p] = 0
+            # requesters per output port, listed in input order; vom: outputs asked
+            vom = 0
+            while nzp != 0:
+                p = trailing_zeros(nzp)
+                nzp &= nzp - 1
+                m = rs[rS + 10 + p]
+                while m != 0:
+                    v = trailing_zeros(m)
+                    m &= m - 1
+                    iv = ((rP + p) << vb) | v
+                    if not chk or ready[iv] <= t:
+                        o = vout[iv]
+                        if (vom >> o) & 1 == 0:
+                            vom |= 1 << o
+                            va_cnt[o] = 0
+                        va_lst[o * PV + va_cnt[o]] = (p << vb) | v
+                        va_cnt[o] += 1
+            while vom != 0:
+                o = trailing_zeros(vom)
+                vom &= vom - 1
+                nr = va_cnt[o]
+                bq = rQ + o
+                fr = full & ~busy[bq]
+                if fr == 0:
+                    continue
+                lb = o * PV
+                ob = o << vb
+                if nr == 1:
+                    # one requester: every free VC grants it; it accepts per its pointer
+                    pv = va_lst[lb]
+                    iv = (rP << vb) + pv
+                    colr = ((vr[(iv << rwb) + 1] >> 10) & 0xFF) - 1
+                    if colr >= 0:
+                        w = colr % V
+                        if (fr >> w) & 1 == 0:
+                            continue
+                    else:
+                        x = va_aptr[iv] - ob
+                        w = _first_from(fr, x if 0 <= x < V else 0)
+                    gr_iv[ng] = iv
+                    gr_w[ng] = ob | w
+                    ng += 1
+                    va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
+                    va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
+                    continue
+                for i in range(nr):
+                    va_m[i] = 0
+                    va_col[i] = ((vr[(((rP << vb) + va_lst[lb + i]) << rwb) + 1] >> 10)
+                                 & 0xFF) - 1
+                outm = np.int64(0)
+                for it in range(iters):
+                    anyg = False
+                    for i in range(nr):
+                        va_g[i] = 0
+                    fm = fr & ~outm
+                    while fm != 0:
+                        w = trailing_zeros(fm)
+                        fm &= fm - 1
+                        gp = va_gptr[(bq << vb) | w]
+                        best = -1
+                        first = -1
+                        for i in range(nr):
+                            if va_m[i] != 0 or (va_col[i] >= 0 and va_col[i] % V != w):
+                                continue
+                            if first < 0:
+                                first = i
+                            if va_lst[lb + i] >= gp:
+                                best = i
+                                break
+                        if best < 0:
+                            best = first
+                        if best >= 0:
+                            va_g[best] |= np.int64(1) << w
+                            anyg = True
+                    if not anyg:
+                        break
+                    for i in range(nr):
+                        gm = va_g[i]
+                        if gm == 0:
+                            continue
+                        pv = va_lst[lb + i]
+                        iv = (rP << vb) + pv
+                        x = va_aptr[iv] - ob
+                        w = _first_from(gm, x if 0 <= x < V else 0)
+                        va_m[i] = 1
+                        outm |= np.int64(1) << w
+                        gr_iv[ng] = iv
+                        gr_w[ng] = ob | w
+                        ng += 1
+                        if it == 0:
+                            va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
+                            va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
+            # apply the grants
+            for gi in range(ng):
+                iv = gr_iv[gi]
+                o = gr_w[gi] >> vb
+                w = gr_w[gi] & VM
+                p = (iv >> vb) - rP
+                v = iv & VM
+                bq = rQ + o
+                b0 = iv << rwb
+                sov = vr[b0 + 1]
+                busy[bq] |= np.int64(1) << w
+                tailm[bq] &= ~(np.int64(1) << w)
+                vr[b0 + 1] = 2 | (o << 2) | (w << 5) | (sov & ~1023)
+                if chk:
+                    ready[iv] = t + vad
+                bit = np.int64(1) << v
+                rs[rS + 10 + p] &= ~bit
+                ovw = (bq << vb) | w
+                owner[ovw] = iv
+                if oc_cred[ovw] <= 0:
+                    rs[rS + 5 + p] |= bit
+                if vad == 0:
+                    rs[rS + p] |= bit
+                else:
+                    sa_new[p] |= bit
+        # ---- switch allocation: per input the round-robin-first VC for each output
+        #      (with a credit), then iSLIP over the 5x5 port matrix ----
+        inreq = 0
+        # inputs with a VC that may bid (computed without a branch per port)
+        nzp = 0
+        for p in range(P):
+            nzp |= np.int64((rs[rS + p] & ~rs[rS + 5 + p]) != 0) << p
+        # outputs asked by two inputs (then iSLIP must arbitrate)
+        asked = 0
+        dup = 0
+        while nzp != 0:
+            p = trailing_zeros(nzp)
+            nzp &= nzp - 1
+            m = rs[rS + p] & ~rs[rS + 5 + p]
+            ivb = (rP + p) << vb
+            rq = 0
+            if m & (m - 1) == 0 and not chk:
+                # one VC bids (the usual case): no round-robin scan
+                v = trailing_zeros(m)
+                o = vout[ivb | v]
+                rq = 1 << o
+                req_vc[p * P + o] = v
+            else:
+                # VCs in round-robin order from the offset; the first per output asks
+                off = rs[rS + 15 + p]
+                lo = m & ((np.int64(1) << off) - 1)
+                mm = m ^ lo
+                while True:
+                    if mm == 0:
+                        if lo == 0:
+                            break
+                        mm = lo
+                        lo = 0
+                    v = trailing_zeros(mm)
+                    mm &= mm - 1
+                    o = vout[ivb | v]
+                    if (rq >> o) & 1:
+                        continue
+                    if chk and ready[ivb | v] > t:
+                        # still in an earlier pipeline stage
+                        continue
+                    rq |= 1 << o
+                    req_vc[p * P + o] = v
+            if rq != 0:
+                reqm[p] = rq
+                inreq |= 1 << p
+                dup |= asked & rq
+                asked |= rq
+        if inreq != 0:
+            if dup == 0:
+                # no output is asked twice: each output grants its one requester, and each
+                # input accepts per its pointer (what iSLIP gives, without the matrix; done
+                # in the traversal loop below)
+                inm = inreq
+            else:
+                for o in range(P):
+                    col[o] = 0
+                mm = inreq
+                while mm != 0:
+                    p = trailing_zeros(mm)
+                    mm &= mm - 1
+                    rq = reqm[p]
+                    while rq != 0:
+                        o = trailing_zeros(rq)
+                        rq &= rq - 1
+                        col[o] |= 1 << p
+                inm = 0
+                outm = 0
+                for it in range(iters):
+                    gany = 0
+                    for o in range(P):
+                        if (outm >> o) & 1:
+                            continue
+                        cm = col[o] & ~inm
+                        if cm == 0:
+                            continue
+                        p = _first_from(cm, rs[rS + 20 + o])
+                        if (gany >> p) & 1 == 0:
+                            gmask[p] = 0
+                            gany |= 1 << p
+                        gmask[p] |= 1 << o
+                    if gany == 0:
+                        break
+                    while gany != 0:
+                        p = trailing_zeros(gany)
+                        gany &= gany - 1
+                        o = _first_from(gmask[p], rs[rS + 25 + p])
+                        inm |= 1 << p
+                        outm |= 1 << o
+                        match_o[p] = o
+                        if it == 0:
+                            rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
+                            rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
+            # ---- traverse: move each granted flit ----
+            while inm != 0:
+                p = trailing_zeros(inm)
+                inm &= inm - 1
+                if dup == 0:
+                    o = _first_from(reqm[p], rs[rS + 25 + p])
+                    rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
+                    rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
+                else:
+                    o = match_o[p]
+                v = req_vc[p * P + o]
+                iv = ((rP + p) << vb) | v
+                b0 = iv << rwb
+                hc = vr[b0]
+                h = hc & 0xFFFF
+                c = (hc >> 16) - 1
+                if ring:
+                    code = vr[b0 + 4 + h]
+                    vr[b0] = ((h + 1) & BM) | (c << 16)
+                else:
+                    # front flit h of the recorded packet
+                    code = (vr[b0 + 2] << 2) | (2 if h == 0 else 0) | \
+                        (1 if h == vr[b0 + 3] - 1 else 0)
+                    vr[b0] = (h + 1) | (c << 16)
+                rs[rS + 30] -= 1
+                sov = vr[b0 + 1]
+                w = (sov >> 5) & 31
+                ov = ((rQ + o) << vb) | w
+                cr = oc_cred[ov] - 1
+                oc_cred[ov] = cr
+                tail = code & 1
+                bit = np.int64(1) << v
+                if fast:
+                    # no branches on the flit kind (unpredictable); with one packet per VC
+                    # a tail leaves the VC empty: forget its output VC and go idle
+                    x = rs[rS + 5 + p]
+                    rs[rS + 5 + p] = (x | ((np.int64(cr <= 0) & (tail ^ 1)) << v)) & ~(tail << v)
+                    tailm[rQ + o] |= tail << w
+                    owner[ov] |= np.int32(-tail)
+                    rs[rS + p] &= ~(np.int64(c == 0) << v)
+                    vr[b0 + 1] = sov & (tail - 1)
+                else:
+                    if cr <= 0 and tail == 0:
+                        rs[rS + 5 + p] |= bit
+                    if tail:
+                        if wait_tail:
+                            tailm[rQ + o] |= np.int64(1) << w
+                        else:
+                            busy[rQ + o] &= ~(np.int64(1) << w)
+                        # this VC's packet has left: forget its output VC
+                        rs[rS + 5 + p] &= ~bit
+                        owner[ov] = -1
+                    # input VC state
+                    if c == 0:
+                        rs[rS + p] &= ~bit
+                        if tail:
+                            vr[b0 + 1] = 0
+                    elif tail:
+                        # the next packet's head is at the front
+                        rs[rS + p] &= ~bit
+                        rs[rS + 10 + p] |= bit
+                        pi = pk_info[vr[b0 + 4 + ((h + 1) & BM)] >> 2]
+                        o2 = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF,
+                                    (pi >> 32) & 1)
+                        vr[b0 + 1] = 1 | (o2 << 2) | (((pi >> 33) & 0xFF) << 10)
+                        vout[iv] = o2
+                        if chk:
+                            ready[iv] = t + 1 + rd
+                    elif chk:
+                        ready[iv] = t + sad
+                link_flits[rP + o] += 1
+                rs[rS + 15 + p] = v + 1 if v + 1 < V else 0
+                # downstream
+                if o == LOCAL:
+                    j = eqw & eqm
+                    eq_t[j] = t + d_ecred
+                    eq_e[j] = ov
+                    eqw += 1
+                    j = xqw & xqm
+                    xq_t[j] = t + d_flit
+                    xq_e[j] = code
+                    xqw += 1
+                else:
+                    dst_a = nb_iv[r * 4 + o] | w
+                    prefetch(vr, dst_a << rwb)
+                    # the head will be routed on arrival: fetch its packet early
+                    prefetch(pk_info, code >> 2)
+                    j = fqw & fqm
+                    fq_t[j] = t + d_flit
+                    fq_e[j] = (dst_a << 32) | code
+                    fqw += 1
+                # credit upstream
+                if p == LOCAL:
+                    j = sqw & sqm
+                    sq_t[j] = t + d_scred
+                    sq_e[j] = ((rQ + SRC) << vb) | v
+                    sqw += 1
+                else:
+                    j = cqw & cqm
+                    cq_t[j] = t + d_cred
+                    cq_e[j] = nb_ov[r * 4 + p] | v
+                    prefetch(oc_cred, cq_e[j])
+                    cqw += 1
+            moved = True
+        if multi:
+            for p in range(P):
+                rs[rS + p] |= sa_new[p]
+        else:
+            rs[rS + sa1p] |= sa1b
+        if rs[rS + 30] == 0:
+            wi = r >> 6
+            amap[wi] &= ~(np.int64(1) << (r & 63))
+            if amap[wi] == 0:
+                asum[wi >> 6] &= ~(np.int64(1) << (wi & 63))
+            idle += 1
+
+    qw[0] = fqw
+    qw[1] = cqw
+    qw[2] = sqw
+    qw[3] = eqw
+    qw[4] = xqw
+    return idle, moved
+
+
 # error_model="numpy": no divisor in the kernel can be zero, so integer // and % need no
 # zero test (a float 0/0 would give nan where the Python model raised)
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
              mode, rate_pkt, pkt_size, pattern, pat_dest, hot_nodes, hot_frac, seed,
              warmup_periods, sample_period, max_samples, lat_thres, warm_thres, stop_thres,
@@ -167,18 +800,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     """Run one simulation. mode 0: synthetic traffic (BookSim latency protocol, or fixed
     warm-up/sample lengths if fixed_sample > 0); mode 1: flows (run until all delivered)."""
     N = rows * cols
-    # VC and buffer-slot fields are padded to powers of two so indices split by shifts
-    vb = 0
-    while (1 << vb) < V:
-        vb += 1
-    bb = 0
-    while (1 << bb) < B:
-        bb += 1
-    VM = (1 << vb) - 1
-    BM = (1 << bb) - 1
+    vb, bb, rwb, ring, chk, fast = _layout(V, B, wait_tail, rd, vad, sad)
     NIV = (N * P) << vb
     NOV = (N * Q) << vb
-    full = (np.int64(1) << V) - 1
     r_row = np.empty(N, np.int32)
     r_col = np.empty(N, np.int32)
     for r in range(N):
@@ -202,27 +826,15 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 nb_iv[r * 4 + o] = (r2 * P + (o ^ 1)) << vb
                 nb_ov[r * 4 + o] = (r2 * Q + (o ^ 1)) << vb
 
-    # delays from the switch-allocation cycle s (see RouterConfig)
-    d_flit = sad + st + L          # to the next router's input buffer, or to the sink
-    d_cred = sad + L + cd          # credit back to the upstream router
-    d_scred = sad + L              # credit back to the source (no credit pipeline there)
-    d_inj = L + 1                  # source to its router's injection buffer
-    d_ecred = d_flit + 1 + L + cd  # sink's credit back to the ejecting router
+    d_inj = L + 1                  # source to its router's injection buffer (for the other
+                                   # delays, from the switch-allocation cycle, see _visit_routers)
 
     # ---------------- state arrays ----------------
     # input VC records (see the module doc): [0] ring head or front flit index | count << 16;
     # [1] state | out port << 2 | out VC << 5 | colour + 1 << 10 (state 0 idle, 1 waiting for
     # VC allocation, 2 active); [2] front packet, [3] its size; [4:] ring (when kept)
-    ring = not wait_tail
-    rwb = 2
-    if ring:
-        while (1 << rwb) < 4 + (1 << bb):
-            rwb += 1
     vr = np.zeros(NIV << rwb, np.int32)
     # with single-cycle stages no per-VC ready time needs checking (masks say it all)
-    chk = not (rd == 0 and vad <= 1 and sad <= 1)
-    # the common case (one packet per VC, no per-VC ready times) has branch-free paths
-    fast = not ring and not chk
     ready = np.zeros(NIV if chk else 1, np.int64)
     # per router, one record of 32 words (four cache lines): per input port the VCs holding
     # flits and active (SA, [0:5]), whose next buffer is full (NOCRED, [5:10]), waiting for VC
@@ -257,7 +869,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     pk_flow = np.empty(cap, np.int64)
     pk_rec = np.empty(cap, np.int8)
     free = np.arange(cap - 1, -1, -1).astype(np.int64)
-    nfree = cap
+    nfree = np.full(1, cap, np.int64)
 
     # event FIFOs: flits to routers, injected flits, credits to routers, to sources, from
     # sinks, flits to sinks
@@ -314,6 +926,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     va_gptr = np.zeros(NOV, np.int16)    # iSLIP grant pointer of each output VC
     va_aptr = np.zeros(NIV, np.int16)    # iSLIP accept pointer of each input VC
     va_cnt = np.zeros(P, np.int64)
+    scratch = (req_vc, reqm, col, gmask, match_o, va_lst, va_m, va_col, va_g, gr_iv, gr_w,
+               va_cnt, sa_new)
+    qw = np.zeros(5, np.int64)
 
     # ---------------- initial sources ----------------
     lq_rate = np.log1p(-rate_pkt) if rate_pkt < 1.0 else -1.0
@@ -348,29 +963,19 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
 
     # ---------------- statistics / protocol ----------------
     sim_state = WARMUP if mode == 0 else RUNNING
-    plat_sum = 0.0
-    plat_cnt = 0.0
-    plat_max = 0.0
-    nlat_sum = 0.0
-    hops_sum = 0.0
-    frag_sum = 0.0
-    acc_flits = 0.0
+    # running sums (see A_*): BookSim's in-flight set is the flits created and not yet
+    # ejected; recorded flits in flight are what the drain waits for
+    acc = np.zeros(N_ACC, np.float64)
     reset_time = np.int64(0)
-    infl_flits = 0.0          # flits created and not yet ejected (BookSim's in-flight set)
-    infl_ct_sum = 0.0
-    meas_infl = 0             # recorded flits in flight (drain waits for them)
-    pk_done = 0.0
-    fl_done = 0.0
     saturated = False
     deadlock = False
-    flows_left = 0
     if mode == 1:
-        flows_left = f_src.shape[0]
+        acc[A_FLOWS_LEFT] = f_src.shape[0]
         for f in range(f_src.shape[0]):
             if f_flits[f] <= 0:
                 flow_done[f] = f_t0[f]
                 flow_start[f] = f_t0[f]
-                flows_left -= 1
+                acc[A_FLOWS_LEFT] -= 1
     total_phases = 0
     converged = 0
     clear_last = False
@@ -395,8 +1000,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             if fixed_sample > 0:
                 if sim_state == WARMUP:
                     # clear stats and start the sample window
-                    plat_sum = 0.0; plat_cnt = 0.0; plat_max = 0.0; nlat_sum = 0.0
-                    hops_sum = 0.0; frag_sum = 0.0; acc_flits = 0.0; reset_time = t
+                    acc[A_PLAT_SUM] = 0.0; acc[A_PLAT_CNT] = 0.0; acc[A_PLAT_MAX] = 0.0; acc[A_NLAT_SUM] = 0.0
+                    acc[A_HOPS_SUM] = 0.0; acc[A_FRAG_SUM] = 0.0; acc[A_ACC_FLITS] = 0.0; reset_time = t
                     sim_state = RUNNING
                     checkpoint = t + fixed_sample
                 else:
@@ -406,13 +1011,13 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     checkpoint = np.int64(1) << 62
             else:
                 # one sample period has ended
-                cur_lat = plat_sum / plat_cnt if plat_cnt > 0 else np.nan
-                cur_acc = acc_flits / np.float64(t - reset_time) / N
+                cur_lat = acc[A_PLAT_SUM] / acc[A_PLAT_CNT] if acc[A_PLAT_CNT] > 0 else np.nan
+                cur_acc = acc[A_ACC_FLITS] / np.float64(t - reset_time) / N
                 lat_change = abs((cur_lat - prev_lat) / cur_lat)
                 acc_change = abs((cur_acc - prev_acc) / cur_acc)
                 prev_lat = cur_lat
                 prev_acc = cur_acc
-                est = (plat_sum + t * infl_flits - infl_ct_sum) / (plat_cnt + infl_flits)
+                est = (acc[A_PLAT_SUM] + t * acc[A_INFL_FLITS] - acc[A_INFL_CT_SUM]) / (acc[A_PLAT_CNT] + acc[A_INFL_FLITS])
                 if lat_thres >= 0 and est > lat_thres:
                     saturated = True
                     acc_cycles = np.float64(t - reset_time)
@@ -441,10 +1046,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 else:
                     if clear_last or (sim_state == WARMUP and total_phases % 2 == 0):
                         clear_last = False
-                        plat_sum = 0.0; plat_cnt = 0.0; plat_max = 0.0; nlat_sum = 0.0
-                        hops_sum = 0.0; frag_sum = 0.0; acc_flits = 0.0; reset_time = t
+                        acc[A_PLAT_SUM] = 0.0; acc[A_PLAT_CNT] = 0.0; acc[A_PLAT_MAX] = 0.0; acc[A_NLAT_SUM] = 0.0
+                        acc[A_HOPS_SUM] = 0.0; acc[A_FRAG_SUM] = 0.0; acc[A_ACC_FLITS] = 0.0; reset_time = t
                     checkpoint = t + sample_period
-        if mode == 0 and sim_state == DRAINING and meas_infl == 0:
+        if mode == 0 and sim_state == DRAINING and acc[A_MEAS_INFL] == 0:
             # all recorded packets delivered; sources have passed the drain time?
             pending = False
             for n in range(N):
@@ -457,267 +1062,38 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             if not pending:
                 sim_state = EMPTYING
         if mode == 0 and sim_state == EMPTYING:
-            if infl_flits == 0 and fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1] + xqs[1] == 0:
+            if acc[A_INFL_FLITS] == 0 and fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1] + xqs[1] == 0:
                 break
         if mode == 0 and sim_state == DRAINING and lat_thres >= 0 and (t - drain_time) % 1000 == 999:
-            est = (plat_sum + t * infl_flits - infl_ct_sum) / (plat_cnt + infl_flits)
+            est = (acc[A_PLAT_SUM] + t * acc[A_INFL_FLITS] - acc[A_INFL_CT_SUM]) / (acc[A_PLAT_CNT] + acc[A_INFL_FLITS])
             if est > lat_thres:
                 saturated = True
                 break
-        if mode == 1 and flows_left == 0:
+        if mode == 1 and acc[A_FLOWS_LEFT] == 0:
             break
         if max_cycles > 0 and t >= max_cycles:
             saturated = True
             break
 
-        # ======== 1a. flits ejected at sinks (their own FIFO: no branch per arrival) ========
-        qm = xq_t.shape[0] - 1
-        qh = xqs[0]
-        qn = xqs[1]
-        while qn > 0 and xq_t[qh] <= t:
-            j = qh
-            e = xq_e[j]
-            qh = (j + 1) & qm
-            qn -= 1
-            code = e & 0xFFFFFFFF
-            pk = code >> 2
-            if sim_state < DRAINING:
-                acc_flits += 1.0
-            fl_done += 1.0
-            infl_flits -= 1.0
-            infl_ct_sum -= pk_ct[pk]
-            if pk_rec[pk] != 0:
-                meas_infl -= 1
-            if code & 2:
-                pk_hat[pk] = t
-                if mode == 1:
-                    f = pk_flow[pk]
-                    if flow_head[f] < 0:
-                        flow_head[f] = t
-            if code & 1:
-                lat = np.float64(t - pk_ct[pk])
-                if sim_state == WARMUP or pk_rec[pk] != 0:
-                    plat_sum += lat
-                    plat_cnt += 1.0
-                    nlat_sum += np.float64(t - pk_it[pk])
-                    sn = pk_src[pk]
-                    dn = pk_dst[pk]
-                    # minimal routes: hops are the Manhattan distance plus the last router
-                    hops_sum += 1 + abs(r_row[sn] - r_row[dn]) + abs(r_col[sn] - r_col[dn])
-                    frag_sum += np.float64(t - pk_hat[pk] - pk_size[pk] + 1)
-                    if lat > plat_max:
-                        plat_max = lat
-                pk_done += 1.0
-                if mode == 1:
-                    f = pk_flow[pk]
-                    flow_done[f] += 1          # counted up from -packets
-                    if flow_done[f] == 0:
-                        flow_done[f] = t
-                        flows_left -= 1
-                free[nfree] = pk
-                nfree += 1
-        xqs[0] = qh
-        xqs[1] = qn
+        # ======== 1a. flits ejected at sinks ========
+        if xqs[1] > 0 and xq_t[xqs[0]] <= t:
+            _eject(t, xq_t, xq_e, xqs, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it, pk_src,
+                   pk_dst, pk_size, pk_flow, r_row, r_col, flow_done, flow_head, free, nfree)
         # ======== 1. flits arriving at routers ========
-        qm = fq_t.shape[0] - 1
-        qh = fqs[0]
-        qn = fqs[1]
-        while qn > 0 and fq_t[qh] <= t:
-            j = qh
-            e = fq_e[j]
-            qh = (j + 1) & qm
-            qn -= 1
-            a = e >> 32
-            code = e & 0xFFFFFFFF
-            pk = code >> 2
-            iv = a
-            rp = iv >> vb
-            r = rp // P
-            b0 = iv << rwb
-            hc = vr[b0]
-            c = hc >> 16
-            rs[(r << 5) + 30] += 1
-            wb = np.int64(1) << (r & 63)
-            if amap[r >> 6] & wb == 0:
-                if amap[r >> 6] == 0:
-                    asum[r >> 12] |= np.int64(1) << ((r >> 6) & 63)
-                amap[r >> 6] |= wb
-                na += 1
-            if fast:
-                # one packet per VC: a head finds the VC empty and idle, a body flit that finds
-                # it empty finds it active; so no branch on the flit kind (unpredictable)
-                head = (code >> 1) & 1
-                vr[b0 + 2] = pk
-                vr[b0 + 3] = pk_size[pk]
-                vr[b0] = (hc & (head - 1)) + 65536
-                pi = pk_info[pk]
-                o = _route_bf(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
-                sov = vr[b0 + 1]
-                nsov = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
-                vr[b0 + 1] = sov ^ ((sov ^ nsov) & -head)
-                ov8 = vout[iv]
-                vout[iv] = ov8 ^ ((ov8 ^ o) & -head)
-                rS0 = (r << 5) + rp - r * P
-                rs[rS0 + 10] |= head << (iv & VM)
-                rs[rS0] |= (np.int64(c == 0) & (head ^ 1)) << (iv & VM)
-                continue
-            if ring:
-                vr[b0 + 4 + (((hc & 0xFFFF) + c) & BM)] = code
-            elif c == 0:
-                # a new packet (or more of the one in front, which stays recorded)
-                if code & 2:
-                    vr[b0 + 2] = pk
-                    vr[b0 + 3] = pk_size[pk]
-                    hc = 0
-            vr[b0] = hc + 65536
-            if c == 0:
-                sov = vr[b0 + 1]
-                if sov & 3 == 0:
-                    pi = pk_info[pk]
-                    o = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
-                    vr[b0 + 1] = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
-                    vout[iv] = o
-                    if chk:
-                        ready[iv] = t + rd
-                    rs[(r << 5) + 10 + rp - r * P] |= np.int64(1) << (iv & VM)
-                elif sov & 3 == 2:
-                    if chk:
-                        ready[iv] = t
-                    rs[(r << 5) + rp - r * P] |= np.int64(1) << (iv & VM)
-        fqs[0] = qh
-        fqs[1] = qn
+        if fqs[1] > 0 and fq_t[fqs[0]] <= t:
+            na += _arrive(t, fq_t, fq_e, fqs, vr, rs, vout, ready, amap, asum, pk_size, pk_info,
+                          r_row, r_col, V, B, wait_tail, rd, vad, sad)
         # ======== 2. flits entering from sources ========
-        qm = iq_t.shape[0] - 1
-        qh = iqs[0]
-        qn = iqs[1]
-        while qn > 0 and iq_t[qh] <= t:
-            j = qh
-            e = iq_e[j]
-            qh = (j + 1) & qm
-            qn -= 1
-            iv = e >> 32
-            code = e & 0xFFFFFFFF
-            pk = code >> 2
-            rp = iv >> vb
-            r = rp // P
-            b0 = iv << rwb
-            hc = vr[b0]
-            c = hc >> 16
-            rs[(r << 5) + 30] += 1
-            wb = np.int64(1) << (r & 63)
-            if amap[r >> 6] & wb == 0:
-                if amap[r >> 6] == 0:
-                    asum[r >> 12] |= np.int64(1) << ((r >> 6) & 63)
-                amap[r >> 6] |= wb
-                na += 1
-            if fast:
-                # one packet per VC: a head finds the VC empty and idle, a body flit that finds
-                # it empty finds it active; so no branch on the flit kind (unpredictable)
-                head = (code >> 1) & 1
-                vr[b0 + 2] = pk
-                vr[b0 + 3] = pk_size[pk]
-                vr[b0] = (hc & (head - 1)) + 65536
-                pi = pk_info[pk]
-                o = _route_bf(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
-                sov = vr[b0 + 1]
-                nsov = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
-                vr[b0 + 1] = sov ^ ((sov ^ nsov) & -head)
-                ov8 = vout[iv]
-                vout[iv] = ov8 ^ ((ov8 ^ o) & -head)
-                rS0 = (r << 5) + rp - r * P
-                rs[rS0 + 10] |= head << (iv & VM)
-                rs[rS0] |= (np.int64(c == 0) & (head ^ 1)) << (iv & VM)
-                continue
-            if ring:
-                vr[b0 + 4 + (((hc & 0xFFFF) + c) & BM)] = code
-            elif c == 0:
-                # a new packet (or more of the one in front, which stays recorded)
-                if code & 2:
-                    vr[b0 + 2] = pk
-                    vr[b0 + 3] = pk_size[pk]
-                    hc = 0
-            vr[b0] = hc + 65536
-            if c == 0:
-                sov = vr[b0 + 1]
-                if sov & 3 == 0:
-                    pi = pk_info[pk]
-                    o = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
-                    vr[b0 + 1] = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
-                    vout[iv] = o
-                    if chk:
-                        ready[iv] = t + rd
-                    rs[(r << 5) + 10 + rp - r * P] |= np.int64(1) << (iv & VM)
-                elif sov & 3 == 2:
-                    if chk:
-                        ready[iv] = t
-                    rs[(r << 5) + rp - r * P] |= np.int64(1) << (iv & VM)
-        iqs[0] = qh
-        iqs[1] = qn
+        if iqs[1] > 0 and iq_t[iqs[0]] <= t:
+            na += _arrive(t, iq_t, iq_e, iqs, vr, rs, vout, ready, amap, asum, pk_size, pk_info,
+                          r_row, r_col, V, B, wait_tail, rd, vad, sad)
         # ======== 3. credits ========
-        qm = cq_t.shape[0] - 1
-        qh = cqs[0]
-        qn = cqs[1]
-        while qn > 0 and cq_t[qh] <= t:
-            j = qh
-            ov = cq_e[j]
-            qh = (j + 1) & qm
-            qn -= 1
-            cr = oc_cred[ov] + 1
-            oc_cred[ov] = cr
-            if cr == 1:
-                ow = owner[ov]
-                if ow >= 0:
-                    orp = ow >> vb
-                    orr = orp // P
-                    rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
-            # a buffer drained after its tail frees the VC (no branch: drains are frequent)
-            bit = tailm[ov >> vb] & (np.int64(cr == B) << (ov & VM))
-            tailm[ov >> vb] &= ~bit
-            busy[ov >> vb] &= ~bit
-        cqs[0] = qh
-        cqs[1] = qn
-        qm = sq_t.shape[0] - 1
-        qh = sqs[0]
-        qn = sqs[1]
-        while qn > 0 and sq_t[qh] <= t:
-            j = qh
-            ov = sq_e[j]
-            qh = (j + 1) & qm
-            qn -= 1
-            cr = oc_cred[ov] + 1
-            oc_cred[ov] = cr
-            if cr == 1:
-                ow = owner[ov]
-                if ow >= 0:
-                    orp = ow >> vb
-                    orr = orp // P
-                    rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
-            bit = tailm[ov >> vb] & (np.int64(cr == B) << (ov & VM))
-            tailm[ov >> vb] &= ~bit
-            busy[ov >> vb] &= ~bit
-        sqs[0] = qh
-        sqs[1] = qn
-        qm = eq_t.shape[0] - 1
-        qh = eqs[0]
-        qn = eqs[1]
-        while qn > 0 and eq_t[qh] <= t:
-            j = qh
-            ov = eq_e[j]
-            qh = (j + 1) & qm
-            qn -= 1
-            cr = oc_cred[ov] + 1
-            oc_cred[ov] = cr
-            if cr == 1:
-                ow = owner[ov]
-                if ow >= 0:
-                    orp = ow >> vb
-                    orr = orp // P
-                    rs[(orr << 5) + 5 + orp - orr * P] &= ~(np.int64(1) << (ow & VM))
-            bit = tailm[ov >> vb] & (np.int64(cr == B) << (ov & VM))
-            tailm[ov >> vb] &= ~bit
-            busy[ov >> vb] &= ~bit
-        eqs[0] = qh
-        eqs[1] = qn
+        if cqs[1] > 0 and cq_t[cqs[0]] <= t:
+            _credit(t, cq_t, cq_e, cqs, oc_cred, owner, rs, tailm, busy, V, B)
+        if sqs[1] > 0 and sq_t[sqs[0]] <= t:
+            _credit(t, sq_t, sq_e, sqs, oc_cred, owner, rs, tailm, busy, V, B)
+        if eqs[1] > 0 and eq_t[eqs[0]] <= t:
+            _credit(t, eq_t, eq_e, eqs, oc_cred, owner, rs, tailm, busy, V, B)
 
         # ======== 4. sources ========
         while nh > 0 and h_key[0] <= t:
@@ -743,9 +1119,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 slist[ns] = n
                 ns += 1
         # room for this cycle's new packets and injected flits (see _q_room)
-        if nfree < ns + 1:
+        if nfree[0] < ns + 1:
             ncap = cap * 2
-            while ncap - cap + nfree < ns + 1:
+            while ncap - cap + nfree[0] < ns + 1:
                 ncap *= 2
             pk_dst = _grow(pk_dst, ncap)
             pk_info = _grow(pk_info, ncap)
@@ -758,8 +1134,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             pk_rec = _grow(pk_rec, ncap)
             free = _grow(free, ncap)
             for q in range(ncap - cap):
-                free[nfree + q] = ncap - 1 - q
-            nfree += ncap - cap
+                free[nfree[0] + q] = ncap - 1 - q
+            nfree[0] += ncap - cap
             cap = ncap
         iq_t, iq_e = _q_room(iq_t, iq_e, iqs, ns)
         k = 0
@@ -773,8 +1149,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 else:
                     due = s_fptr[n] < src_ptr[n + 1] and f_t0[src_flows[s_fptr[n]]] <= t
                 if due:
-                    nfree -= 1
-                    pk = free[nfree]
+                    nfree[0] -= 1
+                    pk = free[nfree[0]]
                     pk_src[pk] = n
                     if mode == 0:
                         ct = s_next[n]
@@ -824,10 +1200,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                         pk_rec[pk] = 1
                     s_pk[n] = pk
                     s_sent[n] = 0
-                    infl_flits += pk_size[pk]
-                    infl_ct_sum += np.float64(pk_size[pk]) * pk_ct[pk]
+                    acc[A_INFL_FLITS] += pk_size[pk]
+                    acc[A_INFL_CT_SUM] += np.float64(pk_size[pk]) * pk_ct[pk]
                     if pk_rec[pk] != 0:
-                        meas_infl += pk_size[pk]
+                        acc[A_MEAS_INFL] += pk_size[pk]
                 else:
                     # nothing due: park the source in the heap
                     if mode == 0:
@@ -913,17 +1289,6 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         sq_t, sq_e = _q_room(sq_t, sq_e, sqs, na)
         eq_t, eq_e = _q_room(eq_t, eq_e, eqs, na)
         xq_t, xq_e = _q_room(xq_t, xq_e, xqs, na)
-        # write positions held in locals while routers push (see the arrivals)
-        fqw = fqs[0] + fqs[1]
-        cqw = cqs[0] + cqs[1]
-        sqw = sqs[0] + sqs[1]
-        eqw = eqs[0] + eqs[1]
-        xqw = xqs[0] + xqs[1]
-        fqm = fq_t.shape[0] - 1
-        cqm = cq_t.shape[0] - 1
-        sqm = sq_t.shape[0] - 1
-        eqm = eq_t.shape[0] - 1
-        xqm = xq_t.shape[0] - 1
         nv = 0
         for si in range(NS):
             sm = asum[si]
@@ -935,397 +1300,26 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     visit[nv] = (wi << 6) + trailing_zeros(wm)
                     wm &= wm - 1
                     nv += 1
-        for k in range(nv):
-            r = visit[k]
-            rP = r * P
-            rQ = r * Q
-            rS = r << 5
-            # ---- VC allocation: iSLIP between input VCs and the free VCs of each output
-            #      (every input VC asks for one output port, so ports are independent) ----
-            anyva = (rs[rS + 10] | rs[rS + 11] | rs[rS + 12] | rs[rS + 13] | rs[rS + 14]) != 0
-            multi = False
-            sa1p = 0
-            sa1b = np.int64(0)
-            if anyva:
-                nzp = 0
-                for p in range(P):
-                    nzp |= np.int64(rs[rS + 10 + p] != 0) << p
-                p1 = trailing_zeros(nzp)
-                m1 = rs[rS + 10 + p1]
-                multi = chk or nzp & (nzp - 1) != 0 or m1 & (m1 - 1) != 0
-            if anyva and not multi:
-                # one VC asks (the usual case): every free VC of its output grants it and it
-                # accepts per its pointer, so no request lists are needed
-                v = trailing_zeros(m1)
-                iv = ((rP + p1) << vb) | v
-                o = vout[iv]
-                bq = rQ + o
-                fr = full & ~busy[bq]
-                if fr != 0:
-                    ob = o << vb
-                    b0 = iv << rwb
-                    sov = vr[b0 + 1]
-                    colr = ((sov >> 10) & 0xFF) - 1
-                    ok = True
-                    if colr >= 0:
-                        w = colr % V
-                        ok = (fr >> w) & 1 != 0
-                    else:
-                        x = va_aptr[iv] - ob
-                        w = _first_from(fr, x if 0 <= x < V else 0)
-                    if ok:
-                        pv = (p1 << vb) | v
-                        va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
-                        va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
-                        busy[bq] |= np.int64(1) << w
-                        tailm[bq] &= ~(np.int64(1) << w)
-                        vr[b0 + 1] = 2 | (o << 2) | (w << 5) | (sov & ~1023)
-                        bit = np.int64(1) << v
-                        rs[rS + 10 + p1] &= ~bit
-                        ovw = (bq << vb) | w
-                        owner[ovw] = iv
-                        if oc_cred[ovw] <= 0:
-                            rs[rS + 5 + p1] |= bit
-                        if vad == 0:
-                            rs[rS + p1] |= bit
-                        else:
-                            sa1p = p1
-                            sa1b = bit
-            elif anyva:
-                ng = 0
-                for p in range(P):
-                    sa_new[p] = 0
-                # requesters per output port, listed in input order; vom: outputs asked
-                vom = 0
-                while nzp != 0:
-                    p = trailing_zeros(nzp)
-                    nzp &= nzp - 1
-                    m = rs[rS + 10 + p]
-                    while m != 0:
-                        v = trailing_zeros(m)
-                        m &= m - 1
-                        iv = ((rP + p) << vb) | v
-                        if not chk or ready[iv] <= t:
-                            o = vout[iv]
-                            if (vom >> o) & 1 == 0:
-                                vom |= 1 << o
-                                va_cnt[o] = 0
-                            va_lst[o * PV + va_cnt[o]] = (p << vb) | v
-                            va_cnt[o] += 1
-                while vom != 0:
-                    o = trailing_zeros(vom)
-                    vom &= vom - 1
-                    nr = va_cnt[o]
-                    bq = rQ + o
-                    fr = full & ~busy[bq]
-                    if fr == 0:
-                        continue
-                    lb = o * PV
-                    ob = o << vb
-                    if nr == 1:
-                        # one requester: every free VC grants it; it accepts per its pointer
-                        pv = va_lst[lb]
-                        iv = (rP << vb) + pv
-                        colr = ((vr[(iv << rwb) + 1] >> 10) & 0xFF) - 1
-                        if colr >= 0:
-                            w = colr % V
-                            if (fr >> w) & 1 == 0:
-                                continue
-                        else:
-                            x = va_aptr[iv] - ob
-                            w = _first_from(fr, x if 0 <= x < V else 0)
-                        gr_iv[ng] = iv
-                        gr_w[ng] = ob | w
-                        ng += 1
-                        va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
-                        va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
-                        continue
-                    for i in range(nr):
-                        va_m[i] = 0
-                        va_col[i] = ((vr[(((rP << vb) + va_lst[lb + i]) << rwb) + 1] >> 10)
-                                     & 0xFF) - 1
-                    outm = np.int64(0)
-                    for it in range(iters):
-                        anyg = False
-                        for i in range(nr):
-                            va_g[i] = 0
-                        fm = fr & ~outm
-                        while fm != 0:
-                            w = trailing_zeros(fm)
-                            fm &= fm - 1
-                            gp = va_gptr[(bq << vb) | w]
-                            best = -1
-                            first = -1
-                            for i in range(nr):
-                                if va_m[i] != 0 or (va_col[i] >= 0 and va_col[i] % V != w):
-                                    continue
-                                if first < 0:
-                                    first = i
-                                if va_lst[lb + i] >= gp:
-                                    best = i
-                                    break
-                            if best < 0:
-                                best = first
-                            if best >= 0:
-                                va_g[best] |= np.int64(1) << w
-                                anyg = True
-                        if not anyg:
-                            break
-                        for i in range(nr):
-                            gm = va_g[i]
-                            if gm == 0:
-                                continue
-                            pv = va_lst[lb + i]
-                            iv = (rP << vb) + pv
-                            x = va_aptr[iv] - ob
-                            w = _first_from(gm, x if 0 <= x < V else 0)
-                            va_m[i] = 1
-                            outm |= np.int64(1) << w
-                            gr_iv[ng] = iv
-                            gr_w[ng] = ob | w
-                            ng += 1
-                            if it == 0:
-                                va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
-                                va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
-                # apply the grants
-                for gi in range(ng):
-                    iv = gr_iv[gi]
-                    o = gr_w[gi] >> vb
-                    w = gr_w[gi] & VM
-                    p = (iv >> vb) - rP
-                    v = iv & VM
-                    bq = rQ + o
-                    b0 = iv << rwb
-                    sov = vr[b0 + 1]
-                    busy[bq] |= np.int64(1) << w
-                    tailm[bq] &= ~(np.int64(1) << w)
-                    vr[b0 + 1] = 2 | (o << 2) | (w << 5) | (sov & ~1023)
-                    if chk:
-                        ready[iv] = t + vad
-                    bit = np.int64(1) << v
-                    rs[rS + 10 + p] &= ~bit
-                    ovw = (bq << vb) | w
-                    owner[ovw] = iv
-                    if oc_cred[ovw] <= 0:
-                        rs[rS + 5 + p] |= bit
-                    if vad == 0:
-                        rs[rS + p] |= bit
-                    else:
-                        sa_new[p] |= bit
-            # ---- switch allocation: per input the round-robin-first VC for each output
-            #      (with a credit), then iSLIP over the 5x5 port matrix ----
-            inreq = 0
-            # inputs with a VC that may bid (computed without a branch per port)
-            nzp = 0
-            for p in range(P):
-                nzp |= np.int64((rs[rS + p] & ~rs[rS + 5 + p]) != 0) << p
-            # outputs asked by two inputs (then iSLIP must arbitrate)
-            asked = 0
-            dup = 0
-            while nzp != 0:
-                p = trailing_zeros(nzp)
-                nzp &= nzp - 1
-                m = rs[rS + p] & ~rs[rS + 5 + p]
-                ivb = (rP + p) << vb
-                rq = 0
-                if m & (m - 1) == 0 and not chk:
-                    # one VC bids (the usual case): no round-robin scan
-                    v = trailing_zeros(m)
-                    o = vout[ivb | v]
-                    rq = 1 << o
-                    req_vc[p * P + o] = v
-                else:
-                    # VCs in round-robin order from the offset; the first per output asks
-                    off = rs[rS + 15 + p]
-                    lo = m & ((np.int64(1) << off) - 1)
-                    mm = m ^ lo
-                    while True:
-                        if mm == 0:
-                            if lo == 0:
-                                break
-                            mm = lo
-                            lo = 0
-                        v = trailing_zeros(mm)
-                        mm &= mm - 1
-                        o = vout[ivb | v]
-                        if (rq >> o) & 1:
-                            continue
-                        if chk and ready[ivb | v] > t:
-                            # still in an earlier pipeline stage
-                            continue
-                        rq |= 1 << o
-                        req_vc[p * P + o] = v
-                if rq != 0:
-                    reqm[p] = rq
-                    inreq |= 1 << p
-                    dup |= asked & rq
-                    asked |= rq
-            if inreq != 0:
-                if dup == 0:
-                    # no output is asked twice: each output grants its one requester, and each
-                    # input accepts per its pointer (what iSLIP gives, without the matrix; done
-                    # in the traversal loop below)
-                    inm = inreq
-                else:
-                    for o in range(P):
-                        col[o] = 0
-                    mm = inreq
-                    while mm != 0:
-                        p = trailing_zeros(mm)
-                        mm &= mm - 1
-                        rq = reqm[p]
-                        while rq != 0:
-                            o = trailing_zeros(rq)
-                            rq &= rq - 1
-                            col[o] |= 1 << p
-                    inm = 0
-                    outm = 0
-                    for it in range(iters):
-                        gany = 0
-                        for o in range(P):
-                            if (outm >> o) & 1:
-                                continue
-                            cm = col[o] & ~inm
-                            if cm == 0:
-                                continue
-                            p = _first_from(cm, rs[rS + 20 + o])
-                            if (gany >> p) & 1 == 0:
-                                gmask[p] = 0
-                                gany |= 1 << p
-                            gmask[p] |= 1 << o
-                        if gany == 0:
-                            break
-                        while gany != 0:
-                            p = trailing_zeros(gany)
-                            gany &= gany - 1
-                            o = _first_from(gmask[p], rs[rS + 25 + p])
-                            inm |= 1 << p
-                            outm |= 1 << o
-                            match_o[p] = o
-                            if it == 0:
-                                rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
-                                rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
-                # ---- traverse: move each granted flit ----
-                while inm != 0:
-                    p = trailing_zeros(inm)
-                    inm &= inm - 1
-                    if dup == 0:
-                        o = _first_from(reqm[p], rs[rS + 25 + p])
-                        rs[rS + 20 + o] = p + 1 if p + 1 < P else 0
-                        rs[rS + 25 + p] = o + 1 if o + 1 < P else 0
-                    else:
-                        o = match_o[p]
-                    v = req_vc[p * P + o]
-                    iv = ((rP + p) << vb) | v
-                    b0 = iv << rwb
-                    hc = vr[b0]
-                    h = hc & 0xFFFF
-                    c = (hc >> 16) - 1
-                    if ring:
-                        code = vr[b0 + 4 + h]
-                        vr[b0] = ((h + 1) & BM) | (c << 16)
-                    else:
-                        # front flit h of the recorded packet
-                        code = (vr[b0 + 2] << 2) | (2 if h == 0 else 0) | \
-                            (1 if h == vr[b0 + 3] - 1 else 0)
-                        vr[b0] = (h + 1) | (c << 16)
-                    rs[rS + 30] -= 1
-                    sov = vr[b0 + 1]
-                    w = (sov >> 5) & 31
-                    ov = ((rQ + o) << vb) | w
-                    cr = oc_cred[ov] - 1
-                    oc_cred[ov] = cr
-                    tail = code & 1
-                    bit = np.int64(1) << v
-                    if fast:
-                        # no branches on the flit kind (unpredictable); with one packet per VC
-                        # a tail leaves the VC empty: forget its output VC and go idle
-                        x = rs[rS + 5 + p]
-                        rs[rS + 5 + p] = (x | ((np.int64(cr <= 0) & (tail ^ 1)) << v)) & ~(tail << v)
-                        tailm[rQ + o] |= tail << w
-                        owner[ov] |= np.int32(-tail)
-                        rs[rS + p] &= ~(np.int64(c == 0) << v)
-                        vr[b0 + 1] = sov & (tail - 1)
-                    else:
-                        if cr <= 0 and tail == 0:
-                            rs[rS + 5 + p] |= bit
-                        if tail:
-                            if wait_tail:
-                                tailm[rQ + o] |= np.int64(1) << w
-                            else:
-                                busy[rQ + o] &= ~(np.int64(1) << w)
-                            # this VC's packet has left: forget its output VC
-                            rs[rS + 5 + p] &= ~bit
-                            owner[ov] = -1
-                        # input VC state
-                        if c == 0:
-                            rs[rS + p] &= ~bit
-                            if tail:
-                                vr[b0 + 1] = 0
-                        elif tail:
-                            # the next packet's head is at the front
-                            rs[rS + p] &= ~bit
-                            rs[rS + 10 + p] |= bit
-                            pi = pk_info[vr[b0 + 4 + ((h + 1) & BM)] >> 2]
-                            o2 = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF,
-                                        (pi >> 32) & 1)
-                            vr[b0 + 1] = 1 | (o2 << 2) | (((pi >> 33) & 0xFF) << 10)
-                            vout[iv] = o2
-                            if chk:
-                                ready[iv] = t + 1 + rd
-                        elif chk:
-                            ready[iv] = t + sad
-                    link_flits[rP + o] += 1
-                    rs[rS + 15 + p] = v + 1 if v + 1 < V else 0
-                    # downstream
-                    if o == LOCAL:
-                        j = eqw & eqm
-                        eq_t[j] = t + d_ecred
-                        eq_e[j] = ov
-                        eqw += 1
-                        j = xqw & xqm
-                        xq_t[j] = t + d_flit
-                        xq_e[j] = code
-                        xqw += 1
-                    else:
-                        dst_a = nb_iv[r * 4 + o] | w
-                        prefetch(vr, dst_a << rwb)
-                        # the head will be routed on arrival: fetch its packet early
-                        prefetch(pk_info, code >> 2)
-                        j = fqw & fqm
-                        fq_t[j] = t + d_flit
-                        fq_e[j] = (dst_a << 32) | code
-                        fqw += 1
-                    # credit upstream
-                    if p == LOCAL:
-                        j = sqw & sqm
-                        sq_t[j] = t + d_scred
-                        sq_e[j] = ((rQ + SRC) << vb) | v
-                        sqw += 1
-                    else:
-                        j = cqw & cqm
-                        cq_t[j] = t + d_cred
-                        cq_e[j] = nb_ov[r * 4 + p] | v
-                        prefetch(oc_cred, cq_e[j])
-                        cqw += 1
+        # FIFO write positions, advanced by the routers' pushes
+        qw[0] = fqs[0] + fqs[1]
+        qw[1] = cqs[0] + cqs[1]
+        qw[2] = sqs[0] + sqs[1]
+        qw[3] = eqs[0] + eqs[1]
+        qw[4] = xqs[0] + xqs[1]
+        if nv > 0:
+            idle, moved = _visit_routers(t, 0, nv, visit, vr, rs, vout, owner, oc_cred, tailm, busy,
+                                         ready, va_gptr, va_aptr, amap, asum, link_flits, pk_info,
+                                         r_row, r_col, nb_iv, nb_ov, fq_t, fq_e, cq_t, cq_e, sq_t,
+                                         sq_e, eq_t, eq_e, xq_t, xq_e, qw, scratch, V, B, wait_tail,
+                                         rd, vad, sad, st, L, cd, iters)
+            na -= idle
+            if moved:
                 last_progress = t
-            if multi:
-                for p in range(P):
-                    rs[rS + p] |= sa_new[p]
-            else:
-                rs[rS + sa1p] |= sa1b
-            if rs[rS + 30] == 0:
-                wi = r >> 6
-                amap[wi] &= ~(np.int64(1) << (r & 63))
-                if amap[wi] == 0:
-                    asum[wi >> 6] &= ~(np.int64(1) << (wi & 63))
-                na -= 1
-
-        fqs[1] = fqw - fqs[0]
-        cqs[1] = cqw - cqs[0]
-        sqs[1] = sqw - sqs[0]
-        eqs[1] = eqw - eqs[0]
-        xqs[1] = xqw - xqs[0]
+        fqs[1] = qw[0] - fqs[0]
+        cqs[1] = qw[1] - cqs[0]
+        sqs[1] = qw[2] - sqs[0]
+        eqs[1] = qw[3] - eqs[0]
+        xqs[1] = qw[4] - xqs[0]
         ev = fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1] + xqs[1]
         if ev > events_max:
             events_max = ev
@@ -1355,7 +1349,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             if nt >= (np.int64(1) << 62):
                 # nothing left anywhere
                 t += 1
-                if mode == 1 and flows_left > 0:
+                if mode == 1 and acc[A_FLOWS_LEFT] > 0:
                     deadlock = True
                 break
             t = nt if nt > t else t + 1
@@ -1364,19 +1358,19 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             break
 
     stats[S_CYCLES] = t
-    stats[S_PLAT_SUM] = plat_sum
-    stats[S_PLAT_CNT] = plat_cnt
-    stats[S_PLAT_MAX] = plat_max
-    stats[S_NLAT_SUM] = nlat_sum
-    stats[S_HOPS_SUM] = hops_sum
-    stats[S_ACC_FLITS] = acc_flits
+    stats[S_PLAT_SUM] = acc[A_PLAT_SUM]
+    stats[S_PLAT_CNT] = acc[A_PLAT_CNT]
+    stats[S_PLAT_MAX] = acc[A_PLAT_MAX]
+    stats[S_NLAT_SUM] = acc[A_NLAT_SUM]
+    stats[S_HOPS_SUM] = acc[A_HOPS_SUM]
+    stats[S_ACC_FLITS] = acc[A_ACC_FLITS]
     stats[S_ACC_CYCLES] = acc_cycles if acc_cycles > 0 else np.float64(t - reset_time)
     stats[S_FLIT_HOPS] = np.float64(link_flits.sum())
     stats[S_SATURATED] = 1.0 if saturated else 0.0
     stats[S_DEADLOCK] = 1.0 if deadlock else 0.0
-    stats[S_PKTS_DONE] = pk_done
-    stats[S_FLITS_DONE] = fl_done
+    stats[S_PKTS_DONE] = acc[A_PK_DONE]
+    stats[S_FLITS_DONE] = acc[A_FL_DONE]
     stats[S_PHASES] = total_phases
     stats[S_EVENTS_MAX] = events_max
-    stats[S_FRAG_SUM] = frag_sum
+    stats[S_FRAG_SUM] = acc[A_FRAG_SUM]
     return 0
