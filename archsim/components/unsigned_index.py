@@ -13,6 +13,7 @@ kernel is used. Set ARCHSIM_PLAIN_KERNELS=1 to force the plain kernels.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.util
 import os
@@ -77,9 +78,15 @@ def transform(source: str, funcs=("simulate",)) -> str:
 
 
 def load(module, funcs=("simulate",), name: str = "simulate"):
-    """`module.<name>` from the unsigned-index build of `module`, or the plain one."""
+    """`module.<name>` from the unsigned-index build of `module`, or the plain one (built
+    once per process; callers need not keep it)."""
     if os.environ.get("ARCHSIM_PLAIN_KERNELS"):
         return getattr(module, name)
+    return _build(module, funcs, name)
+
+
+@functools.lru_cache(maxsize=None)
+def _build(module, funcs, name):
     try:
         import numba
         path = Path(module.__file__)

@@ -58,15 +58,6 @@ def _kernel_args(comp: Compiled, ctl: Controller, channels: int):
 
 
 _WARM: set = set()
-_SIMULATE = None
-
-
-def _kernel():
-    """The controller kernel, built with unsigned indices (every njit function of kernel.py)."""
-    global _SIMULATE
-    if _SIMULATE is None:
-        _SIMULATE = unsigned_index.load(K, funcs=None)
-    return _SIMULATE
 
 
 def warm_up(comp: Compiled, ctl: Controller) -> float:
@@ -99,7 +90,8 @@ def run_stream(comp: Compiled | Standard, addrs, writes=None, channels: int = 1,
     # the memory system passes the address on with its channel bits removed; a line is
     # identified by its full address for write forwarding and coalescing
     log = np.zeros((max(log_cap, 1), 6), dtype=np.int64)
-    simulate = _kernel()
+    # the controller kernel, built with unsigned indices (every njit function of kernel.py)
+    simulate = unsigned_index.load(K, funcs=None)
     t0 = time.perf_counter()
     ticks, stats, ncmds, nlog = simulate(ch, bank, row, addrs, writes, channels,
                                          *_kernel_args(comp, ctl, channels), log, log_cap,

@@ -14,14 +14,6 @@ from archsim.components.noc.traffic import HOTSPOT, destinations
 from archsim.errors import ConfigError
 
 _COMPILE_S: float | None = None
-_KERNEL = None
-
-
-def _kernel():
-    global _KERNEL
-    if _KERNEL is None:
-        _KERNEL = unsigned_index.load(engine, funcs=None)
-    return _KERNEL
 
 
 def _mesh(mesh) -> tuple[int, int]:
@@ -61,14 +53,15 @@ def _call(rows, cols, router: RouterConfig, mode, *, rate_pkt=0.0, pkt_size=1, p
     if hot_nodes is None:
         hot_nodes = np.zeros(1, np.int32)
     fl = flows if flows is not None else _empty_flows()
-    _kernel()(rows, cols, router.vcs, router.vc_buf, router.routing_delay,
-              router.vc_alloc_delay, router.sw_alloc_delay, router.st_delay,
-              router.link_latency, router.credit_delay, bool(router.wait_for_tail_credit),
-              router.alloc_iters, mode, float(rate_pkt), int(pkt_size), int(pattern),
-              pat_dest, hot_nodes, float(hot_frac), int(seed), int(warmup_periods),
-              int(sample_period), int(max_samples), float(lat_thres), float(warm_thres),
-              float(stop_thres), int(fixed_warmup), int(fixed_sample), int(max_cycles),
-              *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link)
+    kernel = unsigned_index.load(engine, funcs=None)
+    kernel(rows, cols, router.vcs, router.vc_buf, router.routing_delay,
+           router.vc_alloc_delay, router.sw_alloc_delay, router.st_delay,
+           router.link_latency, router.credit_delay, bool(router.wait_for_tail_credit),
+           router.alloc_iters, mode, float(rate_pkt), int(pkt_size), int(pattern),
+           pat_dest, hot_nodes, float(hot_frac), int(seed), int(warmup_periods),
+           int(sample_period), int(max_samples), float(lat_thres), float(warm_thres),
+           float(stop_thres), int(fixed_warmup), int(fixed_sample), int(max_cycles),
+           *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link)
     return stats, flow_done, flow_start, flow_head, link
 
 
