@@ -117,23 +117,34 @@ def _first_from(mask, k):
 @njit(cache=True)
 def _q_room(qt, qe, qs, need):
     """Make room for `need` more events in a FIFO (due times qt, events qe; qs = [head,
-    count]), keeping the oldest first. Growing only between phases (never inside the router
-    loop) keeps the hot loop free of array rebinding, which Numba makes expensive."""
+    tail], positions that only grow, taken modulo the capacity), keeping the oldest first.
+    Growing only between phases (never inside the router loop) keeps the hot loop free of
+    array rebinding, which Numba makes expensive."""
     cap = qt.shape[0]
-    if cap - qs[1] >= need:
+    n = qs[1] - qs[0]
+    if cap - n >= need:
         return qt, qe
     ncap = cap * 2
-    while ncap - qs[1] < need:
+    while ncap - n < need:
         ncap *= 2
     nt = np.empty(ncap, np.int64)
     ne = np.empty(ncap, np.int64)
     h = qs[0]
-    for i in range(qs[1]):
-        j = (h + i) & (cap - 1)
-        nt[i] = qt[j]
-        ne[i] = qe[j]
+    for i in range(n):
+        k = (h + i) & (cap - 1)
+        nt[i] = qt[k]
+        ne[i] = qe[k]
     qs[0] = 0
+    qs[1] = n
     return nt, ne
+
+
+@njit(cache=True, inline="always")
+def _q_next(qt, qs):
+    """Due time of a FIFO's oldest event, or 2**62 if it is empty."""
+    if qs[1] > qs[0]:
+        return qt[qs[0] & (qt.shape[0] - 1)]
+    return np.int64(1) << 62
 
 
 @njit(cache=True)
@@ -204,12 +215,11 @@ def _eject(t, qt, qe, qs, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it, pk
     finished packets' slots pushed onto free at nfree[0]."""
     qm = qt.shape[0] - 1
     qh = qs[0]
-    qn = qs[1]
-    while qn > 0 and qt[qh] <= t:
-        j = qh
+    qend = qs[1]
+    while qh < qend and qt[qh & qm] <= t:
+        j = qh & qm
         e = qe[j]
-        qh = (j + 1) & qm
-        qn -= 1
+        qh += 1
         code = e & 0xFFFFFFFF
         pk = code >> 2
         if sim_state < DRAINING:
@@ -248,7 +258,6 @@ def _eject(t, qt, qe, qs, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it, pk
             free[nfree[0]] = pk
             nfree[0] += 1
     qs[0] = qh
-    qs[1] = qn
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -263,12 +272,11 @@ def _arrive(t, qt, qe, qs, vr, rs, vout, ready, amap, asum, pk_size, pk_info, r_
     na = 0
     qm = qt.shape[0] - 1
     qh = qs[0]
-    qn = qs[1]
-    while qn > 0 and qt[qh] <= t:
-        j = qh
+    qend = qs[1]
+    while qh < qend and qt[qh & qm] <= t:
+        j = qh & qm
         e = qe[j]
-        qh = (j + 1) & qm
-        qn -= 1
+        qh += 1
         a = e >> 32
         code = e & 0xFFFFFFFF
         pk = code >> 2
@@ -327,7 +335,6 @@ def _arrive(t, qt, qe, qs, vr, rs, vout, ready, amap, asum, pk_size, pk_info, r_
                     ready[iv] = t
                 rs[(r << 5) + rp - r * P] |= np.int64(1) << (iv & VM)
     qs[0] = qh
-    qs[1] = qn
     return na
 
 
@@ -340,12 +347,11 @@ def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, V, B):
     VM = (1 << vb) - 1
     qm = qt.shape[0] - 1
     qh = qs[0]
-    qn = qs[1]
-    while qn > 0 and qt[qh] <= t:
-        j = qh
+    qend = qs[1]
+    while qh < qend and qt[qh & qm] <= t:
+        j = qh & qm
         ov = qe[j]
-        qh = (j + 1) & qm
-        qn -= 1
+        qh += 1
         cr = oc_cred[ov] + 1
         oc_cred[ov] = cr
         if cr == 1:
@@ -359,7 +365,6 @@ def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, V, B):
         tailm[ov >> vb] &= ~bit
         busy[ov >> vb] &= ~bit
     qs[0] = qh
-    qs[1] = qn
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -1062,7 +1067,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             if not pending:
                 sim_state = EMPTYING
         if mode == 0 and sim_state == EMPTYING:
-            if acc[A_INFL_FLITS] == 0 and fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1] + xqs[1] == 0:
+            left = (fqs[1] - fqs[0] + iqs[1] - iqs[0] + cqs[1] - cqs[0] + sqs[1] - sqs[0]
+                    + eqs[1] - eqs[0] + xqs[1] - xqs[0])
+            if acc[A_INFL_FLITS] == 0 and left == 0:
                 break
         if mode == 0 and sim_state == DRAINING and lat_thres >= 0 and (t - drain_time) % 1000 == 999:
             est = (acc[A_PLAT_SUM] + t * acc[A_INFL_FLITS] - acc[A_INFL_CT_SUM]) / (acc[A_PLAT_CNT] + acc[A_INFL_FLITS])
@@ -1076,23 +1083,23 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             break
 
         # ======== 1a. flits ejected at sinks ========
-        if xqs[1] > 0 and xq_t[xqs[0]] <= t:
+        if _q_next(xq_t, xqs) <= t:
             _eject(t, xq_t, xq_e, xqs, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it, pk_src,
                    pk_dst, pk_size, pk_flow, r_row, r_col, flow_done, flow_head, free, nfree)
         # ======== 1. flits arriving at routers ========
-        if fqs[1] > 0 and fq_t[fqs[0]] <= t:
+        if _q_next(fq_t, fqs) <= t:
             na += _arrive(t, fq_t, fq_e, fqs, vr, rs, vout, ready, amap, asum, pk_size, pk_info,
                           r_row, r_col, V, B, wait_tail, rd, vad, sad)
         # ======== 2. flits entering from sources ========
-        if iqs[1] > 0 and iq_t[iqs[0]] <= t:
+        if _q_next(iq_t, iqs) <= t:
             na += _arrive(t, iq_t, iq_e, iqs, vr, rs, vout, ready, amap, asum, pk_size, pk_info,
                           r_row, r_col, V, B, wait_tail, rd, vad, sad)
         # ======== 3. credits ========
-        if cqs[1] > 0 and cq_t[cqs[0]] <= t:
+        if _q_next(cq_t, cqs) <= t:
             _credit(t, cq_t, cq_e, cqs, oc_cred, owner, rs, tailm, busy, V, B)
-        if sqs[1] > 0 and sq_t[sqs[0]] <= t:
+        if _q_next(sq_t, sqs) <= t:
             _credit(t, sq_t, sq_e, sqs, oc_cred, owner, rs, tailm, busy, V, B)
-        if eqs[1] > 0 and eq_t[eqs[0]] <= t:
+        if _q_next(eq_t, eqs) <= t:
             _credit(t, eq_t, eq_e, eqs, oc_cred, owner, rs, tailm, busy, V, B)
 
         # ======== 4. sources ========
@@ -1271,7 +1278,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                         tailm[n * Q + SRC] |= np.int64(1) << w
                     else:
                         busy[n * Q + SRC] &= ~(np.int64(1) << w)
-                j = (iqs[0] + iqs[1]) & (iq_t.shape[0] - 1)
+                j = iqs[1] & (iq_t.shape[0] - 1)
                 iq_t[j] = t + d_inj
                 iq_e[j] = ((((n * P + LOCAL) << vb) | w) << 32) | code
                 iqs[1] += 1
@@ -1301,11 +1308,11 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     wm &= wm - 1
                     nv += 1
         # FIFO write positions, advanced by the routers' pushes
-        qw[0] = fqs[0] + fqs[1]
-        qw[1] = cqs[0] + cqs[1]
-        qw[2] = sqs[0] + sqs[1]
-        qw[3] = eqs[0] + eqs[1]
-        qw[4] = xqs[0] + xqs[1]
+        qw[0] = fqs[1]
+        qw[1] = cqs[1]
+        qw[2] = sqs[1]
+        qw[3] = eqs[1]
+        qw[4] = xqs[1]
         if nv > 0:
             idle, moved = _visit_routers(t, 0, nv, visit, vr, rs, vout, owner, oc_cred, tailm, busy,
                                          ready, va_gptr, va_aptr, amap, asum, link_flits, pk_info,
@@ -1315,12 +1322,13 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             na -= idle
             if moved:
                 last_progress = t
-        fqs[1] = qw[0] - fqs[0]
-        cqs[1] = qw[1] - cqs[0]
-        sqs[1] = qw[2] - sqs[0]
-        eqs[1] = qw[3] - eqs[0]
-        xqs[1] = qw[4] - xqs[0]
-        ev = fqs[1] + iqs[1] + cqs[1] + sqs[1] + eqs[1] + xqs[1]
+        fqs[1] = qw[0]
+        cqs[1] = qw[1]
+        sqs[1] = qw[2]
+        eqs[1] = qw[3]
+        xqs[1] = qw[4]
+        ev = (fqs[1] - fqs[0] + iqs[1] - iqs[0] + cqs[1] - cqs[0] + sqs[1] - sqs[0]
+              + eqs[1] - eqs[0] + xqs[1] - xqs[0])
         if ev > events_max:
             events_max = ev
         # ======== 6. advance time: skip cycles where nothing can happen ========
@@ -1328,18 +1336,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             t += 1
         else:
             nt = np.int64(1) << 62
-            if fqs[1] > 0 and fq_t[fqs[0]] < nt:
-                nt = fq_t[fqs[0]]
-            if iqs[1] > 0 and iq_t[iqs[0]] < nt:
-                nt = iq_t[iqs[0]]
-            if cqs[1] > 0 and cq_t[cqs[0]] < nt:
-                nt = cq_t[cqs[0]]
-            if sqs[1] > 0 and sq_t[sqs[0]] < nt:
-                nt = sq_t[sqs[0]]
-            if eqs[1] > 0 and eq_t[eqs[0]] < nt:
-                nt = eq_t[eqs[0]]
-            if xqs[1] > 0 and xq_t[xqs[0]] < nt:
-                nt = xq_t[xqs[0]]
+            for qn in (_q_next(fq_t, fqs), _q_next(iq_t, iqs), _q_next(cq_t, cqs),
+                       _q_next(sq_t, sqs), _q_next(eq_t, eqs), _q_next(xq_t, xqs)):
+                if qn < nt:
+                    nt = qn
             if nh > 0 and h_key[0] < nt:
                 nt = h_key[0]
             if mode == 0 and sim_state != DRAINING and checkpoint < nt:
