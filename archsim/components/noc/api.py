@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -61,7 +62,8 @@ def _call(rows, cols, router: RouterConfig, mode, *, rate_pkt=0.0, pkt_size=1, p
            pat_dest, hot_nodes, float(hot_frac), int(seed), int(warmup_periods),
            int(sample_period), int(max_samples), float(lat_thres), float(warm_thres),
            float(stop_thres), int(fixed_warmup), int(fixed_sample), int(max_cycles),
-           *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link)
+           *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link,
+           int(os.environ.get("ARCHSIM_NOC_PARTS", "1")))
     return stats, flow_done, flow_start, flow_head, link
 
 

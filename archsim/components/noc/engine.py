@@ -68,6 +68,17 @@ A_PK_DONE = 11
 A_FLOWS_LEFT = 12
 N_ACC = 13
 
+# event FIFOs, by kind, then by the partition that consumes them and the one that fills
+# them (see _fifo): flits to routers, credits to routers, flits from sources, credits to
+# sources, credits from sinks, flits to sinks
+FQ = 0
+CQ = 1
+IQ = 2
+SQ = 3
+EQ = 4
+XQ = 5
+NQ = 24
+
 # simulation states (BookSim's latency-mode protocol)
 WARMUP = 0
 RUNNING = 1
@@ -114,28 +125,42 @@ def _first_from(mask, k):
     return trailing_zeros(hi | (mask & -np.int64(hi == 0)))
 
 
+@njit(cache=True, inline="always")
+def _fifo(kind, dest, src):
+    """Row of the FIFO arrays for events of `kind` that partition `src` pushes and partition
+    `dest` pops. Routers are split into partitions that each own their routers' state, so
+    that every FIFO has one writer and one reader."""
+    return kind * 4 + dest * 2 + src
+
+
 @njit(cache=True)
-def _q_room(qt, qe, qs, need):
-    """Make room for `need` more events in a FIFO (due times qt, events qe; qs = [head,
-    tail], positions that only grow, taken modulo the capacity), keeping the oldest first.
-    Growing only between phases (never inside the router loop) keeps the hot loop free of
-    array rebinding, which Numba makes expensive."""
-    cap = qt.shape[0]
-    n = qs[1] - qs[0]
-    if cap - n >= need:
-        return qt, qe
+def _q_room_all(QT, QE, QS, need):
+    """Make room for `need` more events in every FIFO (rows of due times QT and events QE;
+    QS[k] = [head, tail], positions that only grow, taken modulo the shared capacity),
+    keeping the oldest first. Growing only between phases (never inside the router loop)
+    keeps the hot loop free of array rebinding, which Numba makes expensive."""
+    cap = QT.shape[1]
+    most = 0
+    for k in range(QT.shape[0]):
+        n = QS[k, 1] - QS[k, 0]
+        if n > most:
+            most = n
+    if cap - most >= need:
+        return QT, QE
     ncap = cap * 2
-    while ncap - n < need:
+    while ncap - most < need:
         ncap *= 2
-    nt = np.empty(ncap, np.int64)
-    ne = np.empty(ncap, np.int64)
-    h = qs[0]
-    for i in range(n):
-        k = (h + i) & (cap - 1)
-        nt[i] = qt[k]
-        ne[i] = qe[k]
-    qs[0] = 0
-    qs[1] = n
+    nt = np.empty((QT.shape[0], ncap), np.int64)
+    ne = np.empty((QT.shape[0], ncap), np.int64)
+    for k in range(QT.shape[0]):
+        h = QS[k, 0]
+        n = QS[k, 1] - h
+        for i in range(n):
+            j = (h + i) & (cap - 1)
+            nt[k, i] = QT[k, j]
+            ne[k, i] = QE[k, j]
+        QS[k, 0] = 0
+        QS[k, 1] = n
     return nt, ne
 
 
@@ -370,12 +395,14 @@ def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, V, B):
 @njit(cache=True, error_model="numpy", nogil=True)
 def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, ready, va_gptr,
                    va_aptr, amap, asum, link_flits, pk_info, r_row, r_col, nb_iv, nb_ov,
-                   fq_t, fq_e, cq_t, cq_e, sq_t, sq_e, eq_t, eq_e, xq_t, xq_e, qw, scratch,
+                   QT, QE, part, ivsplit, ovsplit, qw, scratch,
                    V, B, wait_tail, rd, vad, sad, st, L, cd, iters):
     """One cycle of the routers visit[k0:k1]: VC allocation, switch allocation, traversal.
-    Flits and credits are pushed at the FIFO write positions qw ([flits, credits, source
-    credits, sink credits, sink flits]), advanced in place. Returns (routers that went idle,
-    whether any flit moved)."""
+    These routers belong to partition `part`; each event goes to the FIFO of the partition
+    that owns its target (flits to input VCs below ivsplit and credits to output VCs below
+    ovsplit belong to partition 0), rows of QT/QE (see _fifo), pushed at the write positions
+    qw ([flits to 0, to 1, credits to 0, to 1, source credits, sink credits, sink flits]),
+    advanced in place. Returns (routers that went idle, whether any flit moved)."""
     vb, bb, rwb, ring, chk, fast = _layout(V, B, wait_tail, rd, vad, sad)
     VM = (1 << vb) - 1
     BM = (1 << bb) - 1
@@ -387,16 +414,28 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
     d_ecred = d_flit + 1 + L + cd
     (req_vc, reqm, col, gmask, match_o, va_lst, va_m, va_col, va_g, gr_iv, gr_w, va_cnt,
      sa_new) = scratch
+    fq_t = QT[_fifo(FQ, 0, part)]
+    fq_e = QE[_fifo(FQ, 0, part)]
+    fh_t = QT[_fifo(FQ, 1, part)]
+    fh_e = QE[_fifo(FQ, 1, part)]
+    cq_t = QT[_fifo(CQ, 0, part)]
+    cq_e = QE[_fifo(CQ, 0, part)]
+    ch_t = QT[_fifo(CQ, 1, part)]
+    ch_e = QE[_fifo(CQ, 1, part)]
+    sq_t = QT[_fifo(SQ, 0, part)]
+    sq_e = QE[_fifo(SQ, 0, part)]
+    eq_t = QT[_fifo(EQ, part, part)]
+    eq_e = QE[_fifo(EQ, part, part)]
+    xq_t = QT[_fifo(XQ, part, part)]
+    xq_e = QE[_fifo(XQ, part, part)]
     fqw = qw[0]
-    cqw = qw[1]
-    sqw = qw[2]
-    eqw = qw[3]
-    xqw = qw[4]
-    fqm = fq_t.shape[0] - 1
-    cqm = cq_t.shape[0] - 1
-    sqm = sq_t.shape[0] - 1
-    eqm = eq_t.shape[0] - 1
-    xqm = xq_t.shape[0] - 1
+    fhw = qw[1]
+    cqw = qw[2]
+    chw = qw[3]
+    sqw = qw[4]
+    eqw = qw[5]
+    xqw = qw[6]
+    qm = QT.shape[1] - 1
     idle = 0
     moved = False
     for k in range(k0, k1):
@@ -743,11 +782,11 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
                 rs[rS + 15 + p] = v + 1 if v + 1 < V else 0
                 # downstream
                 if o == LOCAL:
-                    j = eqw & eqm
+                    j = eqw & qm
                     eq_t[j] = t + d_ecred
                     eq_e[j] = ov
                     eqw += 1
-                    j = xqw & xqm
+                    j = xqw & qm
                     xq_t[j] = t + d_flit
                     xq_e[j] = code
                     xqw += 1
@@ -756,22 +795,35 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
                     prefetch(vr, dst_a << rwb)
                     # the head will be routed on arrival: fetch its packet early
                     prefetch(pk_info, code >> 2)
-                    j = fqw & fqm
-                    fq_t[j] = t + d_flit
-                    fq_e[j] = (dst_a << 32) | code
-                    fqw += 1
+                    if dst_a < ivsplit:
+                        j = fqw & qm
+                        fq_t[j] = t + d_flit
+                        fq_e[j] = (dst_a << 32) | code
+                        fqw += 1
+                    else:
+                        j = fhw & qm
+                        fh_t[j] = t + d_flit
+                        fh_e[j] = (dst_a << 32) | code
+                        fhw += 1
                 # credit upstream
                 if p == LOCAL:
-                    j = sqw & sqm
+                    j = sqw & qm
                     sq_t[j] = t + d_scred
                     sq_e[j] = ((rQ + SRC) << vb) | v
                     sqw += 1
                 else:
-                    j = cqw & cqm
-                    cq_t[j] = t + d_cred
-                    cq_e[j] = nb_ov[r * 4 + p] | v
-                    prefetch(oc_cred, cq_e[j])
-                    cqw += 1
+                    ovu = nb_ov[r * 4 + p] | v
+                    prefetch(oc_cred, ovu)
+                    if ovu < ovsplit:
+                        j = cqw & qm
+                        cq_t[j] = t + d_cred
+                        cq_e[j] = ovu
+                        cqw += 1
+                    else:
+                        j = chw & qm
+                        ch_t[j] = t + d_cred
+                        ch_e[j] = ovu
+                        chw += 1
             moved = True
         if multi:
             for p in range(P):
@@ -786,10 +838,12 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
             idle += 1
 
     qw[0] = fqw
-    qw[1] = cqw
-    qw[2] = sqw
-    qw[3] = eqw
-    qw[4] = xqw
+    qw[1] = fhw
+    qw[2] = cqw
+    qw[3] = chw
+    qw[4] = sqw
+    qw[5] = eqw
+    qw[6] = xqw
     return idle, moved
 
 
@@ -801,9 +855,11 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
              warmup_periods, sample_period, max_samples, lat_thres, warm_thres, stop_thres,
              fixed_warmup, fixed_sample, max_cycles,
              f_src, f_dst, f_flits, f_t0, f_color, f_order, f_pkt, src_ptr, src_flows,
-             stall_limit, stats, flow_done, flow_start, flow_head, link_flits):
+             stall_limit, stats, flow_done, flow_start, flow_head, link_flits, nparts):
     """Run one simulation. mode 0: synthetic traffic (BookSim latency protocol, or fixed
-    warm-up/sample lengths if fixed_sample > 0); mode 1: flows (run until all delivered)."""
+    warm-up/sample lengths if fixed_sample > 0); mode 1: flows (run until all delivered).
+    nparts 2 splits the routers into two partitions (the first nsplit, the rest), each with its
+    own FIFOs, active set and sums, run in turn; the results are those of nparts 1."""
     N = rows * cols
     vb, bb, rwb, ring, chk, fast = _layout(V, B, wait_tail, rd, vad, sad)
     NIV = (N * P) << vb
@@ -831,6 +887,16 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 nb_iv[r * 4 + o] = (r2 * P + (o ^ 1)) << vb
                 nb_ov[r * 4 + o] = (r2 * Q + (o ^ 1)) << vb
 
+    # partition 0 owns routers [0, nsplit), partition 1 the rest (nsplit a multiple of 64, so
+    # that no word of the active-router bitmap is shared)
+    nsplit = N
+    if nparts > 1:
+        nsplit = max(64, ((N >> 1) + 63) & ~63)
+        if nsplit >= N:
+            nparts = 1
+            nsplit = N
+    ivsplit = (nsplit * P) << vb
+    ovsplit = (nsplit * Q) << vb
     d_inj = L + 1                  # source to its router's injection buffer (for the other
                                    # delays, from the switch-allocation cycle, see _visit_routers)
 
@@ -857,9 +923,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     # memory is walked forwards; idle routers cost nothing
     NW = (N + 63) >> 6
     NS = (NW + 63) >> 6
-    amap = np.zeros(NW, np.int64)
-    asum = np.zeros(NS, np.int64)
-    visit = np.empty(N, np.int64)
+    amaps = np.zeros((nparts, NW), np.int64)
+    asums = np.zeros((nparts, NS), np.int64)
+    visits = np.empty((nparts, N), np.int64)
+    nap = np.zeros(nparts, np.int64)     # active routers per partition
     na = 0
 
     # packets (slots recycled through a free stack)
@@ -875,6 +942,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     pk_rec = np.empty(cap, np.int8)
     free = np.arange(cap - 1, -1, -1).astype(np.int64)
     nfree = np.full(1, cap, np.int64)
+    free1 = np.empty(cap, np.int64)       # slots partition 1 freed, folded into free each cycle
+    nfree1 = np.zeros(1, np.int64)
 
     # event FIFOs: flits to routers, injected flits, credits to routers, to sources, from
     # sinks, flits to sinks
@@ -883,14 +952,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     qcap = 1024
     while qcap < 4 * N:
         qcap *= 2
-    fq_t = np.empty(qcap, np.int64); fq_e = np.empty(qcap, np.int64)
-    iq_t = np.empty(qcap, np.int64); iq_e = np.empty(qcap, np.int64)
-    cq_t = np.empty(qcap, np.int64); cq_e = np.empty(qcap, np.int64)
-    sq_t = np.empty(qcap, np.int64); sq_e = np.empty(qcap, np.int64)
-    eq_t = np.empty(qcap, np.int64); eq_e = np.empty(qcap, np.int64)
-    xq_t = np.empty(qcap, np.int64); xq_e = np.empty(qcap, np.int64)
-    fqs = np.zeros(2, np.int64); iqs = np.zeros(2, np.int64); cqs = np.zeros(2, np.int64)
-    sqs = np.zeros(2, np.int64); eqs = np.zeros(2, np.int64); xqs = np.zeros(2, np.int64)
+    # (rows: see _fifo; QS[k] = [head, tail])
+    QT = np.empty((NQ, qcap), np.int64)
+    QE = np.empty((NQ, qcap), np.int64)
+    QS = np.zeros((NQ, 2), np.int64)
 
     # sources: current packet, flits sent of it, its VC; idle sources wait in a heap keyed by
     # the cycle their next packet appears
@@ -933,7 +998,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     va_cnt = np.zeros(P, np.int64)
     scratch = (req_vc, reqm, col, gmask, match_o, va_lst, va_m, va_col, va_g, gr_iv, gr_w,
                va_cnt, sa_new)
-    qw = np.zeros(5, np.int64)
+    qw = np.zeros(7, np.int64)
 
     # ---------------- initial sources ----------------
     lq_rate = np.log1p(-rate_pkt) if rate_pkt < 1.0 else -1.0
@@ -970,7 +1035,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     sim_state = WARMUP if mode == 0 else RUNNING
     # running sums (see A_*): BookSim's in-flight set is the flits created and not yet
     # ejected; recorded flits in flight are what the drain waits for
-    acc = np.zeros(N_ACC, np.float64)
+    accs = np.zeros((nparts, N_ACC), np.float64)
+    acc = accs[0]                         # partition 1's sums are folded in each cycle
     reset_time = np.int64(0)
     saturated = False
     deadlock = False
@@ -1067,8 +1133,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             if not pending:
                 sim_state = EMPTYING
         if mode == 0 and sim_state == EMPTYING:
-            left = (fqs[1] - fqs[0] + iqs[1] - iqs[0] + cqs[1] - cqs[0] + sqs[1] - sqs[0]
-                    + eqs[1] - eqs[0] + xqs[1] - xqs[0])
+            left = 0
+            for k in range(NQ):
+                left += QS[k, 1] - QS[k, 0]
             if acc[A_INFL_FLITS] == 0 and left == 0:
                 break
         if mode == 0 and sim_state == DRAINING and lat_thres >= 0 and (t - drain_time) % 1000 == 999:
@@ -1082,25 +1149,49 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             saturated = True
             break
 
-        # ======== 1a. flits ejected at sinks ========
-        if _q_next(xq_t, xqs) <= t:
-            _eject(t, xq_t, xq_e, xqs, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it, pk_src,
-                   pk_dst, pk_size, pk_flow, r_row, r_col, flow_done, flow_head, free, nfree)
-        # ======== 1. flits arriving at routers ========
-        if _q_next(fq_t, fqs) <= t:
-            na += _arrive(t, fq_t, fq_e, fqs, vr, rs, vout, ready, amap, asum, pk_size, pk_info,
-                          r_row, r_col, V, B, wait_tail, rd, vad, sad)
-        # ======== 2. flits entering from sources ========
-        if _q_next(iq_t, iqs) <= t:
-            na += _arrive(t, iq_t, iq_e, iqs, vr, rs, vout, ready, amap, asum, pk_size, pk_info,
-                          r_row, r_col, V, B, wait_tail, rd, vad, sad)
-        # ======== 3. credits ========
-        if _q_next(cq_t, cqs) <= t:
-            _credit(t, cq_t, cq_e, cqs, oc_cred, owner, rs, tailm, busy, V, B)
-        if _q_next(sq_t, sqs) <= t:
-            _credit(t, sq_t, sq_e, sqs, oc_cred, owner, rs, tailm, busy, V, B)
-        if _q_next(eq_t, eqs) <= t:
-            _credit(t, eq_t, eq_e, eqs, oc_cred, owner, rs, tailm, busy, V, B)
+        # ======== 1-3. flits ejected at sinks, flits arriving at routers (from neighbours
+        #          and from sources), credits; each partition pops its own FIFOs ========
+        for X in range(nparts):
+            k = _fifo(XQ, X, X)
+            if _q_next(QT[k], QS[k]) <= t:
+                if X == 0:
+                    _eject(t, QT[k], QE[k], QS[k], acc, sim_state, mode, pk_ct, pk_rec, pk_hat,
+                           pk_it, pk_src, pk_dst, pk_size, pk_flow, r_row, r_col, flow_done,
+                           flow_head, free, nfree)
+                else:
+                    _eject(t, QT[k], QE[k], QS[k], accs[X], sim_state, mode, pk_ct, pk_rec,
+                           pk_hat, pk_it, pk_src, pk_dst, pk_size, pk_flow, r_row, r_col,
+                           flow_done, flow_head, free1, nfree1)
+            for kk in range(nparts + 1):
+                k = _fifo(FQ, X, kk) if kk < nparts else _fifo(IQ, X, 0)
+                if _q_next(QT[k], QS[k]) <= t:
+                    nap[X] += _arrive(t, QT[k], QE[k], QS[k], vr, rs, vout, ready, amaps[X],
+                                      asums[X], pk_size, pk_info, r_row, r_col, V, B, wait_tail,
+                                      rd, vad, sad)
+            for kk in range(nparts + 1):
+                k = _fifo(CQ, X, kk) if kk < nparts else _fifo(EQ, X, X)
+                if _q_next(QT[k], QS[k]) <= t:
+                    _credit(t, QT[k], QE[k], QS[k], oc_cred, owner, rs, tailm, busy, V, B)
+        # the sources' credits, whichever partition sent them: the sources are partition 0's
+        for Y in range(nparts):
+            k = _fifo(SQ, 0, Y)
+            if _q_next(QT[k], QS[k]) <= t:
+                _credit(t, QT[k], QE[k], QS[k], oc_cred, owner, rs, tailm, busy, V, B)
+        if nparts > 1:
+            # fold partition 1's sums and freed slots into partition 0's (exact: integers)
+            for a in range(N_ACC):
+                if a == A_PLAT_MAX:
+                    acc[a] = max(acc[a], accs[1, a])
+                else:
+                    acc[a] += accs[1, a]
+                accs[1, a] = 0.0
+            for q in range(nfree1[0]):
+                free[nfree[0]] = free1[q]
+                nfree[0] += 1
+            nfree1[0] = 0
+        na = 0
+        for X in range(nparts):
+            na += nap[X]
 
         # ======== 4. sources ========
         while nh > 0 and h_key[0] <= t:
@@ -1125,7 +1216,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 insl[n] = True
                 slist[ns] = n
                 ns += 1
-        # room for this cycle's new packets and injected flits (see _q_room)
+        # room for this cycle's new packets and injected flits (see _q_room_all)
         if nfree[0] < ns + 1:
             ncap = cap * 2
             while ncap - cap + nfree[0] < ns + 1:
@@ -1140,11 +1231,12 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             pk_flow = _grow(pk_flow, ncap)
             pk_rec = _grow(pk_rec, ncap)
             free = _grow(free, ncap)
+            free1 = _grow(free1, ncap)
             for q in range(ncap - cap):
                 free[nfree[0] + q] = ncap - 1 - q
             nfree[0] += ncap - cap
             cap = ncap
-        iq_t, iq_e = _q_room(iq_t, iq_e, iqs, ns)
+        QT, QE = _q_room_all(QT, QE, QS, ns)
         k = 0
         while k < ns:
             n = slist[k]
@@ -1278,10 +1370,11 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                         tailm[n * Q + SRC] |= np.int64(1) << w
                     else:
                         busy[n * Q + SRC] &= ~(np.int64(1) << w)
-                j = iqs[1] & (iq_t.shape[0] - 1)
-                iq_t[j] = t + d_inj
-                iq_e[j] = ((((n * P + LOCAL) << vb) | w) << 32) | code
-                iqs[1] += 1
+                kq = _fifo(IQ, 0 if n < nsplit else 1, 0)
+                j = QS[kq, 1] & (QT.shape[1] - 1)
+                QT[kq, j] = t + d_inj
+                QE[kq, j] = ((((n * P + LOCAL) << vb) | w) << 32) | code
+                QS[kq, 1] += 1
                 last_progress = t
                 if tail:
                     s_pk[n] = -1
@@ -1291,44 +1384,53 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
 
         # ======== 5. routers ========
         # each active router switches at most P flits and returns at most P credits
-        fq_t, fq_e = _q_room(fq_t, fq_e, fqs, P * na)
-        cq_t, cq_e = _q_room(cq_t, cq_e, cqs, P * na)
-        sq_t, sq_e = _q_room(sq_t, sq_e, sqs, na)
-        eq_t, eq_e = _q_room(eq_t, eq_e, eqs, na)
-        xq_t, xq_e = _q_room(xq_t, xq_e, xqs, na)
-        nv = 0
-        for si in range(NS):
-            sm = asum[si]
-            while sm != 0:
-                wi = (si << 6) + trailing_zeros(sm)
-                sm &= sm - 1
-                wm = amap[wi]
-                while wm != 0:
-                    visit[nv] = (wi << 6) + trailing_zeros(wm)
-                    wm &= wm - 1
-                    nv += 1
-        # FIFO write positions, advanced by the routers' pushes
-        qw[0] = fqs[1]
-        qw[1] = cqs[1]
-        qw[2] = sqs[1]
-        qw[3] = eqs[1]
-        qw[4] = xqs[1]
-        if nv > 0:
+        QT, QE = _q_room_all(QT, QE, QS, P * na)
+        for X in range(nparts):
+            amap = amaps[X]
+            asum = asums[X]
+            visit = visits[X]
+            nv = 0
+            for si in range(NS):
+                sm = asum[si]
+                while sm != 0:
+                    wi = (si << 6) + trailing_zeros(sm)
+                    sm &= sm - 1
+                    wm = amap[wi]
+                    while wm != 0:
+                        visit[nv] = (wi << 6) + trailing_zeros(wm)
+                        wm &= wm - 1
+                        nv += 1
+            if nv == 0:
+                continue
+            # FIFO write positions, advanced by the routers' pushes
+            qw[0] = QS[_fifo(FQ, 0, X), 1]
+            qw[1] = QS[_fifo(FQ, 1, X), 1]
+            qw[2] = QS[_fifo(CQ, 0, X), 1]
+            qw[3] = QS[_fifo(CQ, 1, X), 1]
+            qw[4] = QS[_fifo(SQ, 0, X), 1]
+            qw[5] = QS[_fifo(EQ, X, X), 1]
+            qw[6] = QS[_fifo(XQ, X, X), 1]
             idle, moved = _visit_routers(t, 0, nv, visit, vr, rs, vout, owner, oc_cred, tailm, busy,
                                          ready, va_gptr, va_aptr, amap, asum, link_flits, pk_info,
-                                         r_row, r_col, nb_iv, nb_ov, fq_t, fq_e, cq_t, cq_e, sq_t,
-                                         sq_e, eq_t, eq_e, xq_t, xq_e, qw, scratch, V, B, wait_tail,
-                                         rd, vad, sad, st, L, cd, iters)
-            na -= idle
+                                         r_row, r_col, nb_iv, nb_ov, QT, QE, X, ivsplit, ovsplit,
+                                         qw, scratch, V, B, wait_tail, rd, vad, sad, st, L, cd,
+                                         iters)
+            nap[X] -= idle
             if moved:
                 last_progress = t
-        fqs[1] = qw[0]
-        cqs[1] = qw[1]
-        sqs[1] = qw[2]
-        eqs[1] = qw[3]
-        xqs[1] = qw[4]
-        ev = (fqs[1] - fqs[0] + iqs[1] - iqs[0] + cqs[1] - cqs[0] + sqs[1] - sqs[0]
-              + eqs[1] - eqs[0] + xqs[1] - xqs[0])
+            QS[_fifo(FQ, 0, X), 1] = qw[0]
+            QS[_fifo(FQ, 1, X), 1] = qw[1]
+            QS[_fifo(CQ, 0, X), 1] = qw[2]
+            QS[_fifo(CQ, 1, X), 1] = qw[3]
+            QS[_fifo(SQ, 0, X), 1] = qw[4]
+            QS[_fifo(EQ, X, X), 1] = qw[5]
+            QS[_fifo(XQ, X, X), 1] = qw[6]
+        na = 0
+        for X in range(nparts):
+            na += nap[X]
+        ev = 0
+        for k in range(NQ):
+            ev += QS[k, 1] - QS[k, 0]
         if ev > events_max:
             events_max = ev
         # ======== 6. advance time: skip cycles where nothing can happen ========
@@ -1336,8 +1438,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             t += 1
         else:
             nt = np.int64(1) << 62
-            for qn in (_q_next(fq_t, fqs), _q_next(iq_t, iqs), _q_next(cq_t, cqs),
-                       _q_next(sq_t, sqs), _q_next(eq_t, eqs), _q_next(xq_t, xqs)):
+            for k in range(NQ):
+                qn = _q_next(QT[k], QS[k])
                 if qn < nt:
                     nt = qn
             if nh > 0 and h_key[0] < nt:
