@@ -847,6 +847,74 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
     return idle, moved
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def _phase_in(t, X, nparts, QT, QE, QS, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it,
+              pk_src, pk_dst, pk_size, pk_flow, pk_info, r_row, r_col, flow_done, flow_head, free,
+              nfree, vr, rs, vout, ready, amap, asum, oc_cred, owner, tailm, busy, V, B,
+              wait_tail, rd, vad, sad):
+    """What partition X receives by cycle t: its sinks' flits, flits reaching its routers
+    (from each partition and from the sources), credits to its routers. Returns the number
+    of its routers that became active."""
+    na = 0
+    k = _fifo(XQ, X, X)
+    if _q_next(QT[k], QS[k]) <= t:
+        _eject(t, QT[k], QE[k], QS[k], acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it,
+               pk_src, pk_dst, pk_size, pk_flow, r_row, r_col, flow_done, flow_head, free,
+               nfree)
+    for kk in range(nparts + 1):
+        k = _fifo(FQ, X, kk) if kk < nparts else _fifo(IQ, X, 0)
+        if _q_next(QT[k], QS[k]) <= t:
+            na += _arrive(t, QT[k], QE[k], QS[k], vr, rs, vout, ready, amap, asum, pk_size,
+                          pk_info, r_row, r_col, V, B, wait_tail, rd, vad, sad)
+    for kk in range(nparts + 1):
+        k = _fifo(CQ, X, kk) if kk < nparts else _fifo(EQ, X, X)
+        if _q_next(QT[k], QS[k]) <= t:
+            _credit(t, QT[k], QE[k], QS[k], oc_cred, owner, rs, tailm, busy, V, B)
+    return na
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _phase_routers(t, X, QT, QE, QS, amap, asum, visit, vr, rs, vout, owner, oc_cred, tailm, busy,
+                   ready, va_gptr, va_aptr, link_flits, pk_info, r_row, r_col, nb_iv, nb_ov,
+                   ivsplit, ovsplit, qw, scratch, V, B, wait_tail, rd, vad, sad, st, L, cd, iters):
+    """One cycle of partition X's active routers (listed into visit in index order), pushing
+    into the FIFOs it fills. Returns (routers that went idle, whether any flit moved)."""
+    nv = 0
+    for si in range(asum.shape[0]):
+        sm = asum[si]
+        while sm != 0:
+            wi = (si << 6) + trailing_zeros(sm)
+            sm &= sm - 1
+            wm = amap[wi]
+            while wm != 0:
+                visit[nv] = (wi << 6) + trailing_zeros(wm)
+                wm &= wm - 1
+                nv += 1
+    if nv == 0:
+        return 0, False
+    # FIFO write positions, advanced by the routers' pushes
+    qw[0] = QS[_fifo(FQ, 0, X), 1]
+    qw[1] = QS[_fifo(FQ, 1, X), 1]
+    qw[2] = QS[_fifo(CQ, 0, X), 1]
+    qw[3] = QS[_fifo(CQ, 1, X), 1]
+    qw[4] = QS[_fifo(SQ, 0, X), 1]
+    qw[5] = QS[_fifo(EQ, X, X), 1]
+    qw[6] = QS[_fifo(XQ, X, X), 1]
+    idle, moved = _visit_routers(t, 0, nv, visit, vr, rs, vout, owner, oc_cred, tailm, busy,
+                                 ready, va_gptr, va_aptr, amap, asum, link_flits, pk_info,
+                                 r_row, r_col, nb_iv, nb_ov, QT, QE, X, ivsplit, ovsplit,
+                                 qw, scratch, V, B, wait_tail, rd, vad, sad, st, L, cd,
+                                 iters)
+    QS[_fifo(FQ, 0, X), 1] = qw[0]
+    QS[_fifo(FQ, 1, X), 1] = qw[1]
+    QS[_fifo(CQ, 0, X), 1] = qw[2]
+    QS[_fifo(CQ, 1, X), 1] = qw[3]
+    QS[_fifo(SQ, 0, X), 1] = qw[4]
+    QS[_fifo(EQ, X, X), 1] = qw[5]
+    QS[_fifo(XQ, X, X), 1] = qw[6]
+    return idle, moved
+
+
 # error_model="numpy": no divisor in the kernel can be zero, so integer // and % need no
 # zero test (a float 0/0 would give nan where the Python model raised)
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -1152,26 +1220,13 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         # ======== 1-3. flits ejected at sinks, flits arriving at routers (from neighbours
         #          and from sources), credits; each partition pops its own FIFOs ========
         for X in range(nparts):
-            k = _fifo(XQ, X, X)
-            if _q_next(QT[k], QS[k]) <= t:
-                if X == 0:
-                    _eject(t, QT[k], QE[k], QS[k], acc, sim_state, mode, pk_ct, pk_rec, pk_hat,
-                           pk_it, pk_src, pk_dst, pk_size, pk_flow, r_row, r_col, flow_done,
-                           flow_head, free, nfree)
-                else:
-                    _eject(t, QT[k], QE[k], QS[k], accs[X], sim_state, mode, pk_ct, pk_rec,
-                           pk_hat, pk_it, pk_src, pk_dst, pk_size, pk_flow, r_row, r_col,
-                           flow_done, flow_head, free1, nfree1)
-            for kk in range(nparts + 1):
-                k = _fifo(FQ, X, kk) if kk < nparts else _fifo(IQ, X, 0)
-                if _q_next(QT[k], QS[k]) <= t:
-                    nap[X] += _arrive(t, QT[k], QE[k], QS[k], vr, rs, vout, ready, amaps[X],
-                                      asums[X], pk_size, pk_info, r_row, r_col, V, B, wait_tail,
-                                      rd, vad, sad)
-            for kk in range(nparts + 1):
-                k = _fifo(CQ, X, kk) if kk < nparts else _fifo(EQ, X, X)
-                if _q_next(QT[k], QS[k]) <= t:
-                    _credit(t, QT[k], QE[k], QS[k], oc_cred, owner, rs, tailm, busy, V, B)
+            fr = free if X == 0 else free1
+            nfr = nfree if X == 0 else nfree1
+            nap[X] += _phase_in(t, X, nparts, QT, QE, QS, accs[X], sim_state, mode, pk_ct, pk_rec,
+                                pk_hat, pk_it, pk_src, pk_dst, pk_size, pk_flow, pk_info, r_row,
+                                r_col, flow_done, flow_head, fr, nfr, vr, rs, vout, ready,
+                                amaps[X], asums[X], oc_cred, owner, tailm, busy, V, B, wait_tail,
+                                rd, vad, sad)
         # the sources' credits, whichever partition sent them: the sources are partition 0's
         for Y in range(nparts):
             k = _fifo(SQ, 0, Y)
@@ -1386,45 +1441,14 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         # each active router switches at most P flits and returns at most P credits
         QT, QE = _q_room_all(QT, QE, QS, P * na)
         for X in range(nparts):
-            amap = amaps[X]
-            asum = asums[X]
-            visit = visits[X]
-            nv = 0
-            for si in range(NS):
-                sm = asum[si]
-                while sm != 0:
-                    wi = (si << 6) + trailing_zeros(sm)
-                    sm &= sm - 1
-                    wm = amap[wi]
-                    while wm != 0:
-                        visit[nv] = (wi << 6) + trailing_zeros(wm)
-                        wm &= wm - 1
-                        nv += 1
-            if nv == 0:
-                continue
-            # FIFO write positions, advanced by the routers' pushes
-            qw[0] = QS[_fifo(FQ, 0, X), 1]
-            qw[1] = QS[_fifo(FQ, 1, X), 1]
-            qw[2] = QS[_fifo(CQ, 0, X), 1]
-            qw[3] = QS[_fifo(CQ, 1, X), 1]
-            qw[4] = QS[_fifo(SQ, 0, X), 1]
-            qw[5] = QS[_fifo(EQ, X, X), 1]
-            qw[6] = QS[_fifo(XQ, X, X), 1]
-            idle, moved = _visit_routers(t, 0, nv, visit, vr, rs, vout, owner, oc_cred, tailm, busy,
-                                         ready, va_gptr, va_aptr, amap, asum, link_flits, pk_info,
-                                         r_row, r_col, nb_iv, nb_ov, QT, QE, X, ivsplit, ovsplit,
-                                         qw, scratch, V, B, wait_tail, rd, vad, sad, st, L, cd,
-                                         iters)
+            idle, moved = _phase_routers(t, X, QT, QE, QS, amaps[X], asums[X], visits[X], vr, rs,
+                                         vout, owner, oc_cred, tailm, busy, ready, va_gptr,
+                                         va_aptr, link_flits, pk_info, r_row, r_col, nb_iv, nb_ov,
+                                         ivsplit, ovsplit, qw, scratch, V, B, wait_tail, rd, vad,
+                                         sad, st, L, cd, iters)
             nap[X] -= idle
             if moved:
                 last_progress = t
-            QS[_fifo(FQ, 0, X), 1] = qw[0]
-            QS[_fifo(FQ, 1, X), 1] = qw[1]
-            QS[_fifo(CQ, 0, X), 1] = qw[2]
-            QS[_fifo(CQ, 1, X), 1] = qw[3]
-            QS[_fifo(SQ, 0, X), 1] = qw[4]
-            QS[_fifo(EQ, X, X), 1] = qw[5]
-            QS[_fifo(XQ, X, X), 1] = qw[6]
         na = 0
         for X in range(nparts):
             na += nap[X]
