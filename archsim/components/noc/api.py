@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -55,6 +56,32 @@ def _call(rows, cols, router: RouterConfig, mode, *, rate_pkt=0.0, pkt_size=1, p
         hot_nodes = np.zeros(1, np.int32)
     fl = flows if flows is not None else _empty_flows()
     kernel = unsigned_index.load(engine, funcs=None)
+    threads = int(os.environ.get("ARCHSIM_NOC_THREADS", "1"))
+    nparts = 2 if threads > 1 else int(os.environ.get("ARCHSIM_NOC_PARTS", "1"))
+    ctl = np.zeros(engine.N_CTL, np.int64)
+    ctl[engine.C_THREADS] = threads
+    helper = None
+    if threads > 1:
+        protos = [np.zeros(1, d) for d in (np.int8, np.int16, np.int32, np.int64, np.float64)]
+        helper = threading.Thread(target=unsigned_index.load(engine, funcs=None, name="worker"),
+                                  args=(ctl, *protos), daemon=True)
+        helper.start()
+    try:
+        _run(kernel, rows, cols, router, mode, rate_pkt, pkt_size, pattern, pat_dest, hot_nodes,
+             hot_frac, seed, warmup_periods, sample_period, max_samples, lat_thres, warm_thres,
+             stop_thres, fixed_warmup, fixed_sample, max_cycles, fl, stall_limit, stats,
+             flow_done, flow_start, flow_head, link, nparts, ctl)
+    finally:
+        if helper is not None:
+            ctl[engine.C_GO] = -1
+            helper.join()
+    return stats, flow_done, flow_start, flow_head, link
+
+
+def _run(kernel, rows, cols, router, mode, rate_pkt, pkt_size, pattern, pat_dest, hot_nodes,
+         hot_frac, seed, warmup_periods, sample_period, max_samples, lat_thres, warm_thres,
+         stop_thres, fixed_warmup, fixed_sample, max_cycles, fl, stall_limit, stats, flow_done,
+         flow_start, flow_head, link, nparts, ctl):
     kernel(rows, cols, router.vcs, router.vc_buf, router.routing_delay,
            router.vc_alloc_delay, router.sw_alloc_delay, router.st_delay,
            router.link_latency, router.credit_delay, bool(router.wait_for_tail_credit),
@@ -62,9 +89,7 @@ def _call(rows, cols, router: RouterConfig, mode, *, rate_pkt=0.0, pkt_size=1, p
            pat_dest, hot_nodes, float(hot_frac), int(seed), int(warmup_periods),
            int(sample_period), int(max_samples), float(lat_thres), float(warm_thres),
            float(stop_thres), int(fixed_warmup), int(fixed_sample), int(max_cycles),
-           *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link,
-           int(os.environ.get("ARCHSIM_NOC_PARTS", "1")))
-    return stats, flow_done, flow_start, flow_head, link
+           *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link, nparts, ctl)
 
 
 def _compile() -> float:

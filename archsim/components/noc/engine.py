@@ -25,7 +25,10 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from archsim.components.noc._intrin import prefetch
+from numba import carray
+
+from archsim.components.noc._intrin import (array_at, load_acquire, prefetch, spin_pause,
+                                            store_release, yield_cpu)
 
 P = 5
 Q = 6
@@ -166,8 +169,9 @@ def _q_room_all(QT, QE, QS, need):
 
 @njit(cache=True, inline="always")
 def _q_next(qt, qs):
-    """Due time of a FIFO's oldest event, or 2**62 if it is empty."""
-    if qs[1] > qs[0]:
+    """Due time of a FIFO's oldest event, or 2**62 if it is empty. (A FIFO's tail is read
+    with acquire and written with release: another thread may be pushing to it.)"""
+    if load_acquire(qs, 1) > qs[0]:
         return qt[qs[0] & (qt.shape[0] - 1)]
     return np.int64(1) << 62
 
@@ -240,7 +244,7 @@ def _eject(t, qt, qe, qs, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it, pk
     finished packets' slots pushed onto free at nfree[0]."""
     qm = qt.shape[0] - 1
     qh = qs[0]
-    qend = qs[1]
+    qend = load_acquire(qs, 1)
     while qh < qend and qt[qh & qm] <= t:
         j = qh & qm
         e = qe[j]
@@ -297,7 +301,7 @@ def _arrive(t, qt, qe, qs, vr, rs, vout, ready, amap, asum, pk_size, pk_info, r_
     na = 0
     qm = qt.shape[0] - 1
     qh = qs[0]
-    qend = qs[1]
+    qend = load_acquire(qs, 1)
     while qh < qend and qt[qh & qm] <= t:
         j = qh & qm
         e = qe[j]
@@ -372,7 +376,7 @@ def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, V, B):
     VM = (1 << vb) - 1
     qm = qt.shape[0] - 1
     qh = qs[0]
-    qend = qs[1]
+    qend = load_acquire(qs, 1)
     while qh < qend and qt[qh & qm] <= t:
         j = qh & qm
         ov = qe[j]
@@ -905,14 +909,180 @@ def _phase_routers(t, X, QT, QE, QS, amap, asum, visit, vr, rs, vout, owner, oc_
                                  r_row, r_col, nb_iv, nb_ov, QT, QE, X, ivsplit, ovsplit,
                                  qw, scratch, V, B, wait_tail, rd, vad, sad, st, L, cd,
                                  iters)
-    QS[_fifo(FQ, 0, X), 1] = qw[0]
-    QS[_fifo(FQ, 1, X), 1] = qw[1]
-    QS[_fifo(CQ, 0, X), 1] = qw[2]
-    QS[_fifo(CQ, 1, X), 1] = qw[3]
-    QS[_fifo(SQ, 0, X), 1] = qw[4]
-    QS[_fifo(EQ, X, X), 1] = qw[5]
-    QS[_fifo(XQ, X, X), 1] = qw[6]
+    store_release(QS[_fifo(FQ, 0, X)], 1, qw[0])
+    store_release(QS[_fifo(FQ, 1, X)], 1, qw[1])
+    store_release(QS[_fifo(CQ, 0, X)], 1, qw[2])
+    store_release(QS[_fifo(CQ, 1, X)], 1, qw[3])
+    store_release(QS[_fifo(SQ, 0, X)], 1, qw[4])
+    store_release(QS[_fifo(EQ, X, X)], 1, qw[5])
+    store_release(QS[_fifo(XQ, X, X)], 1, qw[6])
     return idle, moved
+
+
+@njit(cache=True)
+def _scratch(vb):
+    """Per-cycle scratch of the allocators (one set per thread)."""
+    PV = P << vb
+    return (np.empty(P * P, np.int64), np.zeros(P, np.int64), np.zeros(P, np.int64),
+            np.zeros(P, np.int64), np.zeros(P, np.int64), np.empty(P * PV, np.int64),
+            np.zeros(PV, np.int8), np.zeros(PV, np.int64), np.zeros(PV, np.int64),
+            np.zeros(PV, np.int64), np.zeros(PV, np.int64), np.zeros(P, np.int64),
+            np.zeros(P, np.int64))
+
+
+@njit(cache=True)
+def _fold(acc, acc1, free, nfree, free1, nfree1):
+    """Partition 1's sums and freed packet slots into partition 0's (exact: the sums hold
+    integers)."""
+    for a in range(N_ACC):
+        if a == A_PLAT_MAX:
+            acc[a] = max(acc[a], acc1[a])
+        else:
+            acc[a] += acc1[a]
+        acc1[a] = 0.0
+    for q in range(nfree1[0]):
+        free[nfree[0]] = free1[q]
+        nfree[0] += 1
+    nfree1[0] = 0
+
+
+# ---- two threads: partition 1 runs on a second thread (`worker`), which meets `simulate`
+# twice a cycle through the int64 array ctl: simulate publishes the cycle, the parameters and
+# the address and shape of every array partition 1 touches, then bumps ctl[C_GO]; the worker
+# runs partition 1's inputs and routers and answers in ctl[C_DONE]. Everything one partition
+# sends the other is due at least two cycles later, so the two never wait on each other
+# inside a cycle; each FIFO has one writer and one reader.
+C_GO = 0
+C_DONE = 8            # its own cache line: written by the worker, read by simulate
+C_MOVED = 9
+C_THREADS = 16
+C_T = 17
+C_STATE = 18
+C_MODE = 19
+C_PAR = 20            # V, B, wait_tail, rd, vad, sad, st, L, cd, iters, ivsplit, ovsplit
+C_ARR = 32            # three words per array: address, shape[0], shape[1]
+N_CTL = C_ARR + 3 * 36
+
+
+@njit(cache=True, inline="always")
+def _put(ctl, i, a):
+    ctl[C_ARR + 3 * i] = np.int64(a.ctypes.data)
+    ctl[C_ARR + 3 * i + 1] = a.shape[0]
+    ctl[C_ARR + 3 * i + 2] = a.shape[1] if a.ndim == 2 else 1
+
+
+@njit(cache=True, inline="always")
+def _get1(ctl, i, proto):
+    return carray(array_at(ctl[C_ARR + 3 * i], proto), ctl[C_ARR + 3 * i + 1])
+
+
+@njit(cache=True, inline="always")
+def _get2(ctl, i, proto):
+    return carray(array_at(ctl[C_ARR + 3 * i], proto),
+                  (ctl[C_ARR + 3 * i + 1], ctl[C_ARR + 3 * i + 2]))
+
+
+@njit(cache=True, inline="always")
+def _wait_for(ctl, i, value):
+    """Spin until ctl[i] == value (giving the core away if the other thread is slow)."""
+    spins = 0
+    while load_acquire(ctl, i) != value:
+        spins += 1
+        if spins < 4096:
+            spin_pause()
+        else:
+            yield_cpu()
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def worker(ctl, p8, p16, p32, p64, pf):
+    """Partition 1 of a two-thread run (see C_GO); returns when ctl[C_GO] turns negative."""
+    last = np.int64(0)
+    scratch = _scratch(0)
+    qw = np.zeros(7, np.int64)
+    vb0 = -1
+    while True:
+        spins = 0
+        g = load_acquire(ctl, C_GO)
+        while g == last:
+            spins += 1
+            if spins < 4096:
+                spin_pause()
+            else:
+                yield_cpu()
+            g = load_acquire(ctl, C_GO)
+        if g < 0:
+            return 0
+        last = g
+        t = ctl[C_T]
+        sim_state = ctl[C_STATE]
+        mode = ctl[C_MODE]
+        V = ctl[C_PAR]
+        B = ctl[C_PAR + 1]
+        wait_tail = ctl[C_PAR + 2] != 0
+        rd = ctl[C_PAR + 3]
+        vad = ctl[C_PAR + 4]
+        sad = ctl[C_PAR + 5]
+        st = ctl[C_PAR + 6]
+        L = ctl[C_PAR + 7]
+        cd = ctl[C_PAR + 8]
+        iters = ctl[C_PAR + 9]
+        ivsplit = ctl[C_PAR + 10]
+        ovsplit = ctl[C_PAR + 11]
+        vb = 0
+        while (1 << vb) < V:
+            vb += 1
+        if vb != vb0:
+            scratch = _scratch(vb)
+            vb0 = vb
+        QT = _get2(ctl, 0, p64)
+        QE = _get2(ctl, 1, p64)
+        QS = _get2(ctl, 2, p64)
+        amaps = _get2(ctl, 3, p64)
+        asums = _get2(ctl, 4, p64)
+        visits = _get2(ctl, 5, p64)
+        accs = _get2(ctl, 6, pf)
+        vr = _get1(ctl, 7, p32)
+        rs = _get1(ctl, 8, p64)
+        vout = _get1(ctl, 9, p8)
+        ready = _get1(ctl, 10, p64)
+        owner = _get1(ctl, 11, p32)
+        oc_cred = _get1(ctl, 12, p16)
+        tailm = _get1(ctl, 13, p64)
+        busy = _get1(ctl, 14, p64)
+        va_gptr = _get1(ctl, 15, p16)
+        va_aptr = _get1(ctl, 16, p16)
+        link_flits = _get1(ctl, 17, p64)
+        pk_info = _get1(ctl, 18, p64)
+        pk_size = _get1(ctl, 19, p32)
+        pk_ct = _get1(ctl, 20, p64)
+        pk_rec = _get1(ctl, 21, p8)
+        pk_hat = _get1(ctl, 22, p64)
+        pk_it = _get1(ctl, 23, p64)
+        pk_src = _get1(ctl, 24, p32)
+        pk_dst = _get1(ctl, 25, p32)
+        pk_flow = _get1(ctl, 26, p64)
+        r_row = _get1(ctl, 27, p32)
+        r_col = _get1(ctl, 28, p32)
+        nb_iv = _get1(ctl, 29, p64)
+        nb_ov = _get1(ctl, 30, p64)
+        flow_done = _get1(ctl, 31, p64)
+        flow_head = _get1(ctl, 32, p64)
+        free1 = _get1(ctl, 33, p64)
+        nfree1 = _get1(ctl, 34, p64)
+        nap = _get1(ctl, 35, p64)
+        nap[1] += _phase_in(t, 1, 2, QT, QE, QS, accs[1], sim_state, mode, pk_ct, pk_rec, pk_hat,
+                            pk_it, pk_src, pk_dst, pk_size, pk_flow, pk_info, r_row, r_col,
+                            flow_done, flow_head, free1, nfree1, vr, rs, vout, ready, amaps[1],
+                            asums[1], oc_cred, owner, tailm, busy, V, B, wait_tail, rd, vad, sad)
+        idle, moved = _phase_routers(t, 1, QT, QE, QS, amaps[1], asums[1], visits[1], vr, rs,
+                                     vout, owner, oc_cred, tailm, busy, ready, va_gptr, va_aptr,
+                                     link_flits, pk_info, r_row, r_col, nb_iv, nb_ov, ivsplit,
+                                     ovsplit, qw, scratch, V, B, wait_tail, rd, vad, sad, st, L,
+                                     cd, iters)
+        nap[1] -= idle
+        ctl[C_MOVED] = 1 if moved else 0
+        store_release(ctl, C_DONE, g)
 
 
 # error_model="numpy": no divisor in the kernel can be zero, so integer // and % need no
@@ -923,11 +1093,12 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
              warmup_periods, sample_period, max_samples, lat_thres, warm_thres, stop_thres,
              fixed_warmup, fixed_sample, max_cycles,
              f_src, f_dst, f_flits, f_t0, f_color, f_order, f_pkt, src_ptr, src_flows,
-             stall_limit, stats, flow_done, flow_start, flow_head, link_flits, nparts):
+             stall_limit, stats, flow_done, flow_start, flow_head, link_flits, nparts, ctl):
     """Run one simulation. mode 0: synthetic traffic (BookSim latency protocol, or fixed
     warm-up/sample lengths if fixed_sample > 0); mode 1: flows (run until all delivered).
     nparts 2 splits the routers into two partitions (the first nsplit, the rest), each with its
-    own FIFOs, active set and sums, run in turn; the results are those of nparts 1."""
+    own FIFOs, active set and sums, run in turn, or partition 1 on a second thread (`worker`)
+    if ctl[C_THREADS] is 2; the results are those of nparts 1 either way."""
     N = rows * cols
     vb, bb, rwb, ring, chk, fast = _layout(V, B, wait_tail, rd, vad, sad)
     NIV = (N * P) << vb
@@ -963,8 +1134,23 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         if nsplit >= N:
             nparts = 1
             nsplit = N
+    threaded = nparts > 1 and ctl[C_THREADS] > 1
+    go = np.int64(0)
+    ctl[C_MODE] = mode
+    ctl[C_PAR] = V
+    ctl[C_PAR + 1] = B
+    ctl[C_PAR + 2] = 1 if wait_tail else 0
+    ctl[C_PAR + 3] = rd
+    ctl[C_PAR + 4] = vad
+    ctl[C_PAR + 5] = sad
+    ctl[C_PAR + 6] = st
+    ctl[C_PAR + 7] = L
+    ctl[C_PAR + 8] = cd
+    ctl[C_PAR + 9] = iters
     ivsplit = (nsplit * P) << vb
     ovsplit = (nsplit * Q) << vb
+    ctl[C_PAR + 10] = ivsplit
+    ctl[C_PAR + 11] = ovsplit
     d_inj = L + 1                  # source to its router's injection buffer (for the other
                                    # delays, from the switch-allocation cycle, see _visit_routers)
 
@@ -983,7 +1169,6 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     rs = np.zeros(N << 5, np.int64)
     vout = np.zeros(NIV, np.int8)         # output port of each routed input VC
     owner = np.full(NOV, -1, np.int32)    # input VC holding each output VC (for NOCRED)
-    sa_new = np.zeros(P, np.int64)
     oc_cred = np.full(NOV, B, np.int16)
     tailm = np.zeros(N * Q, np.int64)     # output VCs whose tail has gone (wait for credits)
     busy = np.zeros(N * Q, np.int64)      # allocated output VCs per (router, output)
@@ -1048,24 +1233,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     for _ in range(4):
         _rng_next(rng)
 
-    # per-cycle scratch for the switch allocator
-    req_vc = np.empty(P * P, np.int64)
-    reqm = np.zeros(P, np.int64)
-    col = np.zeros(P, np.int64)
-    gmask = np.zeros(P, np.int64)
-    match_o = np.zeros(P, np.int64)
-    PV = P << vb
-    va_lst = np.empty(P * PV, np.int64)
-    va_m = np.zeros(PV, np.int8)
-    va_col = np.zeros(PV, np.int64)
-    va_g = np.zeros(PV, np.int64)
-    gr_iv = np.zeros(PV, np.int64)
-    gr_w = np.zeros(PV, np.int64)
     va_gptr = np.zeros(NOV, np.int16)    # iSLIP grant pointer of each output VC
     va_aptr = np.zeros(NIV, np.int16)    # iSLIP accept pointer of each input VC
-    va_cnt = np.zeros(P, np.int64)
-    scratch = (req_vc, reqm, col, gmask, match_o, va_lst, va_m, va_col, va_g, gr_iv, gr_w,
-               va_cnt, sa_new)
+    scratch = _scratch(vb)
     qw = np.zeros(7, np.int64)
 
     # ---------------- initial sources ----------------
@@ -1217,9 +1387,74 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             saturated = True
             break
 
+        # a packet slot for every source that may start one this cycle (partition 1 reads the
+        # packet arrays while the sources run, so they are grown first)
+        if nfree[0] < N + 1:
+            ncap = cap * 2
+            while ncap - cap + nfree[0] < N + 1:
+                ncap *= 2
+            pk_dst = _grow(pk_dst, ncap)
+            pk_info = _grow(pk_info, ncap)
+            pk_hat = _grow(pk_hat, ncap)
+            pk_src = _grow(pk_src, ncap)
+            pk_size = _grow(pk_size, ncap)
+            pk_ct = _grow(pk_ct, ncap)
+            pk_it = _grow(pk_it, ncap)
+            pk_flow = _grow(pk_flow, ncap)
+            pk_rec = _grow(pk_rec, ncap)
+            free = _grow(free, ncap)
+            free1 = _grow(free1, ncap)
+            for q in range(ncap - cap):
+                free[nfree[0] + q] = ncap - 1 - q
+            nfree[0] += ncap - cap
+            cap = ncap
+        if threaded:
+            # room for a whole cycle's pushes, made before partition 1 starts; then go
+            QT, QE = _q_room_all(QT, QE, QS, P * N + N)
+            ctl[C_T] = t
+            ctl[C_STATE] = sim_state
+            _put(ctl, 0, QT)
+            _put(ctl, 1, QE)
+            _put(ctl, 2, QS)
+            _put(ctl, 3, amaps)
+            _put(ctl, 4, asums)
+            _put(ctl, 5, visits)
+            _put(ctl, 6, accs)
+            _put(ctl, 7, vr)
+            _put(ctl, 8, rs)
+            _put(ctl, 9, vout)
+            _put(ctl, 10, ready)
+            _put(ctl, 11, owner)
+            _put(ctl, 12, oc_cred)
+            _put(ctl, 13, tailm)
+            _put(ctl, 14, busy)
+            _put(ctl, 15, va_gptr)
+            _put(ctl, 16, va_aptr)
+            _put(ctl, 17, link_flits)
+            _put(ctl, 18, pk_info)
+            _put(ctl, 19, pk_size)
+            _put(ctl, 20, pk_ct)
+            _put(ctl, 21, pk_rec)
+            _put(ctl, 22, pk_hat)
+            _put(ctl, 23, pk_it)
+            _put(ctl, 24, pk_src)
+            _put(ctl, 25, pk_dst)
+            _put(ctl, 26, pk_flow)
+            _put(ctl, 27, r_row)
+            _put(ctl, 28, r_col)
+            _put(ctl, 29, nb_iv)
+            _put(ctl, 30, nb_ov)
+            _put(ctl, 31, flow_done)
+            _put(ctl, 32, flow_head)
+            _put(ctl, 33, free1)
+            _put(ctl, 34, nfree1)
+            _put(ctl, 35, nap)
+            go += 1
+            store_release(ctl, C_GO, go)
+        nrun = 1 if threaded else nparts
         # ======== 1-3. flits ejected at sinks, flits arriving at routers (from neighbours
         #          and from sources), credits; each partition pops its own FIFOs ========
-        for X in range(nparts):
+        for X in range(nrun):
             fr = free if X == 0 else free1
             nfr = nfree if X == 0 else nfree1
             nap[X] += _phase_in(t, X, nparts, QT, QE, QS, accs[X], sim_state, mode, pk_ct, pk_rec,
@@ -1232,20 +1467,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             k = _fifo(SQ, 0, Y)
             if _q_next(QT[k], QS[k]) <= t:
                 _credit(t, QT[k], QE[k], QS[k], oc_cred, owner, rs, tailm, busy, V, B)
-        if nparts > 1:
-            # fold partition 1's sums and freed slots into partition 0's (exact: integers)
-            for a in range(N_ACC):
-                if a == A_PLAT_MAX:
-                    acc[a] = max(acc[a], accs[1, a])
-                else:
-                    acc[a] += accs[1, a]
-                accs[1, a] = 0.0
-            for q in range(nfree1[0]):
-                free[nfree[0]] = free1[q]
-                nfree[0] += 1
-            nfree1[0] = 0
+        if nparts > 1 and not threaded:
+            _fold(acc, accs[1], free, nfree, free1, nfree1)
         na = 0
-        for X in range(nparts):
+        for X in range(nrun):
             na += nap[X]
 
         # ======== 4. sources ========
@@ -1271,27 +1496,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 insl[n] = True
                 slist[ns] = n
                 ns += 1
-        # room for this cycle's new packets and injected flits (see _q_room_all)
-        if nfree[0] < ns + 1:
-            ncap = cap * 2
-            while ncap - cap + nfree[0] < ns + 1:
-                ncap *= 2
-            pk_dst = _grow(pk_dst, ncap)
-            pk_info = _grow(pk_info, ncap)
-            pk_hat = _grow(pk_hat, ncap)
-            pk_src = _grow(pk_src, ncap)
-            pk_size = _grow(pk_size, ncap)
-            pk_ct = _grow(pk_ct, ncap)
-            pk_it = _grow(pk_it, ncap)
-            pk_flow = _grow(pk_flow, ncap)
-            pk_rec = _grow(pk_rec, ncap)
-            free = _grow(free, ncap)
-            free1 = _grow(free1, ncap)
-            for q in range(ncap - cap):
-                free[nfree[0] + q] = ncap - 1 - q
-            nfree[0] += ncap - cap
-            cap = ncap
-        QT, QE = _q_room_all(QT, QE, QS, ns)
+        # room for this cycle's injected flits (see _q_room_all)
+        if not threaded:
+            QT, QE = _q_room_all(QT, QE, QS, ns)
         k = 0
         while k < ns:
             n = slist[k]
@@ -1429,7 +1636,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 j = QS[kq, 1] & (QT.shape[1] - 1)
                 QT[kq, j] = t + d_inj
                 QE[kq, j] = ((((n * P + LOCAL) << vb) | w) << 32) | code
-                QS[kq, 1] += 1
+                store_release(QS[kq], 1, QS[kq, 1] + 1)
                 last_progress = t
                 if tail:
                     s_pk[n] = -1
@@ -1439,8 +1646,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
 
         # ======== 5. routers ========
         # each active router switches at most P flits and returns at most P credits
-        QT, QE = _q_room_all(QT, QE, QS, P * na)
-        for X in range(nparts):
+        if not threaded:
+            QT, QE = _q_room_all(QT, QE, QS, P * na)
+        for X in range(nrun):
             idle, moved = _phase_routers(t, X, QT, QE, QS, amaps[X], asums[X], visits[X], vr, rs,
                                          vout, owner, oc_cred, tailm, busy, ready, va_gptr,
                                          va_aptr, link_flits, pk_info, r_row, r_col, nb_iv, nb_ov,
@@ -1449,6 +1657,11 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             nap[X] -= idle
             if moved:
                 last_progress = t
+        if threaded:
+            _wait_for(ctl, C_DONE, go)
+            if ctl[C_MOVED] != 0:
+                last_progress = t
+            _fold(acc, accs[1], free, nfree, free1, nfree1)
         na = 0
         for X in range(nparts):
             na += nap[X]
@@ -1483,6 +1696,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             deadlock = True
             break
 
+    if ctl[C_THREADS] > 1:
+        store_release(ctl, C_GO, -1)        # the worker returns
     stats[S_CYCLES] = t
     stats[S_PLAT_SUM] = acc[A_PLAT_SUM]
     stats[S_PLAT_CNT] = acc[A_PLAT_CNT]
