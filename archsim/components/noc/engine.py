@@ -7,8 +7,8 @@ V VCs, B flits per VC buffer):
             word, [2] front packet, [3] its size, [4:] ring of flit codes. With wait-for-tail
             -credit a VC buffer only ever holds one packet, so the ring is left out and the
             record is 16 bytes (the whole 16x16 mesh's VCs then fit in L2)
-  output VC ov = (r * Q + o) << vb | w, Q = 6: credit counters for the VC buffers downstream
-            of output o; o = 5 is the source's view of its router's injection port.
+  output VC ov = (r * Q + o) << vb | w, Q = 5: credit counters for the VC buffers downstream
+            of output o (the sources' view of their injection ports is kept apart, s_*).
   (vb, bb: bits for V and B, so that no index is split by a runtime division.)
   flit code = packet_slot * 4 + 2 * is_head + is_tail (a VC holds whole packets in order).
 Events travel through FIFOs with a constant delay each, so every FIFO stays ordered by due
@@ -31,9 +31,8 @@ from archsim.components.noc._intrin import (array_at, load_acquire, prefetch, sp
                                             store_release, yield_cpu)
 
 P = 5
-Q = 6
+Q = 5
 LOCAL = 4
-SRC = 5
 
 # indices into the float64 stats vector the kernel fills
 S_CYCLES = 0
@@ -813,7 +812,7 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
                 if p == LOCAL:
                     j = sqw & qm
                     sq_t[j] = t + d_scred
-                    sq_e[j] = ((rQ + SRC) << vb) | v
+                    sq_e[j] = (r << vb) | v
                     sqw += 1
                 else:
                     ovu = nb_ov[r * 4 + p] | v
@@ -952,6 +951,7 @@ def _fold(acc, acc1, free, nfree, free1, nfree1):
 # runs partition 1's inputs and routers and answers in ctl[C_DONE]. Everything one partition
 # sends the other is due at least two cycles later, so the two never wait on each other
 # inside a cycle; each FIFO has one writer and one reader.
+SPLIT_PCT = 45
 C_GO = 0
 C_DONE = 8            # its own cache line: written by the worker, read by simulate
 C_MOVED = 9
@@ -959,6 +959,7 @@ C_THREADS = 16
 C_T = 17
 C_STATE = 18
 C_MODE = 19
+C_GEN = 10            # bumped when the arrays below are published again (after growing)
 C_PAR = 20            # V, B, wait_tail, rd, vad, sad, st, L, cd, iters, ivsplit, ovsplit
 C_ARR = 32            # three words per array: address, shape[0], shape[1]
 N_CTL = C_ARR + 3 * 36
@@ -1001,6 +1002,16 @@ def worker(ctl, p8, p16, p32, p64, pf):
     scratch = _scratch(0)
     qw = np.zeros(7, np.int64)
     vb0 = -1
+    gen = np.int64(-1)
+    z64 = np.zeros((1, 1), np.int64)
+    QT, QE, QS, amaps, asums, visits = z64, z64, z64, z64, z64, z64
+    accs = np.zeros((1, 1), np.float64)
+    vr, owner, pk_size, pk_src, pk_dst, r_row, r_col = (p32, p32, p32, p32, p32, p32, p32)
+    vout, pk_rec = p8, p8
+    oc_cred, va_gptr, va_aptr = p16, p16, p16
+    (rs, ready, tailm, busy, link_flits, pk_info, pk_ct, pk_hat, pk_it, pk_flow, nb_iv, nb_ov,
+     flow_done, flow_head, free1, nfree1, nap) = (p64, p64, p64, p64, p64, p64, p64, p64, p64,
+                                                 p64, p64, p64, p64, p64, p64, p64, p64)
     while True:
         spins = 0
         g = load_acquire(ctl, C_GO)
@@ -1035,42 +1046,44 @@ def worker(ctl, p8, p16, p32, p64, pf):
         if vb != vb0:
             scratch = _scratch(vb)
             vb0 = vb
-        QT = _get2(ctl, 0, p64)
-        QE = _get2(ctl, 1, p64)
-        QS = _get2(ctl, 2, p64)
-        amaps = _get2(ctl, 3, p64)
-        asums = _get2(ctl, 4, p64)
-        visits = _get2(ctl, 5, p64)
-        accs = _get2(ctl, 6, pf)
-        vr = _get1(ctl, 7, p32)
-        rs = _get1(ctl, 8, p64)
-        vout = _get1(ctl, 9, p8)
-        ready = _get1(ctl, 10, p64)
-        owner = _get1(ctl, 11, p32)
-        oc_cred = _get1(ctl, 12, p16)
-        tailm = _get1(ctl, 13, p64)
-        busy = _get1(ctl, 14, p64)
-        va_gptr = _get1(ctl, 15, p16)
-        va_aptr = _get1(ctl, 16, p16)
-        link_flits = _get1(ctl, 17, p64)
-        pk_info = _get1(ctl, 18, p64)
-        pk_size = _get1(ctl, 19, p32)
-        pk_ct = _get1(ctl, 20, p64)
-        pk_rec = _get1(ctl, 21, p8)
-        pk_hat = _get1(ctl, 22, p64)
-        pk_it = _get1(ctl, 23, p64)
-        pk_src = _get1(ctl, 24, p32)
-        pk_dst = _get1(ctl, 25, p32)
-        pk_flow = _get1(ctl, 26, p64)
-        r_row = _get1(ctl, 27, p32)
-        r_col = _get1(ctl, 28, p32)
-        nb_iv = _get1(ctl, 29, p64)
-        nb_ov = _get1(ctl, 30, p64)
-        flow_done = _get1(ctl, 31, p64)
-        flow_head = _get1(ctl, 32, p64)
-        free1 = _get1(ctl, 33, p64)
-        nfree1 = _get1(ctl, 34, p64)
-        nap = _get1(ctl, 35, p64)
+        if ctl[C_GEN] != gen:
+            gen = ctl[C_GEN]
+            QT = _get2(ctl, 0, p64)
+            QE = _get2(ctl, 1, p64)
+            QS = _get2(ctl, 2, p64)
+            amaps = _get2(ctl, 3, p64)
+            asums = _get2(ctl, 4, p64)
+            visits = _get2(ctl, 5, p64)
+            accs = _get2(ctl, 6, pf)
+            vr = _get1(ctl, 7, p32)
+            rs = _get1(ctl, 8, p64)
+            vout = _get1(ctl, 9, p8)
+            ready = _get1(ctl, 10, p64)
+            owner = _get1(ctl, 11, p32)
+            oc_cred = _get1(ctl, 12, p16)
+            tailm = _get1(ctl, 13, p64)
+            busy = _get1(ctl, 14, p64)
+            va_gptr = _get1(ctl, 15, p16)
+            va_aptr = _get1(ctl, 16, p16)
+            link_flits = _get1(ctl, 17, p64)
+            pk_info = _get1(ctl, 18, p64)
+            pk_size = _get1(ctl, 19, p32)
+            pk_ct = _get1(ctl, 20, p64)
+            pk_rec = _get1(ctl, 21, p8)
+            pk_hat = _get1(ctl, 22, p64)
+            pk_it = _get1(ctl, 23, p64)
+            pk_src = _get1(ctl, 24, p32)
+            pk_dst = _get1(ctl, 25, p32)
+            pk_flow = _get1(ctl, 26, p64)
+            r_row = _get1(ctl, 27, p32)
+            r_col = _get1(ctl, 28, p32)
+            nb_iv = _get1(ctl, 29, p64)
+            nb_ov = _get1(ctl, 30, p64)
+            flow_done = _get1(ctl, 31, p64)
+            flow_head = _get1(ctl, 32, p64)
+            free1 = _get1(ctl, 33, p64)
+            nfree1 = _get1(ctl, 34, p64)
+            nap = _get1(ctl, 35, p64)
         nap[1] += _phase_in(t, 1, 2, QT, QE, QS, accs[1], sim_state, mode, pk_ct, pk_rec, pk_hat,
                             pk_it, pk_src, pk_dst, pk_size, pk_flow, pk_info, r_row, r_col,
                             flow_done, flow_head, free1, nfree1, vr, rs, vout, ready, amaps[1],
@@ -1126,12 +1139,12 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 nb_iv[r * 4 + o] = (r2 * P + (o ^ 1)) << vb
                 nb_ov[r * 4 + o] = (r2 * Q + (o ^ 1)) << vb
 
-    # partition 0 owns routers [0, nsplit), partition 1 the rest (nsplit a multiple of 64, so
-    # that no word of the active-router bitmap is shared)
+    # partition 0 owns routers [0, nsplit), partition 1 the rest; partition 0 also runs all the
+    # sources, so it takes fewer routers (SPLIT_PCT of them)
     nsplit = N
     if nparts > 1:
-        nsplit = max(64, ((N >> 1) + 63) & ~63)
-        if nsplit >= N:
+        nsplit = (N * SPLIT_PCT) // 100
+        if N < 2 * 64:
             nparts = 1
             nsplit = N
     threaded = nparts > 1 and ctl[C_THREADS] > 1
@@ -1176,8 +1189,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     # memory is walked forwards; idle routers cost nothing
     NW = (N + 63) >> 6
     NS = (NW + 63) >> 6
-    amaps = np.zeros((nparts, NW), np.int64)
-    asums = np.zeros((nparts, NS), np.int64)
+    # one row per partition, each padded past a cache line so that the two threads never
+    # write the same line (the partitions' bitmaps are views of the rows' used part)
+    amaps = np.zeros((nparts, NW + 8), np.int64)
+    asums = np.zeros((nparts, NS + 8), np.int64)
     visits = np.empty((nparts, N), np.int64)
     nap = np.zeros(nparts, np.int64)     # active routers per partition
     na = 0
@@ -1213,6 +1228,13 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     # sources: current packet, flits sent of it, its VC; idle sources wait in a heap keyed by
     # the cycle their next packet appears
     s_pk = np.full(N, -1, np.int64)
+    # each source's view of its router's injection port: credits per VC, VCs in use, VCs whose
+    # tail has gone (apart from the routers' output VCs, so that the thread running the
+    # sources never writes a cache line of the other partition's routers)
+    s_cred = np.full(N << vb, B, np.int16)
+    s_busy = np.zeros(N, np.int64)
+    s_tailm = np.zeros(N, np.int64)
+    s_owner = np.full(N << vb, -1, np.int32)
     s_sent = np.zeros(N, np.int32)
     s_vc = np.zeros(N, np.int16)
     s_last = np.full(N, V - 1, np.int16)
@@ -1273,7 +1295,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     sim_state = WARMUP if mode == 0 else RUNNING
     # running sums (see A_*): BookSim's in-flight set is the flits created and not yet
     # ejected; recorded flits in flight are what the drain waits for
-    accs = np.zeros((nparts, N_ACC), np.float64)
+    accs = np.zeros((nparts, N_ACC + 8), np.float64)
     acc = accs[0]                         # partition 1's sums are folded in each cycle
     reset_time = np.int64(0)
     saturated = False
@@ -1413,42 +1435,45 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             QT, QE = _q_room_all(QT, QE, QS, P * N + N)
             ctl[C_T] = t
             ctl[C_STATE] = sim_state
-            _put(ctl, 0, QT)
-            _put(ctl, 1, QE)
-            _put(ctl, 2, QS)
-            _put(ctl, 3, amaps)
-            _put(ctl, 4, asums)
-            _put(ctl, 5, visits)
-            _put(ctl, 6, accs)
-            _put(ctl, 7, vr)
-            _put(ctl, 8, rs)
-            _put(ctl, 9, vout)
-            _put(ctl, 10, ready)
-            _put(ctl, 11, owner)
-            _put(ctl, 12, oc_cred)
-            _put(ctl, 13, tailm)
-            _put(ctl, 14, busy)
-            _put(ctl, 15, va_gptr)
-            _put(ctl, 16, va_aptr)
-            _put(ctl, 17, link_flits)
-            _put(ctl, 18, pk_info)
-            _put(ctl, 19, pk_size)
-            _put(ctl, 20, pk_ct)
-            _put(ctl, 21, pk_rec)
-            _put(ctl, 22, pk_hat)
-            _put(ctl, 23, pk_it)
-            _put(ctl, 24, pk_src)
-            _put(ctl, 25, pk_dst)
-            _put(ctl, 26, pk_flow)
-            _put(ctl, 27, r_row)
-            _put(ctl, 28, r_col)
-            _put(ctl, 29, nb_iv)
-            _put(ctl, 30, nb_ov)
-            _put(ctl, 31, flow_done)
-            _put(ctl, 32, flow_head)
-            _put(ctl, 33, free1)
-            _put(ctl, 34, nfree1)
-            _put(ctl, 35, nap)
+            if QT.ctypes.data != ctl[C_ARR] or pk_info.ctypes.data != ctl[C_ARR + 3 * 18] \
+                    or free1.ctypes.data != ctl[C_ARR + 3 * 33] or go == 0:
+                _put(ctl, 0, QT)
+                _put(ctl, 1, QE)
+                _put(ctl, 2, QS)
+                _put(ctl, 3, amaps)
+                _put(ctl, 4, asums)
+                _put(ctl, 5, visits)
+                _put(ctl, 6, accs)
+                _put(ctl, 7, vr)
+                _put(ctl, 8, rs)
+                _put(ctl, 9, vout)
+                _put(ctl, 10, ready)
+                _put(ctl, 11, owner)
+                _put(ctl, 12, oc_cred)
+                _put(ctl, 13, tailm)
+                _put(ctl, 14, busy)
+                _put(ctl, 15, va_gptr)
+                _put(ctl, 16, va_aptr)
+                _put(ctl, 17, link_flits)
+                _put(ctl, 18, pk_info)
+                _put(ctl, 19, pk_size)
+                _put(ctl, 20, pk_ct)
+                _put(ctl, 21, pk_rec)
+                _put(ctl, 22, pk_hat)
+                _put(ctl, 23, pk_it)
+                _put(ctl, 24, pk_src)
+                _put(ctl, 25, pk_dst)
+                _put(ctl, 26, pk_flow)
+                _put(ctl, 27, r_row)
+                _put(ctl, 28, r_col)
+                _put(ctl, 29, nb_iv)
+                _put(ctl, 30, nb_ov)
+                _put(ctl, 31, flow_done)
+                _put(ctl, 32, flow_head)
+                _put(ctl, 33, free1)
+                _put(ctl, 34, nfree1)
+                _put(ctl, 35, nap)
+                ctl[C_GEN] += 1
             go += 1
             store_release(ctl, C_GO, go)
         nrun = 1 if threaded else nparts
@@ -1466,7 +1491,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         for Y in range(nparts):
             k = _fifo(SQ, 0, Y)
             if _q_next(QT[k], QS[k]) <= t:
-                _credit(t, QT[k], QE[k], QS[k], oc_cred, owner, rs, tailm, busy, V, B)
+                _credit(t, QT[k], QE[k], QS[k], s_cred, s_owner, rs, s_tailm, s_busy, V, B)
         if nparts > 1 and not threaded:
             _fold(acc, accs[1], free, nfree, free1, nfree1)
         na = 0
@@ -1588,17 +1613,17 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                         h_key[i] = key; h_val[i] = n
                     continue
             pk = s_pk[n]
-            ovb = (n * Q + SRC) << vb
+            ovb = n << vb
             sent = s_sent[n]
             ok = False
             w = 0
             if sent == 0:
                 # pick an injection VC: free and with a credit
-                bm = busy[n * Q + SRC]
+                bm = s_busy[n]
                 colr = (pk_info[pk] >> 33) - 1
                 if colr >= 0:
                     w = colr % V
-                    if (bm >> w) & 1 == 0 and oc_cred[ovb + w] > 0:
+                    if (bm >> w) & 1 == 0 and s_cred[ovb + w] > 0:
                         ok = True
                 else:
                     w = s_last[n]
@@ -1606,12 +1631,12 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                         w += 1
                         if w == V:
                             w = 0
-                        if (bm >> w) & 1 == 0 and oc_cred[ovb + w] > 0:
+                        if (bm >> w) & 1 == 0 and s_cred[ovb + w] > 0:
                             ok = True
                             break
                 if ok:
-                    busy[n * Q + SRC] = bm | (np.int64(1) << w)
-                    tailm[n * Q + SRC] &= ~(np.int64(1) << w)
+                    s_busy[n] = bm | (np.int64(1) << w)
+                    s_tailm[n] &= ~(np.int64(1) << w)
                     s_vc[n] = w
                     s_last[n] = w
                     pk_it[pk] = t
@@ -1621,17 +1646,17 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                             flow_start[f] = t
             else:
                 w = s_vc[n]
-                ok = oc_cred[ovb + w] > 0
+                ok = s_cred[ovb + w] > 0
             if ok:
                 size = pk_size[pk]
                 tail = 1 if sent == size - 1 else 0
                 code = pk * 4 + (2 if sent == 0 else 0) + tail
-                oc_cred[ovb + w] -= 1
+                s_cred[ovb + w] -= 1
                 if tail:
                     if wait_tail:
-                        tailm[n * Q + SRC] |= np.int64(1) << w
+                        s_tailm[n] |= np.int64(1) << w
                     else:
-                        busy[n * Q + SRC] &= ~(np.int64(1) << w)
+                        s_busy[n] &= ~(np.int64(1) << w)
                 kq = _fifo(IQ, 0 if n < nsplit else 1, 0)
                 j = QS[kq, 1] & (QT.shape[1] - 1)
                 QT[kq, j] = t + d_inj
