@@ -1,6 +1,7 @@
 """NoC engine vs BookSim2 (figures from ../shared/peers/README.md, same configuration).
 
-    python benchmarks/bench_noc.py [--quick] [--seeds N] [--repeat R] [--mesh K] [--json out.json]
+    python benchmarks/bench_noc.py [--quick] [--seeds N] [--repeat R] [--mesh K] [--threads T]
+                                   [--json out.json]
 
 BookSim2 config: mesh 8x8 / 16x16, DOR, 16 VCs x 8 flits, wait for tail credit, iSLIP 2 iters,
 credit delay 2, routing 0, VC alloc 1, switch alloc 1, traversal 1; latency mode, 3 warm-up
@@ -8,7 +9,8 @@ periods, 1,000-cycle sample periods; uniform random traffic; rate in flits/node/
 Wall times on a shared machine are noisy, so each seed runs --repeat times (same results, the
 runs are deterministic) and its fastest wall time counts; the JIT compile is reported apart and
 is in no row. Mfh/s: million flit-hops (router-to-router and ejection link traversals) per
-wall-second; BookSim2's is rate * nodes * cycles * hops / wall from its own run.
+wall-second; BookSim2's is rate * nodes * cycles * hops / wall from its own run (one thread;
+--threads 2 runs half the routers on this machine's second core, with the same results).
 """
 
 from __future__ import annotations
@@ -56,13 +58,15 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="runs per seed, fastest counts (default 3)")
     ap.add_argument("--quick", action="store_true", help="one seed, 8x8 only")
     ap.add_argument("--mesh", type=int, action="append", help="only this mesh size (repeatable)")
+    ap.add_argument("--threads", type=int, default=1, choices=(1, 2),
+                    help="engine threads (default 1; 2 needs both cores free)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args(argv)
     seeds = 1 if args.quick else args.seeds
     meshes = args.mesh or ([8] if args.quick else [8, 16])
     router = RouterConfig()
     t0 = time.perf_counter()
-    simulate_traffic((2, 2), "uniform", 0.1, 1, router, cycles=40)
+    simulate_traffic((2, 2), "uniform", 0.1, 1, router, cycles=40, threads=args.threads)
     print(f"JIT compile / cache load: {time.perf_counter() - t0:.2f} s (not in any row)", flush=True)
     rows = []
     hdr = ("mesh", "pf", "rate", "lat", "bs_lat", "lat_err%", "acc", "bs_acc", "acc_err%",
@@ -73,7 +77,8 @@ def main(argv=None):
             continue
         res = []
         for s in range(seeds):
-            runs = [simulate_traffic((k, k), "uniform", rate, pf, router, seed=s + 1)
+            runs = [simulate_traffic((k, k), "uniform", rate, pf, router, seed=s + 1,
+                                     threads=args.threads)
                     for _ in range(max(1, args.repeat))]
             res.append(min(runs, key=lambda r: r.wall_s))
         sat = any(r.saturated for r in res)
@@ -92,7 +97,8 @@ def main(argv=None):
                    booksim_accepted=bs_acc, accepted_err_pct=acc_err, avg_hops=hops,
                    cycles=cyc, wall_s=wall, flit_hops_per_wall_s=fh,
                    booksim_flit_hops_per_wall_s=bs_fh,
-                   speedup=(fh / bs_fh) if bs_fh else None, saturated=sat, seeds=seeds)
+                   speedup=(fh / bs_fh) if bs_fh else None, saturated=sat, seeds=seeds,
+                   threads=args.threads)
         rows.append(row)
         vals = (f"{k}x{k}", pf, rate, "sat" if sat else f"{lat:.2f}", bs_lat or "sat",
                 f"{lat_err:+.1f}", f"{acc:.4f}", bs_acc, f"{acc_err:+.1f}", f"{hops:.2f}",

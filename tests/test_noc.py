@@ -175,7 +175,45 @@ def test_one_row_alone():
     assert (st.flow_done_cycle == zero_load_latency((1, 64), 0, 1, 8)).all()
 
 
+def _same(a, b):
+    skip = {"wall_s": 0, "flit_hops_per_wall_s": 0, "compile_s": 0}
+    assert a.to_dict() | skip == b.to_dict() | skip
+    np.testing.assert_array_equal(a.link_flits, b.link_flits)
+
+
+@pytest.mark.parametrize("pf, rate, router", [
+    (1, 0.2, RouterConfig()),
+    (4, 0.35, RouterConfig()),                                   # saturated
+    (3, 0.2, RouterConfig(vcs=2, vc_buf=3, wait_for_tail_credit=False)),
+    (2, 0.2, RouterConfig(routing_delay=1, vc_alloc_delay=2, sw_alloc_delay=2)),
+])
+def test_two_threads_give_the_same_results(pf, rate, router):
+    """Half the routers on a second thread: every figure and every link count as with one
+    (a 16x12 mesh splits its 192 routers 86 / 106, so flits and credits cross between the
+    threads on many links)."""
+    one = simulate_traffic((16, 12), "uniform", rate, pf, router, seed=4, cycles=1500)
+    two = simulate_traffic((16, 12), "uniform", rate, pf, router, seed=4, cycles=1500,
+                           threads=2)
+    _same(one, two)
+    assert two.flits > 0
+
+
+def test_two_threads_flows():
+    rng = np.random.default_rng(5)
+    n, nf = 16 * 16, 400
+    args = (rng.integers(0, n, nf), rng.integers(0, n, nf), rng.integers(0, 30, nf))
+    kw = dict(inject_cycle=rng.integers(0, 300, nf), order=rng.integers(0, 2, nf),
+              packet_flits=5)
+    one = simulate_flows((16, 16), *args, **kw)
+    two = simulate_flows((16, 16), *args, threads=2, **kw)
+    _same(one, two)
+    np.testing.assert_array_equal(one.flow_done_cycle, two.flow_done_cycle)
+    np.testing.assert_array_equal(one.flow_start_cycle, two.flow_start_cycle)
+
+
 def test_bad_input():
+    with pytest.raises(ConfigError):
+        simulate_traffic((4, 4), "uniform", 0.1, threads=3)
     with pytest.raises(ConfigError):
         simulate_traffic("4x", "uniform", 0.1)
     with pytest.raises(ConfigError):

@@ -35,6 +35,8 @@ def register(sub) -> None:
     p.add_argument("--cycles", type=int, help="one fixed run of N cycles (a quarter warm-up) "
                                               "instead of BookSim's sample-period protocol")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, choices=(1, 2),
+                   help="2: half the routers on a second thread, same results (default 1)")
     p.add_argument("--hotspot-nodes", help="comma-separated node ids (hotspot traffic)")
     p.add_argument("--hotspot-fraction", type=float, default=0.5)
     # router options default to RouterConfig's (read there, when the run builds the router)
@@ -100,7 +102,7 @@ def simulate_cli(args) -> dict:
         tr = read_trace(args.trace)
         st = simulate_flows(args.mesh, tr["src"], tr["dst"], tr["flits"], tr["inject_cycle"],
                             tr["color"], tr["order"], router, packet_flits=tr["packet_flits"],
-                            max_cycles=args.cycles)
+                            max_cycles=args.cycles, threads=args.threads)
         out = st.to_dict()
         out["flows"] = int(len(tr["src"]))
         out["flows_delivered"] = int((st.flow_done_cycle >= 0).sum())
@@ -114,7 +116,7 @@ def simulate_cli(args) -> dict:
                               "hotspot_nodes") from None
     st = simulate_traffic(args.mesh, args.traffic, args.rate, args.packet_flits, router,
                           args.seed, cycles=args.cycles, hotspot_nodes=hot,
-                          hotspot_fraction=args.hotspot_fraction)
+                          hotspot_fraction=args.hotspot_fraction, threads=args.threads)
     return st.to_dict()
 
 

@@ -1,7 +1,10 @@
-"""A software prefetch for Numba kernels (a no-op where LLVM's intrinsic is unavailable).
+"""LLVM intrinsics the NoC kernels need and Numba does not offer.
 
-The NoC kernel knows, when it switches a flit, which VC buffer the flit will land in a few
-simulated cycles later; touching that record early hides the cache miss of the arrival.
+`prefetch`: the kernel knows, when it switches a flit, which VC buffer the flit will land in
+a few simulated cycles later; touching that record early hides the cache miss of the arrival.
+The rest serve the two-thread run (engine.worker): acquire/release accesses for the spin
+barrier and the FIFO tails the threads share, the PAUSE hint, sched_yield, and a typed
+pointer from an address so that the second thread can view the first one's arrays.
 """
 
 from __future__ import annotations

@@ -136,14 +136,15 @@ def _fifo(kind, dest, src):
 
 
 @njit(cache=True)
-def _q_room_all(QT, QE, QS, need):
+def _q_room_all(QT, QE, QS, need, rows):
     """Make room for `need` more events in every FIFO (rows of due times QT and events QE;
     QS[k] = [head, tail], positions that only grow, taken modulo the shared capacity),
     keeping the oldest first. Growing only between phases (never inside the router loop)
-    keeps the hot loop free of array rebinding, which Numba makes expensive."""
+    keeps the hot loop free of array rebinding, which Numba makes expensive. Only the rows
+    in use (rows) are looked at; all are copied."""
     cap = QT.shape[1]
     most = 0
-    for k in range(QT.shape[0]):
+    for k in rows:
         n = QS[k, 1] - QS[k, 0]
         if n > most:
             most = n
@@ -1224,6 +1225,15 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     QT = np.empty((NQ, qcap), np.int64)
     QE = np.empty((NQ, qcap), np.int64)
     QS = np.zeros((NQ, 2), np.int64)
+    # the rows in use: with one partition, only those from partition 0 to partition 0
+    nrow = 0
+    qrows = np.empty(NQ, np.int64)
+    for kind in range(6):
+        for dst in range(nparts):
+            for src in range(nparts):
+                qrows[nrow] = _fifo(kind, dst, src)
+                nrow += 1
+    qrows = qrows[:nrow]
 
     # sources: current packet, flits sent of it, its VC; idle sources wait in a heap keyed by
     # the cycle their next packet appears
@@ -1394,7 +1404,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 sim_state = EMPTYING
         if mode == 0 and sim_state == EMPTYING:
             left = 0
-            for k in range(NQ):
+            for k in qrows:
                 left += QS[k, 1] - QS[k, 0]
             if acc[A_INFL_FLITS] == 0 and left == 0:
                 break
@@ -1432,7 +1442,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             cap = ncap
         if threaded:
             # room for a whole cycle's pushes, made before partition 1 starts; then go
-            QT, QE = _q_room_all(QT, QE, QS, P * N + N)
+            QT, QE = _q_room_all(QT, QE, QS, P * N + N, qrows)
             ctl[C_T] = t
             ctl[C_STATE] = sim_state
             if QT.ctypes.data != ctl[C_ARR] or pk_info.ctypes.data != ctl[C_ARR + 3 * 18] \
@@ -1523,7 +1533,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 ns += 1
         # room for this cycle's injected flits (see _q_room_all)
         if not threaded:
-            QT, QE = _q_room_all(QT, QE, QS, ns)
+            QT, QE = _q_room_all(QT, QE, QS, ns, qrows)
         k = 0
         while k < ns:
             n = slist[k]
@@ -1672,7 +1682,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         # ======== 5. routers ========
         # each active router switches at most P flits and returns at most P credits
         if not threaded:
-            QT, QE = _q_room_all(QT, QE, QS, P * na)
+            QT, QE = _q_room_all(QT, QE, QS, P * na, qrows)
         for X in range(nrun):
             idle, moved = _phase_routers(t, X, QT, QE, QS, amaps[X], asums[X], visits[X], vr, rs,
                                          vout, owner, oc_cred, tailm, busy, ready, va_gptr,
@@ -1691,7 +1701,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         for X in range(nparts):
             na += nap[X]
         ev = 0
-        for k in range(NQ):
+        for k in qrows:
             ev += QS[k, 1] - QS[k, 0]
         if ev > events_max:
             events_max = ev
@@ -1700,7 +1710,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             t += 1
         else:
             nt = np.int64(1) << 62
-            for k in range(NQ):
+            for k in qrows:
                 qn = _q_next(QT[k], QS[k])
                 if qn < nt:
                     nt = qn
