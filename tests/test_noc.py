@@ -198,6 +198,17 @@ def test_two_threads_give_the_same_results(pf, rate, router):
     assert two.flits > 0
 
 
+def test_partitions_in_turn_give_the_same_results():
+    """The split itself, on one thread (what the two-thread run is checked against)."""
+    from archsim.components.noc import api
+    kw = dict(rate_pkt=0.3 / 4, pkt_size=4, seed=3, fixed_warmup=300, fixed_sample=900)
+    one = api._call(16, 16, RouterConfig(), 0, **kw)
+    two = api._call(16, 16, RouterConfig(), 0, partitions=2, **kw)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    assert one[0][0] > 0
+
+
 def test_two_threads_flows():
     rng = np.random.default_rng(5)
     n, nf = 16 * 16, 400

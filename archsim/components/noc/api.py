@@ -49,7 +49,7 @@ def _call(rows, cols, router: RouterConfig, mode, *, rate_pkt=0.0, pkt_size=1, p
           pat_dest=None, hot_nodes=None, hot_frac=0.0, seed=1, warmup_periods=3,
           sample_period=1000, max_samples=10, lat_thres=500.0, warm_thres=0.05,
           stop_thres=0.05, fixed_warmup=0, fixed_sample=0, max_cycles=0, flows=None,
-          stall_limit=0, n_flows=0, threads=1):
+          stall_limit=0, n_flows=0, threads=1, partitions=None):
     n = rows * cols
     stats = np.zeros(engine.N_STATS, np.float64)
     flow_done = np.full(n_flows, -1, np.int64)
@@ -62,9 +62,10 @@ def _call(rows, cols, router: RouterConfig, mode, *, rate_pkt=0.0, pkt_size=1, p
         hot_nodes = np.zeros(1, np.int32)
     fl = flows if flows is not None else _empty_flows()
     kernel = unsigned_index.load(engine, funcs=None)
-    # two threads each run half the routers (the results are the same as with one); the
-    # second runs `engine.worker` and meets the kernel at a spin barrier every cycle
-    nparts = 2 if threads > 1 else 1
+    # two threads each run part of the routers (the results are the same as with one); the
+    # second runs `engine.worker` and meets the kernel at a spin barrier every cycle.
+    # partitions=2 with one thread runs both partitions in turn: the reference for the split
+    nparts = partitions or (2 if threads > 1 else 1)
     ctl = np.zeros(engine.N_CTL, np.int64)
     ctl[engine.C_THREADS] = threads
     helper = None
