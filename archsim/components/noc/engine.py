@@ -985,15 +985,19 @@ def _get2(ctl, i, proto):
 
 
 @njit(cache=True, inline="always")
-def _wait_for(ctl, i, value):
-    """Spin until ctl[i] == value (giving the core away if the other thread is slow)."""
+def _spin(ctl, i, value, equal):
+    """Spin until ctl[i] == value (equal) or != value (not equal), giving the core away if
+    the other thread is slow; returns ctl[i]."""
     spins = 0
-    while load_acquire(ctl, i) != value:
+    v = load_acquire(ctl, i)
+    while (v == value) != equal:
         spins += 1
         if spins < 4096:
             spin_pause()
         else:
             yield_cpu()
+        v = load_acquire(ctl, i)
+    return v
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -1014,15 +1018,7 @@ def worker(ctl, p8, p16, p32, p64, pf):
      flow_done, flow_head, free1, nfree1, nap) = (p64, p64, p64, p64, p64, p64, p64, p64, p64,
                                                  p64, p64, p64, p64, p64, p64, p64, p64)
     while True:
-        spins = 0
-        g = load_acquire(ctl, C_GO)
-        while g == last:
-            spins += 1
-            if spins < 4096:
-                spin_pause()
-            else:
-                yield_cpu()
-            g = load_acquire(ctl, C_GO)
+        g = _spin(ctl, C_GO, last, False)
         if g < 0:
             return 0
         last = g
@@ -1693,7 +1689,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             if moved:
                 last_progress = t
         if threaded:
-            _wait_for(ctl, C_DONE, go)
+            _spin(ctl, C_DONE, go, True)
             if ctl[C_MOVED] != 0:
                 last_progress = t
             _fold(acc, accs[1], free, nfree, free1, nfree1)
