@@ -71,33 +71,28 @@ def _call(rows, cols, router: RouterConfig, mode, *, rate_pkt=0.0, pkt_size=1, p
     helper = None
     if threads > 1:
         protos = [np.zeros(1, d) for d in (np.int8, np.int16, np.int32, np.int64, np.float64)]
-        helper = threading.Thread(target=unsigned_index.load(engine, funcs=None, name="worker"),
-                                  args=(ctl, *protos), daemon=True)
+        worker = unsigned_index.load(engine, funcs=None, name="worker")
+        # compiled here first (it returns at once on a stopped ctl): a worker that failed to
+        # start would leave the kernel waiting for it at the first barrier
+        stopped = np.zeros(engine.N_CTL, np.int64)
+        stopped[engine.C_GO] = -1
+        worker(stopped, *protos)
+        helper = threading.Thread(target=worker, args=(ctl, *protos), daemon=True)
         helper.start()
     try:
-        _run(kernel, rows, cols, router, mode, rate_pkt, pkt_size, pattern, pat_dest, hot_nodes,
-             hot_frac, seed, warmup_periods, sample_period, max_samples, lat_thres, warm_thres,
-             stop_thres, fixed_warmup, fixed_sample, max_cycles, fl, stall_limit, stats,
-             flow_done, flow_start, flow_head, link, nparts, ctl)
+        kernel(rows, cols, router.vcs, router.vc_buf, router.routing_delay,
+               router.vc_alloc_delay, router.sw_alloc_delay, router.st_delay,
+               router.link_latency, router.credit_delay, bool(router.wait_for_tail_credit),
+               router.alloc_iters, mode, float(rate_pkt), int(pkt_size), int(pattern),
+               pat_dest, hot_nodes, float(hot_frac), int(seed), int(warmup_periods),
+               int(sample_period), int(max_samples), float(lat_thres), float(warm_thres),
+               float(stop_thres), int(fixed_warmup), int(fixed_sample), int(max_cycles),
+               *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link, nparts, ctl)
     finally:
         if helper is not None:
-            ctl[engine.C_GO] = -1
+            ctl[engine.C_GO] = -1        # the kernel does this too, unless it raised
             helper.join()
     return stats, flow_done, flow_start, flow_head, link
-
-
-def _run(kernel, rows, cols, router, mode, rate_pkt, pkt_size, pattern, pat_dest, hot_nodes,
-         hot_frac, seed, warmup_periods, sample_period, max_samples, lat_thres, warm_thres,
-         stop_thres, fixed_warmup, fixed_sample, max_cycles, fl, stall_limit, stats, flow_done,
-         flow_start, flow_head, link, nparts, ctl):
-    kernel(rows, cols, router.vcs, router.vc_buf, router.routing_delay,
-           router.vc_alloc_delay, router.sw_alloc_delay, router.st_delay,
-           router.link_latency, router.credit_delay, bool(router.wait_for_tail_credit),
-           router.alloc_iters, mode, float(rate_pkt), int(pkt_size), int(pattern),
-           pat_dest, hot_nodes, float(hot_frac), int(seed), int(warmup_periods),
-           int(sample_period), int(max_samples), float(lat_thres), float(warm_thres),
-           float(stop_thres), int(fixed_warmup), int(fixed_sample), int(max_cycles),
-           *fl, int(stall_limit), stats, flow_done, flow_start, flow_head, link, nparts, ctl)
 
 
 def _compile(threads: int = 1) -> float:

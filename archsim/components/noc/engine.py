@@ -947,20 +947,21 @@ def _fold(acc, acc1, free, nfree, free1, nfree1):
 
 
 # ---- two threads: partition 1 runs on a second thread (`worker`), which meets `simulate`
-# twice a cycle through the int64 array ctl: simulate publishes the cycle, the parameters and
-# the address and shape of every array partition 1 touches, then bumps ctl[C_GO]; the worker
-# runs partition 1's inputs and routers and answers in ctl[C_DONE]. Everything one partition
+# once a cycle through the int64 array ctl: simulate publishes the cycle (and, when they move,
+# the parameters and the address and shape of every array partition 1 touches), then bumps
+# ctl[C_GO]; the worker runs partition 1's inputs and routers and answers in ctl[C_DONE]. Everything one partition
 # sends the other is due at least two cycles later, so the two never wait on each other
 # inside a cycle; each FIFO has one writer and one reader.
 SPLIT_PCT = 45
+MIN_SPLIT = 128       # fewer routers do too little a cycle to pay for the barrier
 C_GO = 0
+C_GEN = 1             # bumped when the arrays below are published again (after growing)
 C_DONE = 8            # its own cache line: written by the worker, read by simulate
 C_MOVED = 9
 C_THREADS = 16
 C_T = 17
 C_STATE = 18
 C_MODE = 19
-C_GEN = 10            # bumped when the arrays below are published again (after growing)
 C_PAR = 20            # V, B, wait_tail, rd, vad, sad, st, L, cd, iters, ivsplit, ovsplit
 C_ARR = 32            # three words per array: address, shape[0], shape[1]
 N_CTL = C_ARR + 3 * 36
@@ -1017,6 +1018,8 @@ def worker(ctl, p8, p16, p32, p64, pf):
     (rs, ready, tailm, busy, link_flits, pk_info, pk_ct, pk_hat, pk_it, pk_flow, nb_iv, nb_ov,
      flow_done, flow_head, free1, nfree1, nap) = (p64, p64, p64, p64, p64, p64, p64, p64, p64,
                                                  p64, p64, p64, p64, p64, p64, p64, p64)
+    mode = V = B = rd = vad = sad = st = L = cd = iters = ivsplit = ovsplit = np.int64(0)
+    wait_tail = False
     while True:
         g = _spin(ctl, C_GO, last, False)
         if g < 0:
@@ -1024,27 +1027,25 @@ def worker(ctl, p8, p16, p32, p64, pf):
         last = g
         t = ctl[C_T]
         sim_state = ctl[C_STATE]
-        mode = ctl[C_MODE]
-        V = ctl[C_PAR]
-        B = ctl[C_PAR + 1]
-        wait_tail = ctl[C_PAR + 2] != 0
-        rd = ctl[C_PAR + 3]
-        vad = ctl[C_PAR + 4]
-        sad = ctl[C_PAR + 5]
-        st = ctl[C_PAR + 6]
-        L = ctl[C_PAR + 7]
-        cd = ctl[C_PAR + 8]
-        iters = ctl[C_PAR + 9]
-        ivsplit = ctl[C_PAR + 10]
-        ovsplit = ctl[C_PAR + 11]
-        vb = 0
-        while (1 << vb) < V:
-            vb += 1
-        if vb != vb0:
-            scratch = _scratch(vb)
-            vb0 = vb
         if ctl[C_GEN] != gen:
             gen = ctl[C_GEN]
+            mode = ctl[C_MODE]
+            V = ctl[C_PAR]
+            B = ctl[C_PAR + 1]
+            wait_tail = ctl[C_PAR + 2] != 0
+            rd = ctl[C_PAR + 3]
+            vad = ctl[C_PAR + 4]
+            sad = ctl[C_PAR + 5]
+            st = ctl[C_PAR + 6]
+            L = ctl[C_PAR + 7]
+            cd = ctl[C_PAR + 8]
+            iters = ctl[C_PAR + 9]
+            ivsplit = ctl[C_PAR + 10]
+            ovsplit = ctl[C_PAR + 11]
+            vb, _, _, _, _, _ = _layout(V, B, wait_tail, rd, vad, sad)
+            if vb != vb0:
+                scratch = _scratch(vb)
+                vb0 = vb
             QT = _get2(ctl, 0, p64)
             QE = _get2(ctl, 1, p64)
             QS = _get2(ctl, 2, p64)
@@ -1141,7 +1142,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     nsplit = N
     if nparts > 1:
         nsplit = (N * SPLIT_PCT) // 100
-        if N < 2 * 64:
+        if N < MIN_SPLIT:
             nparts = 1
             nsplit = N
     threaded = nparts > 1 and ctl[C_THREADS] > 1
