@@ -85,3 +85,28 @@ def test_row_hit_rate_is_the_papers(k, n):
     c = pim_gemv(PimSpec(), k, n)["commands"]
     hit = 1 - c["ACTAB"] / c["MACAB"]
     assert 0.98 <= hit <= 63 / 64
+
+
+def test_a_machine_precision_applies_when_the_scenario_names_none():
+    """`mapping.precision` (t4: fp32, PyTorch's default dtype) decides the run's precision unless
+    the scenario names one; PIM-GPT runs BF16 (its MACs)."""
+    from archsim.api import run_case
+    from archsim.sweep.cases import resolve_case
+    scen = {"batch": 1, "input_len": 8, "output_len": 2}
+    fp32 = run_case("t4", "gpt2-small", scen)
+    fp16 = run_case("t4", "gpt2-small", dict(scen, precision="fp16"))
+    assert fp32["scenario"]["precision"] == "fp32" and fp16["scenario"]["precision"] == "fp16"
+    assert fp32["capacity"]["weights_bytes"] == 2 * fp16["capacity"]["weights_bytes"]
+    assert run_case("pim-gpt", "gpt2-small", scen)["scenario"]["precision"] == "bf16"
+    # with no mapping precision the model's default stands
+    assert run_case("t4", "gpt2-small", scen, sets=("mapping.precision=null",))["scenario"]["precision"] == "fp16"
+    case = {"arch": "t4", "model": "gpt2-small", "scenario": scen, "sets": {}, "fidelity": "cycle"}
+    assert resolve_case(case)["scenario"]["precision"] == "fp32"
+
+
+def test_a_bad_mapping_precision_names_the_key():
+    from archsim.errors import ConfigError
+    from archsim.system.arch import load_arch
+    with pytest.raises(ConfigError) as exc:
+        load_arch("t4", ("mapping.precision=fp7",))
+    assert "mapping.precision" in str(exc.value) and "t4.yaml" in str(exc.value)

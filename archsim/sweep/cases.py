@@ -90,7 +90,8 @@ class Resolver:
         spec = self._model[mkey]
         scenario = make_scenario(case["scenario"])
         scen = {"batch": scenario.batch, "input_len": scenario.input_len, "output_len": scenario.output_len,
-                "precision": scenario.precision or spec["default_precision"]}
+                "precision": (scenario.precision or self._arch[akey]["mapping"].get("precision")
+                              or spec["default_precision"])}
         return {"arch": self._arch[akey], "model": spec, "scenario": scen, "fidelity": case["fidelity"],
                 "seed": case.get("seed", 0)}
 

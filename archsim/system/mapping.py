@@ -21,7 +21,7 @@ import numpy as np
 
 from archsim.components.base import Job, lookup
 from archsim.config.schema import Field, validate
-from archsim.errors import CapacityError
+from archsim.errors import CapacityError, ConfigError
 
 PREV_OP = -1
 
@@ -31,6 +31,8 @@ COMMON_SCHEMA = {
                     "(default: every component that has memory)", item=Field("str"), nullable=True),
     "offload": Field("str", None, "component that holds what does not fit (weights stream from it)",
                      nullable=True),
+    "precision": Field("str", None, "precision the machine's software runs a model at when the "
+                       "scenario names none (null: the model's default_precision)", nullable=True),
 }
 
 
@@ -110,7 +112,14 @@ class Mapping:
         if cls.device_param is not None and "device" in block:
             block = dict(block)
             block.setdefault(cls.device_param, block.pop("device"))
-        return validate(block, {**COMMON_SCHEMA, **cls.schema}, file, "mapping")
+        params = validate(block, {**COMMON_SCHEMA, **cls.schema}, file, "mapping")
+        if params.get("precision") is not None:
+            from archsim.workload.precision import parse_precision
+            try:
+                parse_precision(params["precision"])
+            except ConfigError as exc:
+                raise ConfigError(exc.reason, file, "mapping.precision") from None
+        return params
 
     # --- what a strategy implements ----------------------------------------------------
     def stages(self, op: dict) -> list[Stage]:

@@ -151,7 +151,7 @@ def run(arch, model, scenario: Scenario, fidelity: str = "cycle", trace=None, se
 
     system = System(arch, fidelity)
     if trace is None:
-        precision = scenario.precision or model.default_precision
+        precision = scenario.precision or system.arch.mapping.get("precision") or model.default_precision
         prec = parse_precision(precision)
         context = scenario.input_len + scenario.output_len
         cap = system.mapping.capacity(model.weight_bytes(prec), model.kv_bytes_per_token(prec),
