@@ -968,6 +968,24 @@ N_CTL = C_ARR + 3 * 36
 
 
 @njit(cache=True, inline="always")
+def _raw(a):
+    """`a` without its reference count: a view to pass to the per-cycle kernels, which would
+    otherwise take and drop a reference (an atomic instruction) on each of their dozens of
+    array arguments every call. Made at the call, so a reallocated array is never missed;
+    `a` itself keeps the memory alive, so a view must not outlive the call it is made for
+    (Numba frees an array after the last use of its variable)."""
+    return carray(array_at(np.int64(a.ctypes.data), a), a.shape)
+
+
+@njit(cache=True, inline="always")
+def _raw_all(scratch):
+    """_raw of each array of an allocator scratch set (see _scratch)."""
+    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12) = scratch
+    return (_raw(s0), _raw(s1), _raw(s2), _raw(s3), _raw(s4), _raw(s5), _raw(s6), _raw(s7),
+            _raw(s8), _raw(s9), _raw(s10), _raw(s11), _raw(s12))
+
+
+@njit(cache=True, inline="always")
 def _put(ctl, i, a):
     ctl[C_ARR + 3 * i] = np.int64(a.ctypes.data)
     ctl[C_ARR + 3 * i + 1] = a.shape[0]
@@ -1089,7 +1107,7 @@ def worker(ctl, p8, p16, p32, p64, pf):
         idle, moved = _phase_routers(t, 1, QT, QE, QS, amaps[1], asums[1], visits[1], vr, rs,
                                      vout, owner, oc_cred, tailm, busy, ready, va_gptr, va_aptr,
                                      link_flits, pk_info, r_row, r_col, nb_iv, nb_ov, ivsplit,
-                                     ovsplit, qw, scratch, V, B, wait_tail, rd, vad, sad, st, L,
+                                     ovsplit, _raw(qw), _raw_all(scratch), V, B, wait_tail, rd, vad, sad, st, L,
                                      cd, iters)
         nap[1] -= idle
         ctl[C_MOVED] = 1 if moved else 0
@@ -1489,16 +1507,20 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         for X in range(nrun):
             fr = free if X == 0 else free1
             nfr = nfree if X == 0 else nfree1
-            nap[X] += _phase_in(t, X, nparts, QT, QE, QS, accs[X], sim_state, mode, pk_ct, pk_rec,
-                                pk_hat, pk_it, pk_src, pk_dst, pk_size, pk_flow, pk_info, r_row,
-                                r_col, flow_done, flow_head, fr, nfr, vr, rs, vout, ready,
-                                amaps[X], asums[X], oc_cred, owner, tailm, busy, V, B, wait_tail,
-                                rd, vad, sad)
+            nap[X] += _phase_in(t, X, nparts, _raw(QT), _raw(QE), _raw(QS), _raw(accs)[X],
+                                sim_state, mode, _raw(pk_ct), _raw(pk_rec), _raw(pk_hat),
+                                _raw(pk_it), _raw(pk_src), _raw(pk_dst), _raw(pk_size),
+                                _raw(pk_flow), _raw(pk_info), _raw(r_row), _raw(r_col),
+                                _raw(flow_done), _raw(flow_head), _raw(fr), _raw(nfr), _raw(vr),
+                                _raw(rs), _raw(vout), _raw(ready), _raw(amaps)[X],
+                                _raw(asums)[X], _raw(oc_cred), _raw(owner), _raw(tailm),
+                                _raw(busy), V, B, wait_tail, rd, vad, sad)
         # the sources' credits, whichever partition sent them: the sources are partition 0's
         for Y in range(nparts):
             k = _fifo(SQ, 0, Y)
             if _q_next(QT[k], QS[k]) <= t:
-                _credit(t, QT[k], QE[k], QS[k], s_cred, s_owner, rs, s_tailm, s_busy, V, B)
+                _credit(t, _raw(QT)[k], _raw(QE)[k], _raw(QS)[k], _raw(s_cred), _raw(s_owner),
+                        _raw(rs), _raw(s_tailm), _raw(s_busy), V, B)
         if nparts > 1 and not threaded:
             _fold(acc, accs[1], free, nfree, free1, nfree1)
         na = 0
@@ -1681,11 +1703,14 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         if not threaded:
             QT, QE = _q_room_all(QT, QE, QS, P * na, qrows)
         for X in range(nrun):
-            idle, moved = _phase_routers(t, X, QT, QE, QS, amaps[X], asums[X], visits[X], vr, rs,
-                                         vout, owner, oc_cred, tailm, busy, ready, va_gptr,
-                                         va_aptr, link_flits, pk_info, r_row, r_col, nb_iv, nb_ov,
-                                         ivsplit, ovsplit, qw, scratch, V, B, wait_tail, rd, vad,
-                                         sad, st, L, cd, iters)
+            idle, moved = _phase_routers(t, X, _raw(QT), _raw(QE), _raw(QS), _raw(amaps)[X],
+                                         _raw(asums)[X], _raw(visits)[X], _raw(vr), _raw(rs),
+                                         _raw(vout), _raw(owner), _raw(oc_cred), _raw(tailm),
+                                         _raw(busy), _raw(ready), _raw(va_gptr), _raw(va_aptr),
+                                         _raw(link_flits), _raw(pk_info), _raw(r_row),
+                                         _raw(r_col), _raw(nb_iv), _raw(nb_ov), ivsplit, ovsplit,
+                                         _raw(qw), _raw_all(scratch), V, B, wait_tail, rd, vad, sad, st,
+                                         L, cd, iters)
             nap[X] -= idle
             if moved:
                 last_progress = t
