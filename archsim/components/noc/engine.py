@@ -290,7 +290,7 @@ def _eject(t, qt, qe, qs, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it, pk
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _arrive(t, qt, qe, qs, vr, rs, vout, ready, amap, asum, pk_size, pk_info, r_row, r_col,
+def _arrive(t, qt, qe, qs, vr, rs, ready, amap, asum, pk_size, pk_info, r_row, r_col,
             V, B, wait_tail, rd, vad, sad):
     """Flits reaching router input VCs by cycle t (events iv << 32 | flit code, from
     neighbours or from sources): buffer them, route heads, mark the routers active.
@@ -334,8 +334,6 @@ def _arrive(t, qt, qe, qs, vr, rs, vout, ready, amap, asum, pk_size, pk_info, r_
             sov = vr[b0 + 1]
             nsov = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
             vr[b0 + 1] = sov ^ ((sov ^ nsov) & -head)
-            ov8 = vout[iv]
-            vout[iv] = ov8 ^ ((ov8 ^ o) & -head)
             rS0 = (r << 5) + rp - r * P
             rs[rS0 + 10] |= head << (iv & VM)
             rs[rS0] |= (np.int64(c == 0) & (head ^ 1)) << (iv & VM)
@@ -355,7 +353,6 @@ def _arrive(t, qt, qe, qs, vr, rs, vout, ready, amap, asum, pk_size, pk_info, r_
                 pi = pk_info[pk]
                 o = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
                 vr[b0 + 1] = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
-                vout[iv] = o
                 if chk:
                     ready[iv] = t + rd
                 rs[(r << 5) + 10 + rp - r * P] |= np.int64(1) << (iv & VM)
@@ -397,7 +394,7 @@ def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, V, B):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, ready, va_gptr,
+def _visit_routers(t, k0, k1, visit, vr, rs, owner, oc_cred, tailm, busy, ready, va_gptr,
                    va_aptr, amap, asum, link_flits, pk_info, r_row, r_col, nb_iv, nb_ov,
                    QT, QE, part, ivsplit, ovsplit, qw, scratch,
                    V, B, wait_tail, rd, vad, sad, st, L, cd, iters):
@@ -465,7 +462,7 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
             # accepts per its pointer, so no request lists are needed
             v = trailing_zeros(m1)
             iv = ((rP + p1) << vb) | v
-            o = vout[iv]
+            o = (vr[(iv << rwb) + 1] >> 2) & 7
             bq = rQ + o
             fr = full & ~busy[bq]
             if fr != 0:
@@ -513,7 +510,7 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
                     m &= m - 1
                     iv = ((rP + p) << vb) | v
                     if not chk or ready[iv] <= t:
-                        o = vout[iv]
+                        o = (vr[(iv << rwb) + 1] >> 2) & 7
                         if (vom >> o) & 1 == 0:
                             vom |= 1 << o
                             va_cnt[o] = 0
@@ -638,7 +635,7 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
             if m & (m - 1) == 0 and not chk:
                 # one VC bids (the usual case): no round-robin scan
                 v = trailing_zeros(m)
-                o = vout[ivb | v]
+                o = (vr[((ivb | v) << rwb) + 1] >> 2) & 7
                 rq = 1 << o
                 req_vc[p * P + o] = v
             else:
@@ -654,7 +651,7 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
                         lo = 0
                     v = trailing_zeros(mm)
                     mm &= mm - 1
-                    o = vout[ivb | v]
+                    o = (vr[((ivb | v) << rwb) + 1] >> 2) & 7
                     if (rq >> o) & 1:
                         continue
                     if chk and ready[ivb | v] > t:
@@ -777,7 +774,6 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
                         o2 = _route(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF,
                                     (pi >> 32) & 1)
                         vr[b0 + 1] = 1 | (o2 << 2) | (((pi >> 33) & 0xFF) << 10)
-                        vout[iv] = o2
                         if chk:
                             ready[iv] = t + 1 + rd
                     elif chk:
@@ -854,7 +850,7 @@ def _visit_routers(t, k0, k1, visit, vr, rs, vout, owner, oc_cred, tailm, busy, 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _phase_in(t, X, nparts, QT, QE, QS, acc, sim_state, mode, pk_ct, pk_rec, pk_hat, pk_it,
               pk_src, pk_dst, pk_size, pk_flow, pk_info, r_row, r_col, flow_done, flow_head, free,
-              nfree, vr, rs, vout, ready, amap, asum, oc_cred, owner, tailm, busy, V, B,
+              nfree, vr, rs, ready, amap, asum, oc_cred, owner, tailm, busy, V, B,
               wait_tail, rd, vad, sad):
     """What partition X receives by cycle t: its sinks' flits, flits reaching its routers
     (from each partition and from the sources), credits to its routers. Returns the number
@@ -868,7 +864,7 @@ def _phase_in(t, X, nparts, QT, QE, QS, acc, sim_state, mode, pk_ct, pk_rec, pk_
     for kk in range(nparts + 1):
         k = _fifo(FQ, X, kk) if kk < nparts else _fifo(IQ, X, 0)
         if _q_next(QT[k], QS[k]) <= t:
-            na += _arrive(t, QT[k], QE[k], QS[k], vr, rs, vout, ready, amap, asum, pk_size,
+            na += _arrive(t, QT[k], QE[k], QS[k], vr, rs, ready, amap, asum, pk_size,
                           pk_info, r_row, r_col, V, B, wait_tail, rd, vad, sad)
     for kk in range(nparts + 1):
         k = _fifo(CQ, X, kk) if kk < nparts else _fifo(EQ, X, X)
@@ -878,7 +874,7 @@ def _phase_in(t, X, nparts, QT, QE, QS, acc, sim_state, mode, pk_ct, pk_rec, pk_
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _phase_routers(t, X, QT, QE, QS, amap, asum, visit, vr, rs, vout, owner, oc_cred, tailm, busy,
+def _phase_routers(t, X, QT, QE, QS, amap, asum, visit, vr, rs, owner, oc_cred, tailm, busy,
                    ready, va_gptr, va_aptr, link_flits, pk_info, r_row, r_col, nb_iv, nb_ov,
                    ivsplit, ovsplit, qw, scratch, V, B, wait_tail, rd, vad, sad, st, L, cd, iters):
     """One cycle of partition X's active routers (listed into visit in index order), pushing
@@ -904,7 +900,7 @@ def _phase_routers(t, X, QT, QE, QS, amap, asum, visit, vr, rs, vout, owner, oc_
     qw[4] = QS[_fifo(SQ, 0, X), 1]
     qw[5] = QS[_fifo(EQ, X, X), 1]
     qw[6] = QS[_fifo(XQ, X, X), 1]
-    idle, moved = _visit_routers(t, 0, nv, visit, vr, rs, vout, owner, oc_cred, tailm, busy,
+    idle, moved = _visit_routers(t, 0, nv, visit, vr, rs, owner, oc_cred, tailm, busy,
                                  ready, va_gptr, va_aptr, amap, asum, link_flits, pk_info,
                                  r_row, r_col, nb_iv, nb_ov, QT, QE, X, ivsplit, ovsplit,
                                  qw, scratch, V, B, wait_tail, rd, vad, sad, st, L, cd,
@@ -964,7 +960,7 @@ C_STATE = 18
 C_MODE = 19
 C_PAR = 20            # V, B, wait_tail, rd, vad, sad, st, L, cd, iters, ivsplit, ovsplit
 C_ARR = 32            # three words per array: address, shape[0], shape[1]
-N_CTL = C_ARR + 3 * 36
+N_CTL = C_ARR + 3 * 35
 
 
 @njit(cache=True, inline="always")
@@ -1031,7 +1027,7 @@ def worker(ctl, p8, p16, p32, p64, pf):
     QT, QE, QS, amaps, asums, visits = z64, z64, z64, z64, z64, z64
     accs = np.zeros((1, 1), np.float64)
     vr, owner, pk_size, pk_src, pk_dst, r_row, r_col = (p32, p32, p32, p32, p32, p32, p32)
-    vout, pk_rec = p8, p8
+    pk_rec = p8
     oc_cred, va_gptr, va_aptr = p16, p16, p16
     (rs, ready, tailm, busy, link_flits, pk_info, pk_ct, pk_hat, pk_it, pk_flow, nb_iv, nb_ov,
      flow_done, flow_head, free1, nfree1, nap) = (p64, p64, p64, p64, p64, p64, p64, p64, p64,
@@ -1073,39 +1069,38 @@ def worker(ctl, p8, p16, p32, p64, pf):
             accs = _get2(ctl, 6, pf)
             vr = _get1(ctl, 7, p32)
             rs = _get1(ctl, 8, p64)
-            vout = _get1(ctl, 9, p8)
-            ready = _get1(ctl, 10, p64)
-            owner = _get1(ctl, 11, p32)
-            oc_cred = _get1(ctl, 12, p16)
-            tailm = _get1(ctl, 13, p64)
-            busy = _get1(ctl, 14, p64)
-            va_gptr = _get1(ctl, 15, p16)
-            va_aptr = _get1(ctl, 16, p16)
-            link_flits = _get1(ctl, 17, p64)
-            pk_info = _get1(ctl, 18, p64)
-            pk_size = _get1(ctl, 19, p32)
-            pk_ct = _get1(ctl, 20, p64)
-            pk_rec = _get1(ctl, 21, p8)
-            pk_hat = _get1(ctl, 22, p64)
-            pk_it = _get1(ctl, 23, p64)
-            pk_src = _get1(ctl, 24, p32)
-            pk_dst = _get1(ctl, 25, p32)
-            pk_flow = _get1(ctl, 26, p64)
-            r_row = _get1(ctl, 27, p32)
-            r_col = _get1(ctl, 28, p32)
-            nb_iv = _get1(ctl, 29, p64)
-            nb_ov = _get1(ctl, 30, p64)
-            flow_done = _get1(ctl, 31, p64)
-            flow_head = _get1(ctl, 32, p64)
-            free1 = _get1(ctl, 33, p64)
-            nfree1 = _get1(ctl, 34, p64)
-            nap = _get1(ctl, 35, p64)
+            ready = _get1(ctl, 9, p64)
+            owner = _get1(ctl, 10, p32)
+            oc_cred = _get1(ctl, 11, p16)
+            tailm = _get1(ctl, 12, p64)
+            busy = _get1(ctl, 13, p64)
+            va_gptr = _get1(ctl, 14, p16)
+            va_aptr = _get1(ctl, 15, p16)
+            link_flits = _get1(ctl, 16, p64)
+            pk_info = _get1(ctl, 17, p64)
+            pk_size = _get1(ctl, 18, p32)
+            pk_ct = _get1(ctl, 19, p64)
+            pk_rec = _get1(ctl, 20, p8)
+            pk_hat = _get1(ctl, 21, p64)
+            pk_it = _get1(ctl, 22, p64)
+            pk_src = _get1(ctl, 23, p32)
+            pk_dst = _get1(ctl, 24, p32)
+            pk_flow = _get1(ctl, 25, p64)
+            r_row = _get1(ctl, 26, p32)
+            r_col = _get1(ctl, 27, p32)
+            nb_iv = _get1(ctl, 28, p64)
+            nb_ov = _get1(ctl, 29, p64)
+            flow_done = _get1(ctl, 30, p64)
+            flow_head = _get1(ctl, 31, p64)
+            free1 = _get1(ctl, 32, p64)
+            nfree1 = _get1(ctl, 33, p64)
+            nap = _get1(ctl, 34, p64)
         nap[1] += _phase_in(t, 1, 2, QT, QE, QS, accs[1], sim_state, mode, pk_ct, pk_rec, pk_hat,
                             pk_it, pk_src, pk_dst, pk_size, pk_flow, pk_info, r_row, r_col,
-                            flow_done, flow_head, free1, nfree1, vr, rs, vout, ready, amaps[1],
+                            flow_done, flow_head, free1, nfree1, vr, rs, ready, amaps[1],
                             asums[1], oc_cred, owner, tailm, busy, V, B, wait_tail, rd, vad, sad)
         idle, moved = _phase_routers(t, 1, QT, QE, QS, amaps[1], asums[1], visits[1], vr, rs,
-                                     vout, owner, oc_cred, tailm, busy, ready, va_gptr, va_aptr,
+                                     owner, oc_cred, tailm, busy, ready, va_gptr, va_aptr,
                                      link_flits, pk_info, r_row, r_col, nb_iv, nb_ov, ivsplit,
                                      ovsplit, _raw(qw), _raw_all(scratch), V, B, wait_tail, rd, vad, sad, st, L,
                                      cd, iters)
@@ -1196,7 +1191,6 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     # grant pointers per output ([20:25]) and accept pointers per input ([25:30]); the flits
     # held ([30])
     rs = np.zeros(N << 5, np.int64)
-    vout = np.zeros(NIV, np.int8)         # output port of each routed input VC
     owner = np.full(NOV, -1, np.int32)    # input VC holding each output VC (for NOCRED)
     oc_cred = np.full(NOV, B, np.int16)
     tailm = np.zeros(N * Q, np.int64)     # output VCs whose tail has gone (wait for credits)
@@ -1460,8 +1454,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             QT, QE = _q_room_all(QT, QE, QS, P * N + N, qrows)
             ctl[C_T] = t
             ctl[C_STATE] = sim_state
-            if QT.ctypes.data != ctl[C_ARR] or pk_info.ctypes.data != ctl[C_ARR + 3 * 18] \
-                    or free1.ctypes.data != ctl[C_ARR + 3 * 33] or go == 0:
+            if QT.ctypes.data != ctl[C_ARR] or pk_info.ctypes.data != ctl[C_ARR + 3 * 17] \
+                    or free1.ctypes.data != ctl[C_ARR + 3 * 32] or go == 0:
                 _put(ctl, 0, QT)
                 _put(ctl, 1, QE)
                 _put(ctl, 2, QS)
@@ -1471,33 +1465,32 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 _put(ctl, 6, accs)
                 _put(ctl, 7, vr)
                 _put(ctl, 8, rs)
-                _put(ctl, 9, vout)
-                _put(ctl, 10, ready)
-                _put(ctl, 11, owner)
-                _put(ctl, 12, oc_cred)
-                _put(ctl, 13, tailm)
-                _put(ctl, 14, busy)
-                _put(ctl, 15, va_gptr)
-                _put(ctl, 16, va_aptr)
-                _put(ctl, 17, link_flits)
-                _put(ctl, 18, pk_info)
-                _put(ctl, 19, pk_size)
-                _put(ctl, 20, pk_ct)
-                _put(ctl, 21, pk_rec)
-                _put(ctl, 22, pk_hat)
-                _put(ctl, 23, pk_it)
-                _put(ctl, 24, pk_src)
-                _put(ctl, 25, pk_dst)
-                _put(ctl, 26, pk_flow)
-                _put(ctl, 27, r_row)
-                _put(ctl, 28, r_col)
-                _put(ctl, 29, nb_iv)
-                _put(ctl, 30, nb_ov)
-                _put(ctl, 31, flow_done)
-                _put(ctl, 32, flow_head)
-                _put(ctl, 33, free1)
-                _put(ctl, 34, nfree1)
-                _put(ctl, 35, nap)
+                _put(ctl, 9, ready)
+                _put(ctl, 10, owner)
+                _put(ctl, 11, oc_cred)
+                _put(ctl, 12, tailm)
+                _put(ctl, 13, busy)
+                _put(ctl, 14, va_gptr)
+                _put(ctl, 15, va_aptr)
+                _put(ctl, 16, link_flits)
+                _put(ctl, 17, pk_info)
+                _put(ctl, 18, pk_size)
+                _put(ctl, 19, pk_ct)
+                _put(ctl, 20, pk_rec)
+                _put(ctl, 21, pk_hat)
+                _put(ctl, 22, pk_it)
+                _put(ctl, 23, pk_src)
+                _put(ctl, 24, pk_dst)
+                _put(ctl, 25, pk_flow)
+                _put(ctl, 26, r_row)
+                _put(ctl, 27, r_col)
+                _put(ctl, 28, nb_iv)
+                _put(ctl, 29, nb_ov)
+                _put(ctl, 30, flow_done)
+                _put(ctl, 31, flow_head)
+                _put(ctl, 32, free1)
+                _put(ctl, 33, nfree1)
+                _put(ctl, 34, nap)
                 ctl[C_GEN] += 1
             go += 1
             store_release(ctl, C_GO, go)
@@ -1512,7 +1505,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                                 _raw(pk_it), _raw(pk_src), _raw(pk_dst), _raw(pk_size),
                                 _raw(pk_flow), _raw(pk_info), _raw(r_row), _raw(r_col),
                                 _raw(flow_done), _raw(flow_head), _raw(fr), _raw(nfr), _raw(vr),
-                                _raw(rs), _raw(vout), _raw(ready), _raw(amaps)[X],
+                                _raw(rs), _raw(ready), _raw(amaps)[X],
                                 _raw(asums)[X], _raw(oc_cred), _raw(owner), _raw(tailm),
                                 _raw(busy), V, B, wait_tail, rd, vad, sad)
         # the sources' credits, whichever partition sent them: the sources are partition 0's
@@ -1705,7 +1698,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         for X in range(nrun):
             idle, moved = _phase_routers(t, X, _raw(QT), _raw(QE), _raw(QS), _raw(amaps)[X],
                                          _raw(asums)[X], _raw(visits)[X], _raw(vr), _raw(rs),
-                                         _raw(vout), _raw(owner), _raw(oc_cred), _raw(tailm),
+                                         _raw(owner), _raw(oc_cred), _raw(tailm),
                                          _raw(busy), _raw(ready), _raw(va_gptr), _raw(va_aptr),
                                          _raw(link_flits), _raw(pk_info), _raw(r_row),
                                          _raw(r_col), _raw(nb_iv), _raw(nb_ov), ivsplit, ovsplit,
