@@ -393,6 +393,24 @@ def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, V, B):
     qs[0] = qh
 
 
+@njit(cache=True, inline="always")
+def _take_vc(vr, rs, owner, oc_cred, busy, tailm, rS, p, v, iv, b0, bq, o, w, vb):
+    """Input VC iv (VC v of input port p of the router whose state starts at rS; record at b0)
+    takes output VC w of output o (bq: that router output): the output VC is busy and owned by
+    iv, and iv moves from waiting for a VC to switch allocation (blocked if the output VC has
+    no credit). Returns iv's bit in its port's masks."""
+    busy[bq] |= np.int64(1) << w
+    tailm[bq] &= ~(np.int64(1) << w)
+    vr[b0 + 1] = 2 | (o << 2) | (w << 5) | (vr[b0 + 1] & ~1023)
+    bit = np.int64(1) << v
+    rs[rS + 10 + p] &= ~bit
+    ovw = (bq << vb) | w
+    owner[ovw] = iv
+    if oc_cred[ovw] <= 0:
+        rs[rS + 5 + p] |= bit
+    return bit
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def _visit_routers(t, k0, k1, visit, vr, rs, owner, oc_cred, tailm, busy, ready, va_gptr,
                    va_aptr, amap, asum, link_flits, pk_info, r_row, r_col, nb_iv, nb_ov,
@@ -481,15 +499,8 @@ def _visit_routers(t, k0, k1, visit, vr, rs, owner, oc_cred, tailm, busy, ready,
                     pv = (p1 << vb) | v
                     va_gptr[(bq << vb) | w] = pv + 1 if pv + 1 < PV else 0
                     va_aptr[iv] = ob + w + 1 if ob + w + 1 < PV else 0
-                    busy[bq] |= np.int64(1) << w
-                    tailm[bq] &= ~(np.int64(1) << w)
-                    vr[b0 + 1] = 2 | (o << 2) | (w << 5) | (sov & ~1023)
-                    bit = np.int64(1) << v
-                    rs[rS + 10 + p1] &= ~bit
-                    ovw = (bq << vb) | w
-                    owner[ovw] = iv
-                    if oc_cred[ovw] <= 0:
-                        rs[rS + 5 + p1] |= bit
+                    bit = _take_vc(vr, rs, owner, oc_cred, busy, tailm, rS, p1, v, iv, b0, bq, o,
+                                   w, vb)
                     if vad == 0:
                         rs[rS + p1] |= bit
                     else:
@@ -598,20 +609,10 @@ def _visit_routers(t, k0, k1, visit, vr, rs, owner, oc_cred, tailm, busy, ready,
                 w = gr_w[gi] & VM
                 p = (iv >> vb) - rP
                 v = iv & VM
-                bq = rQ + o
-                b0 = iv << rwb
-                sov = vr[b0 + 1]
-                busy[bq] |= np.int64(1) << w
-                tailm[bq] &= ~(np.int64(1) << w)
-                vr[b0 + 1] = 2 | (o << 2) | (w << 5) | (sov & ~1023)
+                bit = _take_vc(vr, rs, owner, oc_cred, busy, tailm, rS, p, v, iv, iv << rwb,
+                               rQ + o, o, w, vb)
                 if chk:
                     ready[iv] = t + vad
-                bit = np.int64(1) << v
-                rs[rS + 10 + p] &= ~bit
-                ovw = (bq << vb) | w
-                owner[ovw] = iv
-                if oc_cred[ovw] <= 0:
-                    rs[rS + 5 + p] |= bit
                 if vad == 0:
                     rs[rS + p] |= bit
                 else:
