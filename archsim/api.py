@@ -101,14 +101,16 @@ def op_trace(kind: str, m: int, k: int, n: int, precision: str = "fp16", heads: 
     return Trace.from_rows(rows, {"model": f"op:{kind}", "precision": precision})
 
 
-def run_op(arch, kind: str, m: int, k: int, n: int, precision: str = "fp16", sets=(),
+def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None, sets=(),
            fidelity: str = "cycle", heads: int = 1) -> dict:
-    """`archsim op --format json`: {seconds, cycles, energy_j, breakdown} for one op.
+    """`archsim op --format json`: {seconds, cycles, energy_j, breakdown} for one op, at
+    `precision` (None: the arch's `mapping.precision`, else fp16).
 
     cycles are counted in the clock of the component that runs the op's first job."""
     from archsim.system.scheduler import PS_PER_S, schedule
 
     arch_spec = load_arch(arch, split_sets(sets)[0])
+    precision = precision or arch_spec.mapping.get("precision") or "fp16"
     system = System(arch_spec, fidelity)
     trace = op_trace(kind, m, k, n, precision, heads)
     graph = system.mapping.build(trace)

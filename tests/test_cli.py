@@ -50,6 +50,29 @@ def test_op_json(capsys):
     assert {"seconds", "cycles", "energy_j", "breakdown"} <= set(res) and res["seconds"] > 0
 
 
+def test_op_precision_defaults_to_the_arch(capsys):
+    gemv = ("op", "t4", "gemv", "--m", "1", "--k", "4096", "--n", "4096", "--format", "json")
+    fp32 = json.loads(run_cli(capsys, *gemv)[1])
+    fp16 = json.loads(run_cli(capsys, *gemv, "--precision", "fp16")[1])
+    assert fp32["precision"] == "fp32" and fp16["precision"] == "fp16"
+    assert fp32["seconds"] > 1.5 * fp16["seconds"]      # a weight stream twice the bytes
+    assert json.loads(run_cli(capsys, "op", "a100", *gemv[2:])[1])["precision"] == "fp16"
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`archsim ... | head -1`: no traceback when the reader leaves early."""
+    import subprocess
+    import sys
+    # stdout is a pipe whose reader has gone; the listing is longer than the pipe's buffer
+    code = ("import os, sys\n"
+            "from archsim.cli.main import main\n"
+            "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+            "sys.exit(main(['list', 'components']))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 141, res.stderr
+    assert "Traceback" not in res.stderr
+
+
 def test_list(capsys):
     for what in ("arch", "models", "components", "mappings"):
         code, out, _ = run_cli(capsys, "list", what)

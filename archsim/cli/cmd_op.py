@@ -16,7 +16,8 @@ def register(sub) -> None:
     p.add_argument("--k", type=int, required=True)
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--heads", type=int, default=1, help="query heads (attention only)")
-    p.add_argument("--precision", default="fp16")
+    p.add_argument("--precision", default=None,
+                   help="default: the arch's mapping.precision, else fp16")
     p.add_argument("--fidelity", choices=("cycle", "analytic"), default="cycle")
     add_set_option(p)
     add_format_option(p)
@@ -31,7 +32,7 @@ def main(args) -> int:
     if args.format == "json":
         emit_json(out)
         return 0
-    print(f"{out['arch']}: {args.kind} m={args.m} k={args.k} n={args.n} {args.precision}: "
+    print(f"{out['arch']}: {args.kind} m={args.m} k={args.k} n={args.n} {out['precision']}: "
           f"{out['seconds'] * 1e6:.3f} us, {out['cycles']} cycles, {out['energy_j'] * 1e3:.4f} mJ")
     rows = [[c, f"{b['seconds'] * 1e6:.3f}", f"{b['energy_j'] * 1e3:.4f}", f"{b['bytes'] / 1e6:.3f}"]
             for c, b in out["breakdown"].items()]

@@ -38,6 +38,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("archsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`archsim ... | head`): stop quietly, as Unix tools do; stdout
+        # points at devnull so that the interpreter's final flush does not fail again
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
