@@ -107,10 +107,11 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None
     `precision` (None: the arch's `mapping.precision`, else fp16).
 
     cycles are counted in the clock of the component that runs the op's first job."""
+    from archsim.system.mapping import run_precision
     from archsim.system.scheduler import PS_PER_S, schedule
 
     arch_spec = load_arch(arch, split_sets(sets)[0])
-    precision = precision or arch_spec.mapping.get("precision") or "fp16"
+    precision = run_precision(precision, arch_spec.mapping, "fp16")
     system = System(arch_spec, fidelity)
     trace = op_trace(kind, m, k, n, precision, heads)
     graph = system.mapping.build(trace)

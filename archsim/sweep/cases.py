@@ -76,6 +76,7 @@ class Resolver:
     def __call__(self, case: dict) -> dict:
         from archsim.api import make_scenario, split_sets
         from archsim.system.arch import load_arch
+        from archsim.system.mapping import run_precision
         from archsim.workload.model_spec import load_model
 
         arch_sets, model_sets = split_sets(set_strings(case["sets"]))
@@ -90,8 +91,8 @@ class Resolver:
         spec = self._model[mkey]
         scenario = make_scenario(case["scenario"])
         scen = {"batch": scenario.batch, "input_len": scenario.input_len, "output_len": scenario.output_len,
-                "precision": (scenario.precision or self._arch[akey]["mapping"].get("precision")
-                              or spec["default_precision"])}
+                "precision": run_precision(scenario.precision, self._arch[akey]["mapping"],
+                                           spec["default_precision"])}
         return {"arch": self._arch[akey], "model": spec, "scenario": scen, "fidelity": case["fidelity"],
                 "seed": case.get("seed", 0)}
 

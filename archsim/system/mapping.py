@@ -36,6 +36,12 @@ COMMON_SCHEMA = {
 }
 
 
+def run_precision(named: str | None, mapping: dict, fallback: str) -> str:
+    """The precision of a run: the one it names, else the machine's `mapping.precision`, else
+    `fallback` (the model's default_precision, or fp16 for a single op)."""
+    return named or mapping.get("precision") or fallback
+
+
 @dataclass(frozen=True)
 class Stage:
     component: str

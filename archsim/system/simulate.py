@@ -146,12 +146,13 @@ def trace_capacity(trace) -> tuple[float, float]:
 
 def run(arch, model, scenario: Scenario, fidelity: str = "cycle", trace=None, seed: int = 0) -> RunResult:
     """Simulate `model` (a ModelSpec) or a user `trace` on `arch` (an ArchSpec)."""
+    from archsim.system.mapping import run_precision
     from archsim.workload.precision import parse_precision
     from archsim.workload.trace_builder import build_trace
 
     system = System(arch, fidelity)
     if trace is None:
-        precision = scenario.precision or system.arch.mapping.get("precision") or model.default_precision
+        precision = run_precision(scenario.precision, system.arch.mapping, model.default_precision)
         prec = parse_precision(precision)
         context = scenario.input_len + scenario.output_len
         cap = system.mapping.capacity(model.weight_bytes(prec), model.kv_bytes_per_token(prec),
