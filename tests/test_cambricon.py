@@ -17,27 +17,36 @@ def graph(arch="cambricon-llm-s", model="opt-6.7b"):
     return system, trace, system.mapping.build(trace)
 
 
-def test_offload_split_bytes_add_up():
-    system, trace, g = graph()
+@pytest.mark.parametrize("arch,model", [("cambricon-llm-s", "opt-6.7b"), ("cambricon-llm-l", "opt-13b")])
+def test_offload_split_bytes_add_up(arch, model):
+    # L on OPT-13B: 5120-wide matrices, computed whole on the flash with edge tiles
+    system, trace, g = graph(arch, model)
     flash = system.components["flash"]
     chan = link = 0.0
-    gemvs = 0
+    gemvs = edged = 0
     for comp, job in zip(g.components, g.jobs):
         c = system.cost(comp, job)
         if comp == "flash":
             chan += c.breakdown.get("channel_bytes", 0.0)
             if job.kind == "gemv":
                 gemvs += 1
-                # the weight matrix is split: whole tiles in flash + the rest streamed to the NPU
+                # the weight matrix is split: whole tiles in flash + the rest streamed to the
+                # NPU, or all of it in flash, its edges in edge tiles
                 p = flash.plan(job.k, job.n, job.m, job.dtype_w)
                 elem = 1 if job.dtype_w == "int8" else 2
-                assert p.flash_tiles * p.tile_h * p.tile_w * elem + c.breakdown["npu_bytes"] == job.k * job.n * elem
+                if p.edge:
+                    edged += 1
+                    assert c.breakdown["npu_bytes"] == 0
+                    assert job.k * job.n <= sum(h * w * t for h, w, t in p.groups()) < 1.05 * job.k * job.n
+                else:
+                    assert p.flash_tiles * p.tile_h * p.tile_w * elem + c.breakdown["npu_bytes"] == job.k * job.n * elem
                 # channel bytes = input vectors + partial sums + streamed weights
                 assert c.breakdown["channel_bytes"] == pytest.approx(
                     c.breakdown["input_bytes"] + c.breakdown["result_bytes"] + c.breakdown["npu_bytes"])
         elif comp == "d2d":
             link += c.bytes
     assert gemvs > 0
+    assert (edged > 0) == (arch == "cambricon-llm-l")
     # every byte on the flash channels crosses the die-to-die link, and nothing else does
     assert link == pytest.approx(chan)
 

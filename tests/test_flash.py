@@ -182,6 +182,40 @@ def test_tile_is_the_least_traffic_shape_the_matrix_holds():
     assert (p.tile_h, p.tile_w) == (2048, 4096) and p.flash_tiles * 2048 * 4096 + p.npu_bytes == 4096 * 12288
 
 
+@pytest.mark.parametrize("k,n", [(5120, 5120), (11008, 4096), (13824, 5120), (4096, 50272),
+                                 (7168, 28672), (100, 300)])
+def test_edge_tiles_cover_the_matrix_one_page_per_core(k, n):
+    from archsim.components.flash.compute import edge_tiles
+    s = cambricon_s()
+    values, cc, ch = s.page_size, s.dies_per_channel, s.channels
+    h, w = 256, 2048
+    edge = edge_tiles(s, CORE, k, n, h, w, 1, 8)
+    covered = (k // w) * w * (n // h) * h
+    for th, tw, tiles in edge:
+        assert th % cc == 0 and tw % ch == 0 and tiles > 0
+        assert (th // cc) * (tw // ch) <= values           # a page per core
+        assert core_slots(CORE, th, tw, 1, cc, ch) >= 1     # its slices fit the buffers
+        covered += th * tw * tiles
+    # everything is covered, and the edges waste no more than their rounding to the
+    # channels and cores (not a padded whole tile: 5120 wide is not computed as 6144)
+    assert k * n <= covered <= 1.03 * k * n + ch * n + cc * k
+    off = plan_gemv(s, CORE, k, n, tiling=False)
+    assert off.edge == edge and off.npu_bytes == 0 and off.flash_tiles == (k // w) * (n // h)
+    r = simulate_gemv(s, CORE, off, 2048)
+    assert r["rc_pages"] == ch * cc * off.rc_tiles
+    assert k * n <= r["macs"] <= covered
+
+
+def test_a_matrix_edge_costs_its_share_of_pages_not_a_padded_tile():
+    from archsim.components.flash.compute import analytic_gemv
+    s = cambricon_s()
+    even = simulate_gemv(s, CORE, plan_gemv(s, CORE, 4096, 4096, tiling=False), 2048)["seconds"]
+    p = plan_gemv(s, CORE, 5120, 4096, tiling=False)      # 2.5 tiles wide
+    edged = simulate_gemv(s, CORE, p, 2048)["seconds"]
+    assert edged == pytest.approx(even * 5120 / 4096, rel=0.03)
+    assert edged == pytest.approx(analytic_gemv(s, CORE, p), rel=0.01)
+
+
 def test_core_buffer_bounds_the_tiles_in_flight():
     from archsim.components.flash.compute import analytic_gemv
     s = cambricon_s()

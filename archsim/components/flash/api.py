@@ -28,7 +28,7 @@ def warm() -> float:
     t0 = time.perf_counter()
     one = np.zeros(1, dtype=np.int64)
     K.simulate(1, 1, 1, 10, 10, 10, 1, 1, 1024, 0, 1, one, one, one + 4, one, one - 1, one, one, one,
-               EMPTY, EMPTY, 1, 0, 0, 0, one - 1)
+               EMPTY, EMPTY, 1, 0, 0, 0, EMPTY, one - 1)
     _WARM = True
     return time.perf_counter() - t0
 
@@ -45,9 +45,11 @@ def plane_of(spec: FlashSpec, lpn: np.ndarray) -> np.ndarray:
 def run_ops(spec: FlashSpec, kind, plane, nbytes, req, n_req, out_bytes=None, group=None,
             compute_ps=None, grp_in_bytes=None, grp_members=None, slice_bytes: int = 0,
             queue_depth: int | None = None, channels: int | None = None, ops_retries=None,
-            rc_priority: int = 0, core_slots: int = 0, sensed_ps=None):
+            rc_priority: int = 0, core_buffer: int = 0, grp_slice_bytes=None, sensed_ps=None):
     """Run prepared operations; returns (op_finish, req_submit, req_finish, chan_busy_ps).
-    rc_priority: 0 earliest ready first, 1 Read-Compute traffic first, 2 page reads first."""
+    rc_priority: 0 earliest ready first, 1 Read-Compute traffic first, 2 page reads first.
+    core_buffer: bytes of a compute core's buffers (0 = unbounded), of which an op of group g
+    holds grp_slice_bytes[g] (at most core_buffer) from arming until its result has left."""
     n = len(kind)
     z = np.zeros(n, dtype=np.int64)
     rt = retries(n, spec.read_retry_rate) if ops_retries is None else ops_retries
@@ -62,7 +64,9 @@ def run_ops(spec: FlashSpec, kind, plane, nbytes, req, n_req, out_bytes=None, gr
                       EMPTY if grp_in_bytes is None else np.asarray(grp_in_bytes, np.int64),
                       EMPTY if grp_members is None else np.asarray(grp_members, np.int64),
                       int(n_req), int(spec.queue_depth if queue_depth is None else queue_depth),
-                      int(rc_priority), int(core_slots),
+                      int(rc_priority), int(core_buffer),
+                      EMPTY if grp_slice_bytes is None else np.minimum(np.asarray(grp_slice_bytes, np.int64),
+                                                                       int(core_buffer)),
                       z - 1 if sensed_ps is None else np.asarray(sensed_ps, np.int64))
 
 

@@ -20,7 +20,12 @@ matrix through the channels to the NPU as ordinary page reads, on the planes not
     NPU rate per channel   = bw_channel x (1 - u_rc)
     alpha = flash rate / (flash rate + NPU rate)
 Only whole tiles go to the flash; the NPU takes the rest, edges included. With tiling off
-(the ablation) every tile, edge tiles padded, runs on the flash and nothing streams.
+(the ablation: "all operations ... are completed by Flash, with no offloading to NPU", Sec.
+VIII-A) nothing streams, and a matrix side that is no multiple of the tile (5120 against
+2048) is laid out in edge tiles of the same page count: the edge strip's thin side whole in
+each tile, its long side split, one page per core (`edge_tiles`). Padding the edge to whole
+tiles instead would sense and multiply pages of zeros (1.2x the work on a 5120-wide matrix),
+which the paper's 13B models do not show (Fig. 14: they lose as much as the 7B ones).
 Read slicing (the paper's Slice Control) sends a streamed page in slices that fill the bus's
 bubbles: Read-Compute broadcasts and results go first and wait at most one slice. Off, a
 page goes out in one transaction and the read data is sent continuously (Sec. VIII-C:
@@ -91,11 +96,21 @@ class GemvPlan:
     alpha: float              # share of the weights computed in flash
     slicing: bool
     tiling: bool
+    edge: tuple = ()          # ((h, w, tiles), ...): edge tiles run on the flash after the main ones
+
+    def groups(self) -> list:
+        """(h, w, tiles) of every tile shape the flash runs, main tiles first."""
+        return [(self.tile_h, self.tile_w, self.flash_tiles)] + [tuple(e) for e in self.edge]
+
+    @property
+    def rc_tiles(self) -> int:
+        """Tiles (Read-Compute groups) the flash runs, edge tiles included."""
+        return sum(g[2] for g in self.groups())
 
     def as_extra(self) -> tuple:
         return tuple(sorted({"tile_h": self.tile_h, "tile_w": self.tile_w, "flash_tiles": self.flash_tiles,
                              "npu_bytes": self.npu_bytes, "slicing": self.slicing,
-                             "tiling": self.tiling}.items()))
+                             "tiling": self.tiling, "edge": self.edge}.items()))
 
 
 def _geometry(spec: FlashSpec, value_bits: int):
@@ -136,9 +151,13 @@ def optimal_tile(spec: FlashSpec, value_bits: int, core: "CoreSpec | None" = Non
     return min(cands, key=lambda hw: (hw[1] + ch * hw[0], hw[1]))
 
 
+def _slice_bytes(core: "CoreSpec", h: int, w: int, m: int, cc: int, ch: int) -> int:
+    """Bytes of a core's buffers one h x w tile holds: its input slice and partial sums."""
+    return (w // ch) * m * core.act_bytes + (h // cc) * m * core.result_bytes
+
+
 def _fits(core: "CoreSpec", hw: tuple[int, int], m: int, cc: int, ch: int) -> bool:
-    h, w = hw
-    return (w // ch) * m * core.act_bytes + (h // cc) * m * core.result_bytes <= core.buffer_bytes
+    return _slice_bytes(core, hw[0], hw[1], m, cc, ch) <= core.buffer_bytes
 
 
 def core_slots(core: CoreSpec, h: int, w: int, m: int, cc: int, ch: int) -> int:
@@ -146,32 +165,76 @@ def core_slots(core: CoreSpec, h: int, w: int, m: int, cc: int, ch: int) -> int:
     pipeline keeps two in flight (one computing, one sensing); one slot serialises a
     group's broadcast, read, compute and result (4096x128 on Cambricon-LLM-S: 16 + 1024 B
     of a 2 KB buffer)."""
-    per = (w // ch) * m * core.act_bytes + (h // cc) * m * core.result_bytes
-    return max(1, core.buffer_bytes // max(per, 1))
+    return max(1, core.buffer_bytes // max(_slice_bytes(core, h, w, m, cc, ch), 1))
 
 
-def flash_time(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int, ft: int) -> float:
-    """Seconds for `ft` tiles on the flash cores: the paper's t_rc = tR + W / (channels x bw)
-    per tile, no faster than the core or the tile's channel traffic, serialised when a
-    core's buffer holds a single slice; plus the last tile's compute and results (the
-    tail), less the first read when it was sensed ahead during the previous GEMV."""
-    if ft <= 0:
-        return 0.0
+def _tile_costs(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int):
+    """(seconds a tile occupies the pipeline, its compute, its results, whether a core's
+    buffer serialises it) for tiles of h x w; a page holds (h / cores) x (w / channels)
+    values (fewer than a full page for edge tiles)."""
     values, cc, ch = _geometry(spec, value_bits)
     bw = spec.bus_bytes_per_s
     over = (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
-    t_r = spec.t_read_ps / 1e12
     in_b = (w // ch) * m * core.act_bytes
     out_b = (h // cc) * m * core.result_bytes
-    comp = core.page_ps(values, m, value_bits, spec.page_size) / 1e12
+    used = min(values, (h // cc) * (w // ch))
+    comp = core.page_ps(used, m, value_bits, spec.page_size) / 1e12
     res = cc * (out_b / bw + spec.t_xfer_over_ps / 1e12)
-    t_rc = t_r + in_b / bw
-    ahead = min(t_r, comp) if core.read_ahead else 0.0
+    t_rc = spec.t_read_ps / 1e12 + in_b / bw
     if core_slots(core, h, w, m, cc, ch) < 2:
         # the next broadcast waits for this group's results: the tail is inside each period
-        return ft * (spec.t_cmd_ps / 1e12 + t_rc + comp + res) - ahead
-    period = max(t_rc, comp, (in_b + cc * out_b) / bw + (1 + cc) * over)
-    return ft * period + comp + res - ahead
+        return spec.t_cmd_ps / 1e12 + t_rc + comp + res, comp, res, True
+    return max(t_rc, comp, (in_b + cc * out_b) / bw + (1 + cc) * over), comp, res, False
+
+
+def flash_time(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int, ft: int,
+               edge: tuple = ()) -> float:
+    """Seconds for `ft` tiles of h x w (then the `edge` tiles, (h, w, tiles) each) on the flash
+    cores: the paper's t_rc = tR + W / (channels x bw) per tile, no faster than the core or
+    the tile's channel traffic, serialised when a core's buffer holds a single slice; plus
+    the last tile's compute and results (the tail), less the first read when it was sensed
+    ahead during the previous GEMV."""
+    groups = [(hh, ww, n) for hh, ww, n in [(h, w, ft)] + list(edge) if n > 0]
+    if not groups:
+        return 0.0
+    t = 0.0
+    ahead = None
+    for hh, ww, n in groups:
+        period, comp, res, serial = _tile_costs(spec, core, hh, ww, m, value_bits)
+        if ahead is None:
+            ahead = min(spec.t_read_ps / 1e12, comp) if core.read_ahead else 0.0
+        t += n * period
+    if not serial:
+        t = t + comp + res
+    return t - ahead
+
+
+def edge_tiles(spec: FlashSpec, core: CoreSpec, k: int, n: int, h: int, w: int, m: int,
+               value_bits: int) -> tuple:
+    """Tiles of one page per core covering what whole h x w tiles leave of a k-input,
+    n-output matrix: the right strip (k mod w inputs, all n outputs) and the bottom strip
+    (n mod h outputs under the whole tiles' inputs). A strip's thin side is whole in each
+    tile (rounded up to the channels or cores that split it), its long side is cut into as
+    few tiles as a page, and a core's buffers, allow, dealt evenly. ((h, w, tiles), ...)."""
+    values, cc, ch = _geometry(spec, value_bits)
+    act = m * core.act_bytes
+    res = m * core.result_bytes
+    out = []
+    rk, rn = k % w, n % h
+    kw = k - rk
+    if rk:
+        wc = -(-rk // ch)                              # inputs per core
+        hc = min(values // wc, max(1, (core.buffer_bytes - wc * act) // res), -(-n // cc))
+        tiles = -(-n // (hc * cc))
+        hc = -(-n // (tiles * cc))                      # the same tiles, dealt evenly
+        out.append((hc * cc, wc * ch, tiles))
+    if rn and kw:
+        hc = -(-rn // cc)                              # outputs per core
+        wc = min(values // hc, max(1, (core.buffer_bytes - hc * res) // act), -(-kw // ch))
+        tiles = -(-kw // (wc * ch))
+        wc = -(-kw // (tiles * ch))
+        out.append((hc * cc, wc * ch, tiles))
+    return tuple(out)
 
 
 def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int) -> tuple[float, float, float]:
@@ -203,28 +266,29 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
     def rates(h, w):
         return _balance(spec, core, h, w, m, value_bits)
 
-    def t_pred(h, w, ft, npu):
+    def t_pred(h, w, ft, npu, edge=()):
         """The paper's model of a split: flash tiles one t_rc apart, NPU pages at the rate
         the channels have left; the slower side sets the time (flash_time adds the
         pipeline's tail, the core and the buffer)."""
         _, fr, nr = rates(h, w)
-        t_f = flash_time(spec, core, h, w, m, value_bits, ft)
+        t_f = flash_time(spec, core, h, w, m, value_bits, ft, edge)
         if npu and nr <= 0:
             return math.inf
         t_n = npu / (ch * nr) if npu else 0.0
         return max(t_f, t_n)
 
     def split(h, w):
-        """(flash tiles, NPU bytes, alpha, NPU output columns) for one tile shape."""
-        padded = -(-k // w) * -(-n // h)
-        if not tiling:
-            return padded, 0, 1.0, 0
+        """(flash tiles, NPU bytes, alpha, NPU output columns, edge tiles) for one tile
+        shape."""
         tiles_full = (k // w) * (n // h)
+        edge = edge_tiles(spec, core, k, n, h, w, m, value_bits)
+        if not tiling:
+            return tiles_full, 0, 1.0, 0, edge
         if alpha is not None:
             options = [min(tiles_full, int(round(alpha * k * n / (h * w))))]
         else:
             # the balance point of the paper, searched over whole tiles (few tiles per
-            # matrix on large flashes make the rounding matter), or every tile padded
+            # matrix on large flashes make the rounding matter), or all on the flash
             options = list(range(tiles_full + 1))
         best = None
         for ft in options:
@@ -232,15 +296,15 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
             t = t_pred(h, w, ft, npu)
             if best is None or t < best[0] - 1e-15:
                 best = (t, ft, npu)
-        if alpha is None and t_pred(h, w, padded, 0) < best[0] - 1e-15:
-            best = (t_pred(h, w, padded, 0), padded, 0)
+        if alpha is None and t_pred(h, w, tiles_full, 0, edge) < best[0] - 1e-15:
+            return tiles_full, 0, 1.0, 0, edge
         _, ft, npu = best
         npu_n = -(-(k * n - min(ft * h * w, k * n)) // max(k, 1))
-        return ft, npu, min(1.0, ft * h * w / (k * n)), npu_n
+        return ft, npu, min(1.0, ft * h * w / (k * n)), npu_n, ()
 
     def predicted(h, w):
-        ft, npu, _, _ = split(h, w)
-        return t_pred(h, w, ft, npu)
+        ft, npu, _, _, edge = split(h, w)
+        return t_pred(h, w, ft, npu, edge)
 
     if tile is None or tile == "optimal":
         h, w = optimal_tile(spec, value_bits, core, m, k, n)
@@ -258,8 +322,8 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
             # a tile given for another element width: keep its width, refit its height
             w = min(w, values * cc_ * ch_ // cc_)
             h = values * cc_ * ch_ // w
-    ft, npu, a, npu_n = split(h, w)
-    return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling)
+    ft, npu, a, npu_n, edge = split(h, w)
+    return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling, edge)
 
 
 UNSLICED_ORDERS = {"continuous": K.BUS_PAGES_FIRST, "fcfs": K.BUS_EARLIEST}   # slicing off
@@ -282,8 +346,9 @@ def analytic_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, unsliced_orde
     beside them."""
     values, cc, ch = _geometry(spec, plan.value_bits)
     _, fr, nr = _balance(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits)
-    t_f = flash_time(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.flash_tiles)
-    read_planes = cc * max(spec.planes_per_die - 1, 1) if plan.flash_tiles else cc * spec.planes_per_die
+    t_f = flash_time(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.flash_tiles,
+                     plan.edge)
+    read_planes = cc * max(spec.planes_per_die - 1, 1) if plan.rc_tiles else cc * spec.planes_per_die
     sense_rate = read_planes * spec.page_size / (spec.t_read_ps / 1e12)
     if bus_order(plan, unsliced_order) == K.BUS_PAGES_FIRST and plan.npu_bytes and sense_rate >= spec.bus_bytes_per_s:
         return plan.npu_bytes / (ch * spec.bus_bytes_per_s) + t_f
@@ -297,29 +362,35 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
     cc = spec.dies_per_channel
     pp = spec.planes_per_die
     ch = spec.channels
-    w_ch = plan.tile_w // ch
-    h_core = plan.tile_h // cc
     kinds, planes, nbytes, outb, group, comp, sensed = [], [], [], [], [], [], []
-    cps = core.page_ps(values, plan.m, plan.value_bits, spec.page_size)
-    # read ahead: the first tile's pages were sensed while the cores computed the previous
-    # GEMV's last page (that plane's array is idle then), so they are ready tR - compute in
-    ahead = max(0, spec.t_read_ps - cps) if core.read_ahead else -1
-    g_in, g_mem = [], []
-    for g in range(plan.flash_tiles):
-        g_in.append(int(w_ch * plan.m * core.act_bytes))
-        g_mem.append(cc)
-        for d in range(cc):
-            kinds.append(K.RC)
-            planes.append(d * pp + compute_plane)
-            nbytes.append(spec.page_size)
-            outb.append(int(h_core * plan.m * core.result_bytes))
-            group.append(g)
-            comp.append(cps)
-            sensed.append(ahead if g == 0 else -1)
+    ahead = None
+    g_in, g_mem, g_slice = [], [], []
+    for th, tw, tiles in plan.groups():
+        w_ch = tw // ch
+        h_core = th // cc
+        cps = core.page_ps(min(values, w_ch * h_core), plan.m, plan.value_bits, spec.page_size)
+        if ahead is None:
+            # read ahead: the first tile's pages were sensed while the cores computed the
+            # previous GEMV's last page (that plane's array is idle then), so they are ready
+            # tR - compute in
+            ahead = max(0, spec.t_read_ps - cps) if core.read_ahead else -1
+        for _ in range(tiles):
+            g = len(g_in)
+            g_in.append(int(w_ch * plan.m * core.act_bytes))
+            g_mem.append(cc)
+            g_slice.append(_slice_bytes(core, th, tw, plan.m, cc, ch))
+            for d in range(cc):
+                kinds.append(K.RC)
+                planes.append(d * pp + compute_plane)
+                nbytes.append(spec.page_size)
+                outb.append(int(h_core * plan.m * core.result_bytes))
+                group.append(g)
+                comp.append(cps)
+                sensed.append(ahead if g == 0 else -1)
     n_pages = -(-plan.npu_bytes // spec.page_size)
     per_ch = -(-n_pages // ch)
     read_planes = [d * pp + p for p in range(pp) for d in range(cc)
-                   if p != compute_plane or plan.flash_tiles == 0 or pp == 1]
+                   if p != compute_plane or plan.rc_tiles == 0 or pp == 1]
     for i in range(per_ch):
         kinds.append(K.READ)
         planes.append(read_planes[i % len(read_planes)])
@@ -332,13 +403,14 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
     n = len(kinds)
     return (np.asarray(kinds, np.int64), np.asarray(planes, np.int64), np.asarray(nbytes, np.int64),
             np.asarray(outb, np.int64), np.asarray(group, np.int64), np.asarray(comp, np.int64),
-            np.asarray(g_in, np.int64), np.asarray(g_mem, np.int64), n, np.asarray(sensed, np.int64))
+            np.asarray(g_in, np.int64), np.asarray(g_mem, np.int64), n, np.asarray(sensed, np.int64),
+            np.asarray(g_slice, np.int64))
 
 
 def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: int,
                   unsliced_order: str = "continuous") -> dict:
     """Cycle-level run of one channel; the GEMV's flash time is that channel's time."""
-    kind, plane, nbytes, outb, group, comp, g_in, g_mem, n, sensed = build_channel_ops(spec, core, plan)
+    kind, plane, nbytes, outb, group, comp, g_in, g_mem, n, sensed, g_slice = build_channel_ops(spec, core, plan)
     if n == 0:
         return {"seconds": 0.0, "channel_busy_s": 0.0, "channel_utilisation": 0.0, "rc_pages": 0,
                 "read_pages": 0, "bytes_in": 0, "bytes_out": 0, "bytes_weights": 0, "energy_j": 0.0}
@@ -347,8 +419,7 @@ def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: 
                                  compute_ps=comp, grp_in_bytes=g_in, grp_members=g_mem,
                                  slice_bytes=slice_bytes if plan.slicing else 0, queue_depth=0, channels=1,
                                  rc_priority=bus_order(plan, unsliced_order), sensed_ps=sensed,
-                                 core_slots=core_slots(core, plan.tile_h, plan.tile_w, plan.m,
-                                                       spec.dies_per_channel, spec.channels))
+                                 core_buffer=core.buffer_bytes, grp_slice_bytes=g_slice)
     t = int(fin.max()) / 1e12
     ch = spec.channels
     rc_pages = int((kind == K.RC).sum()) * ch
@@ -356,7 +427,8 @@ def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: 
     bytes_in = int(g_in.sum()) * ch
     bytes_out = int(outb.sum()) * ch
     values = spec.page_size * 8 // plan.value_bits
-    macs = rc_pages * values * plan.m
+    macs = ch * spec.dies_per_channel * plan.m * sum(
+        tiles * min(values, (th // spec.dies_per_channel) * (tw // ch)) for th, tw, tiles in plan.groups())
     energy = ((rc_pages + rd_pages) * spec.e_read_j + (bytes_in + bytes_out + plan.npu_bytes) * spec.e_bus_byte_j
               + macs * core.mac_energy_j)
     return {"seconds": t, "channel_busy_s": int(busy[0]) / 1e12,

@@ -12,9 +12,9 @@ Operations (one page each), queued per plane in the order given:
            broadcast transaction carrying the command and the input vector; each then reads
            its page (tR), the die's core consumes the page from the register (ECC check +
            MACs), and the result vector goes out on the channel. A core's buffers hold
-           `core_slots` groups' vector slices (input + results; 0 = unbounded): a plane arms
-           for a group only when its core has a free slot, freed when that op's result has
-           left. An op with op_sensed >= 0 had its page read ahead into the register (the
+           `core_buffer` bytes of the groups' vector slices (input + results, grp_slice_bytes
+           per op; 0 = unbounded): a plane arms for a group only when its core has room for
+           the slice, freed when that op's result has left. An op with op_sensed >= 0 had its page read ahead into the register (the
            data register serves the next request while the core computes): its array is
            done at max(broadcast end, op_sensed).
   PROGRAM  command + data-in on the channel -> array program tPROG.
@@ -150,7 +150,7 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
              slice_bytes, cache_read,
              op_kind, op_plane, op_bytes, op_out_bytes, op_group, op_req, op_retries, op_compute,
              grp_in_bytes, grp_members,
-             n_req, queue_depth, rc_priority, core_slots, op_sensed):
+             n_req, queue_depth, rc_priority, core_buffer, grp_slice_bytes, op_sensed):
     """Run the operations; return per-op finish times, per-request submit/finish times and
     per-channel busy time.
 
@@ -182,7 +182,7 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
     core_busy = np.zeros(n_dies, dtype=np.bool_)
     core_q = np.full((n_dies, planes_per_die), -1, dtype=np.int64)   # FIFO of ops for the core
     core_qn = np.zeros(n_dies, dtype=np.int64)
-    slots_free = np.full(n_dies, core_slots, dtype=np.int64)
+    buf_free = np.full(n_dies, core_buffer, dtype=np.int64)
     n_grp = grp_in_bytes.shape[0]
     grp_ready = np.zeros(n_grp, dtype=np.int64)
     # group members (CSR) for the broadcast release
@@ -283,12 +283,12 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
                 continue
             ch = p // (dies_per_channel * planes_per_die)
             if op_kind[o] == RC:
-                if core_slots > 0:
-                    d = p // planes_per_die
-                    if slots_free[d] <= 0:
-                        continue        # re-armed when a result frees the core's buffer
-                    slots_free[d] -= 1
                 g = op_group[o]
+                if core_buffer > 0:
+                    d = p // planes_per_die
+                    if buf_free[d] < grp_slice_bytes[g]:
+                        continue        # re-armed when a result frees the core's buffer
+                    buf_free[d] -= grp_slice_bytes[g]
                 waiting_grp[p] = g
                 head[p] += 1
                 grp_ready[g] += 1
@@ -405,9 +405,9 @@ def simulate(n_channels, planes_per_die, dies_per_channel,
                         seq += 1
                 elif tk == TX_RESULT:
                     op_finish[o] = now
-                    if core_slots > 0:
+                    if core_buffer > 0:
                         d = p // planes_per_die
-                        slots_free[d] += 1
+                        buf_free[d] += grp_slice_bytes[op_group[o]]
                         for pp in range(d * planes_per_die, (d + 1) * planes_per_die):
                             hn = _push(ht, hs, hk, hi, hn, now, seq, EV_PLANE, pp)
                             seq += 1
