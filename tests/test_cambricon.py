@@ -75,8 +75,19 @@ def test_ablations_point_the_paper_way():
     assert t["256x2048"] > t["128x4096"] and t["256x2048"] > t["4096x128"]
 
 
-def test_bad_tile_is_one_line_error():
+def test_bad_tile_is_one_line_error(capsys):
     from archsim.cli.main import main
     assert main(["run", "cambricon-llm-s", "gpt2-small", "--set", "flash.tiling.tile=oops"]) == 2
+    # a tile that is not one page per core (S: 256 x 2048 = 16 KB x 4 cores x 8 channels)
+    for tile in ("100x100", "128x128", "257x2040"):
+        capsys.readouterr()
+        assert main(["run", "cambricon-llm-s", "gpt2-small", "--set", f"flash.tiling.tile={tile}"]) == 2
+        err = capsys.readouterr().err
+        assert "flash.tiling.tile" in err and "one page per core" in err and "Traceback" not in err
+    # the same page count at another element width is one
+    from archsim.components.flash.component import check_tile
+    spec = System(load_arch("cambricon-llm-s")).components["flash"].spec
+    check_tile(spec, (128, 2048))          # fp16's 256x2048
+    check_tile(spec, (4096, 128))
     assert main(["run", "cambricon-llm-s", "gpt2-small", "--set", "flash.compute.compute_plane=5"]) == 2
     assert main(["run", "cambricon-llm-s", "gpt2-small", "--set", "flash.slicing.unsliced_order=lifo"]) == 2

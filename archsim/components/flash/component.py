@@ -77,6 +77,20 @@ def parse_tile(text: str, file=None, key=None):
     return h, w
 
 
+def check_tile(spec, tile, file=None, key=None):
+    """A tile named HxW must be one page per core: H x W = values per page x cores per channel
+    x channels at some element width, W split evenly over the channels and H over the cores."""
+    if not isinstance(tile, tuple):
+        return
+    h, w = tile
+    cc, ch = spec.dies_per_channel, spec.channels
+    sizes = {bits: spec.page_size * 8 // bits * cc * ch for bits in (32, 16, 8, 4)}
+    if w % ch or h % cc or h * w not in sizes.values():
+        raise ConfigError(f"tile {h}x{w} is not one page per core on this flash: H x W must be "
+                          f"{sizes[8]} int8 values ({sizes[16]} fp16) = page values x {cc} cores "
+                          f"per channel x {ch} channels, W a multiple of {ch} and H of {cc}", file, key)
+
+
 @register
 class NandFlash(Component):
     """NAND flash (channels, dies, planes, cache reads), optionally with a compute core per die."""
@@ -103,6 +117,7 @@ class NandFlash(Component):
                              c["act_bytes"], e["enabled"], e["fraction"], e["copies"], e["threshold_copies"],
                              e["pipeline"], c["mac_energy"], bool(c["read_ahead"]))
         self.tile = parse_tile(params["tiling"]["tile"], file, f"{name}.tiling.tile")
+        check_tile(self.spec, self.tile, file, f"{name}.tiling.tile")
         if c["enabled"] and e["enabled"]:
             lay = ecc_layout(self.spec.page_size, 8, e["fraction"], e["copies"], e["threshold_copies"])
             if not lay.fits(self.spec.spare_size):
@@ -171,9 +186,14 @@ class NandFlash(Component):
                               f"{self.name}.compute")
         bits = DTYPE_BITS.get(dtype, 16)
         til = c["tiling"]["enabled"] if tiling is None else bool(tiling)
-        t = self.tile if tile is None else parse_tile(tile)
-        return plan_gemv(self.spec, self.core, k, n, m, bits, tile=t, tiling=til,
-                         slicing=c["slicing"]["enabled"])
+        key = f"{self.name}.tiling.tile"
+        t = self.tile if tile is None else parse_tile(tile, self.file, key)
+        check_tile(self.spec, t, self.file, key)
+        try:
+            return plan_gemv(self.spec, self.core, k, n, m, bits, tile=t, tiling=til,
+                             slicing=c["slicing"]["enabled"])
+        except ValueError as exc:
+            raise ConfigError(f"{exc} ({dtype} weights, {k}x{n})", self.file, key) from None
 
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
         s = self.spec

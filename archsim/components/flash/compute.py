@@ -322,6 +322,9 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
             # a tile given for another element width: keep its width, refit its height
             w = min(w, values * cc_ * ch_ // cc_)
             h = values * cc_ * ch_ // w
+        if (h, w) not in tile_candidates(spec, value_bits):
+            raise ValueError(f"tile {tile[0]}x{tile[1]} holds no whole page per core at "
+                             f"{value_bits}-bit values (refitted: {h}x{w})")
     ft, npu, a, npu_n, edge = split(h, w)
     return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling, edge)
 
