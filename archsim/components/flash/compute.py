@@ -107,11 +107,6 @@ class GemvPlan:
         """Tiles (Read-Compute groups) the flash runs, edge tiles included."""
         return sum(g[2] for g in self.groups())
 
-    def as_extra(self) -> tuple:
-        return tuple(sorted({"tile_h": self.tile_h, "tile_w": self.tile_w, "flash_tiles": self.flash_tiles,
-                             "npu_bytes": self.npu_bytes, "slicing": self.slicing,
-                             "tiling": self.tiling, "edge": self.edge}.items()))
-
 
 def _geometry(spec: FlashSpec, value_bits: int):
     values = spec.page_size * 8 // value_bits
