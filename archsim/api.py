@@ -129,8 +129,11 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None
         b["energy_j"] += cost.energy_pj * 1e-12
         b["bytes"] += cost.bytes
         for part, v in cost.breakdown.items():
-            b.setdefault("parts", {}).setdefault(part, 0.0)
-            b["parts"][part] += v
+            parts = b.setdefault("parts", {})
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                parts[part] = parts.get(part, 0.0) + v      # amounts add up over the op's jobs
+            else:
+                parts[part] = v                             # a label (e.g. the flash's tile)
     static = sum(c.static_power_w for c in system.components.values()) * seconds
     first = components[0] if components else names[0]
     return {"arch": arch_spec.name, "op": kind, "m": m, "k": k, "n": n, "precision": precision,

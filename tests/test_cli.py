@@ -50,6 +50,18 @@ def test_op_json(capsys):
     assert {"seconds", "cycles", "energy_j", "breakdown"} <= set(res) and res["seconds"] > 0
 
 
+@pytest.mark.parametrize("arch", ["cambricon-llm-s", "pim-gpt", "cambricon-flexgen-ssd"])
+def test_op_on_machines_whose_costs_carry_labels(capsys, arch):
+    # the flash's breakdown names its tile ("256x2048"): a label, not an amount to add up
+    code, out, err = run_cli(capsys, "op", arch, "gemv", "--m", "1", "--k", "4096", "--n", "4096",
+                             "--format", "json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["seconds"] > 0 and res["energy_j"] > 0
+    if arch == "cambricon-llm-s":
+        assert "x" in res["breakdown"]["flash"]["parts"]["tile"]
+
+
 def test_op_precision_defaults_to_the_arch(capsys):
     gemv = ("op", "t4", "gemv", "--m", "1", "--k", "4096", "--n", "4096", "--format", "json")
     fp32 = json.loads(run_cli(capsys, *gemv)[1])
