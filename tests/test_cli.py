@@ -118,6 +118,32 @@ def test_model_does_not_fit(capsys):
     assert "does not fit" in line and "short by" in line
 
 
+@pytest.mark.parametrize("argv,tier", [
+    # a drive's terabytes hold the KV cache, not the GPU's weights
+    (("a6000-instcsd", "llama2-70b"), "the weights"),
+    (("a6000-flexgen-ssd", "llama2-70b"), "the weights"),
+    # the LPDDR5X holds the KV cache only, so a shrunken flash cannot lean on it
+    (("cambricon-llm-s", "gpt2-large", "--set", "flash.blocks_per_plane=1"), "the weights"),
+    # and the KV cache must fit the LPDDR5X, whatever the flash's size
+    (("cambricon-llm-s", "opt-6.7b", "--batch", "64", "--input-len", "1024"), "the KV cache"),
+])
+def test_each_tier_must_hold_what_the_mapping_keeps_there(capsys, argv, tier):
+    line = one_line_error(capsys, "run", *argv, "--output-len", "2")
+    assert "does not fit" in line and tier in line and "mapping.memory" in line
+
+
+def test_capacity_counts_the_kv_tier(capsys):
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    m = System(load_arch("a6000-instcsd")).mapping
+    cap = m.capacity(26e9, 819200.0, 64, 2048)
+    drive = m.system.components["flash"].memory_bytes
+    assert cap.max_decode_tokens == int(drive // (819200.0 * 64))
+    # no tier is named by `mapping.offload` any more: nothing streamed from it
+    line = one_line_error(capsys, "run", "a100", "llama3.1-405b", "--set", "mapping.offload=gpu")
+    assert "mapping.offload" in line and "unknown key" in line
+
+
 def test_trace_missing_column(capsys, tmp_path):
     f = tmp_path / "t.csv"
     assert main(["trace", "gpt2-small", "--input-len", "8", "--output-len", "2", "--out", str(f)]) == 0

@@ -39,7 +39,14 @@ class CambriconLLM(Mapping):
         "slicing": Field("bool", None, "override the flash's read-slicing switch", nullable=True),
         "tile": Field("str", None, "override the tile shape (HxW)", nullable=True),
     }
-    component_refs = ("memory", "offload", "flash", "npu", "dram", "link")
+    component_refs = ("memory", "flash", "npu", "dram", "link")
+
+    def weight_components(self) -> list[str]:
+        return [self.params["flash"]]
+
+    def kv_components(self) -> list[str]:
+        # the LPDDR5X holds the KV cache only (Sec. III)
+        return [self.params["dram"]]
 
     # --- K/V bytes of each layer, known when the QKV op is mapped --------------------------
     def build(self, trace):

@@ -44,8 +44,14 @@ class FlexGen(Mapping):
         "fuse_attention": Field("bool", True, "fused attention kernels on a GPU"),
     }
     device_param = "compute"       # a single-device base arch's `device:`
-    component_refs = ("memory", "offload", "compute", "weights", "weight_path", "weight_staging", "kv",
+    component_refs = ("memory", "compute", "weights", "weight_path", "weight_staging", "kv",
                       "kv_path", "kv_staging")
+
+    def weight_components(self) -> list[str]:
+        return [self.params["weights"] or self.params["compute"]]
+
+    def kv_components(self) -> list[str]:
+        return [self.params["kv"] or self.params["compute"]]
 
     def _is_flash(self, name: str) -> bool:
         return self.system.components[name].type_name in FLASH_TYPES
@@ -126,7 +132,13 @@ class FlexGen(Mapping):
 class FlashOnly(Mapping):
     strategy = "flash_only"
     schema = {"flash": Field("str", "flash", "the flash component the weights stream from")}
-    component_refs = ("memory", "offload", "flash")
+    component_refs = ("memory", "flash")
+
+    def weight_components(self) -> list[str]:
+        return [self.params["flash"]]
+
+    def kv_components(self) -> list[str]:
+        return [self.params["flash"]]
 
     def stages(self, op: dict) -> list[Stage]:
         if op["bytes_w"] <= 0:

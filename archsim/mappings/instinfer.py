@@ -37,7 +37,14 @@ class InstInfer(Mapping):
         "fuse_attention": Field("bool", True, "fused attention kernels on the GPU in prefill"),
     }
     device_param = "gpu"       # a single-device base arch's `device:`
-    component_refs = ("memory", "offload", "gpu", "csd", "pcie")
+    component_refs = ("memory", "gpu", "csd", "pcie")
+
+    def weight_components(self) -> list[str]:
+        return [self.params["gpu"]]
+
+    def kv_components(self) -> list[str]:
+        # the whole KV cache lives in the drive; the GPU keeps only the running layer's
+        return [self.params["csd"]]
 
     def build(self, trace):
         graph = super().build(trace)

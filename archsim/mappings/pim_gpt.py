@@ -30,7 +30,7 @@ class PimGpt(Mapping):
         "pim": Field("str", doc="the PIM channels component"),
         "asic": Field("str", doc="the ASIC component"),
     }
-    component_refs = ("memory", "offload", "pim", "asic")
+    component_refs = ("memory", "pim", "asic")
 
     def stages(self, op: dict) -> list[Stage]:
         kind = op["op"]

@@ -56,7 +56,7 @@ class SingleDevice(Mapping):
         "device": Field("str", doc="the component every op runs on"),
         "fuse_attention": Field("bool", True, "run QK^T, softmax and AV as one flash-attention kernel"),
     }
-    component_refs = ("memory", "offload", "device")
+    component_refs = ("memory", "device")
 
     def stages(self, op: dict) -> list[Stage]:
         if op["op"] == "allreduce":

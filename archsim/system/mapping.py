@@ -27,10 +27,9 @@ PREV_OP = -1
 
 COMMON_SCHEMA = {
     "strategy": Field("str", doc="mapping strategy name"),
-    "memory": Field("list", None, "components whose memory holds weights and KV cache "
-                    "(default: every component that has memory)", item=Field("str"), nullable=True),
-    "offload": Field("str", None, "component that holds what does not fit (weights stream from it)",
-                     nullable=True),
+    "memory": Field("list", None, "components whose memory holds weights and KV cache where the "
+                    "strategy does not say which holds which (default: every component that has "
+                    "memory)", item=Field("str"), nullable=True),
     "precision": Field("str", None, "precision the machine's software runs a model at when the "
                        "scenario names none (null: the model's default_precision)", nullable=True),
 }
@@ -61,7 +60,6 @@ class Capacity:
     memory_bytes: float
     needed_bytes: float
     max_decode_tokens: int
-    offload: str | None = None
 
     def as_dict(self) -> dict:
         return {"weights_bytes": int(self.weights_bytes), "kv_bytes_per_token": int(self.kv_bytes_per_token),
@@ -102,7 +100,7 @@ class Mapping:
     strategy: ClassVar[str] = ""
     schema: ClassVar[dict] = {}
     #: params naming components (checked against the arch when it loads)
-    component_refs: ClassVar[tuple] = ("memory", "offload")
+    component_refs: ClassVar[tuple] = ("memory",)
     #: trace columns that do not change how an op maps (the default stage key omits them)
     KEY_OMITS: ClassVar[tuple] = ("layer", "step")
     #: the param that `device:`, inherited from a single-device base arch, fills in (None:
@@ -165,22 +163,44 @@ class Mapping:
             return list(names)
         return [n for n, c in self.system.components.items() if c.memory_bytes > 0]
 
+    def weight_components(self) -> list[str]:
+        """Components whose memory holds the weights (default: the shared pool)."""
+        return self.memory_components()
+
+    def kv_components(self) -> list[str]:
+        """Components whose memory holds the KV cache (default: the shared pool)."""
+        return self.memory_components()
+
     def capacity(self, weights_bytes: float, kv_bytes_per_token: float, batch: int, context: int) -> Capacity:
-        """Check that weights plus the KV cache of `batch` x `context` tokens fit."""
-        memory = sum(self.system.components[n].memory_bytes for n in self.memory_components())
-        needed = weights_bytes + kv_bytes_per_token * batch * context
-        offload = self.params.get("offload")
-        free = memory - weights_bytes
+        """Check that the weights fit where the strategy keeps them, the KV cache of `batch` x
+        `context` tokens where it keeps that, and both together where the two share memory."""
+        comps = self.system.components
+        wn, kn = self.weight_components(), self.kv_components()
+
+        def mem(names):
+            return sum(comps[n].memory_bytes for n in dict.fromkeys(names))
+
+        w_mem, kv_mem, memory = mem(wn), mem(kn), mem(wn + kn)
+        kv_bytes = kv_bytes_per_token * batch * context
+        needed = weights_bytes + kv_bytes
+        # the KV cache has its own tier's memory, less what weights sharing it take
+        free = min(kv_mem, memory - weights_bytes)
         per_token = kv_bytes_per_token * max(batch, 1)
         max_tokens = int(max(free, 0) // per_token) if per_token > 0 else 0
-        if needed > memory and not offload:
-            gib = 2.0 ** 30
-            raise CapacityError(
-                f"the workload does not fit: it needs {needed / gib:.2f} GiB (weights {weights_bytes / gib:.2f} GiB"
-                f" + KV cache {(needed - weights_bytes) / gib:.2f} GiB), the machine has {memory / gib:.2f} GiB"
-                f" (short by {(needed - memory) / gib:.2f} GiB); name an offload tier in `mapping.offload`"
-                " or use a smaller batch or context", self.system.arch.file, "mapping.memory")
-        return Capacity(weights_bytes, kv_bytes_per_token, memory, needed, max_tokens, offload)
+        gib = 2.0 ** 30
+        for what, size, room, names in (("the weights", weights_bytes, w_mem, wn),
+                                        ("the KV cache", kv_bytes, kv_mem, kn),
+                                        ("weights and KV cache", needed, memory, wn + kn)):
+            if size > room:
+                where = " + ".join(dict.fromkeys(names))
+                raise CapacityError(
+                    f"the workload does not fit: {what} need {size / gib:.2f} GiB (weights "
+                    f"{weights_bytes / gib:.2f} GiB + KV cache {kv_bytes / gib:.2f} GiB), the memory "
+                    f"that holds them ({where}) has {room / gib:.2f} GiB (short by "
+                    f"{(size - room) / gib:.2f} GiB); use a smaller model, batch or context, or a "
+                    "machine that keeps them in a larger tier (the flexgen strategy's `weights` and "
+                    "`kv`)", self.system.arch.file, "mapping.memory")
+        return Capacity(weights_bytes, kv_bytes_per_token, memory, needed, max_tokens)
 
 
 def _dep_spec(s_i: int, after) -> tuple[tuple, bool]:

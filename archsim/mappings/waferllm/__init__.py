@@ -66,7 +66,7 @@ class WaferLLMMapping(Mapping):
                                   "head's columns; 'row' runs one hidden-wide head across the row, as "
                                   "WaferLLM's released decode kernel does", choices=("group", "row")),
     }
-    component_refs = ("memory", "offload", "device")
+    component_refs = ("memory", "device")
 
     def __init__(self, system, params):
         super().__init__(system, params)
@@ -90,13 +90,13 @@ class WaferLLMMapping(Mapping):
         per_core = w.sram_bytes - int(w.core["program_bytes"])
         memory = w.usable_cores * per_core
         needed = weights_bytes + kv_bytes_per_token * batch * context
-        if needed > memory and not self.params.get("offload"):
+        if needed > memory:
             gib = 2.0 ** 30
             raise CapacityError(f"the workload needs {needed / gib:.2f} GiB, the wafer holds {memory / gib:.2f} GiB "
                                 f"in {w.usable_cores} usable cores", self.system.arch.file, "mesh")
         rows = self.wafer.grid("decode")[0]
         tokens = self.kv.max_tokens(memory - weights_bytes, kv_bytes_per_token * max(batch, 1), rows)
-        cap = WaferCapacity(weights_bytes, kv_bytes_per_token, memory, needed, tokens, None)
+        cap = WaferCapacity(weights_bytes, kv_bytes_per_token, memory, needed, tokens)
         cap.extra = {"kv_cache": self.kv.name, "layout": "bytes only (no trace seen yet)"}
         self._cap = cap
         self._batch = max(batch, 1)
