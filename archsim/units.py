@@ -7,6 +7,7 @@ Bytes use B, bits use b ('Gb/s' is gigabits per second). Decimal prefixes are po
 
 from __future__ import annotations
 
+import math
 import re
 
 _DEC = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
@@ -46,8 +47,19 @@ def _split_prefix(unit: str, table: dict[str, float]) -> float | None:
 def parse_quantity(value, kind: str) -> float:
     """Parse `value` (a number or a string with a unit) into base SI units of `kind`.
 
-    Raises ValueError with a short reason; callers add the file and key.
+    Raises ValueError with a short reason; callers add the file and key. The result is
+    finite: '.inf', 'nan', '1e400 GHz' and '1e300 PB' (inf once scaled) are errors.
     """
+    try:
+        q = _parse(value, kind)
+    except OverflowError:  # an integer past a float's range
+        q = math.inf
+    if not math.isfinite(q):
+        raise ValueError(f"must be a finite number, got {value!r}")
+    return q
+
+
+def _parse(value, kind: str) -> float:
     if kind not in KINDS:
         raise ValueError(f"unknown quantity kind {kind!r}")
     if isinstance(value, bool):

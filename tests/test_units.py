@@ -32,6 +32,16 @@ def test_rejects(text, kind):
         parse_quantity(text, kind)
 
 
+@pytest.mark.parametrize("value, kind", [
+    (float("inf"), "frequency"), (float("-inf"), "time"), (float("nan"), "bytes"),
+    pytest.param(10 ** 400, "bytes", id="int-past-float-range"),
+    ("1e400 GHz", "frequency"), ("1e300 PB", "bytes"), ("1e400", "number"),
+])
+def test_rejects_non_finite(value, kind):
+    with pytest.raises(ValueError, match="finite"):
+        parse_quantity(value, kind)
+
+
 def test_format():
     assert format_quantity(2.039e12, "B/s") == "2.04 TB/s"
     assert format_quantity(48 * 1024, "B", binary=True) == "48 KiB"

@@ -8,6 +8,7 @@ ConfigError naming the file, the dotted key path and the reason.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from archsim.units import KINDS as UNIT_KINDS, parse_quantity
 
 REQUIRED = object()
 SCALAR_KINDS = ("int", "float", "str", "bool", "grid", "list", "dict", "any")
+INT64_MAX = 2 ** 63 - 1
+PS = 1e12  # the engines count time in integer picoseconds
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,8 @@ class Field:
     kind: 'int', 'float', 'str', 'bool', 'grid' ('420x420' -> (420, 420)), 'list', 'dict',
     'any', or a quantity kind of archsim.units ('frequency', 'bandwidth', 'bytes', 'time',
     'power', 'energy', 'flops', 'rate', 'number'). Quantities and ints are strictly positive
-    unless `min` (inclusive) or `gt` (exclusive) says otherwise.
+    unless `min` (inclusive) or `gt` (exclusive) says otherwise. Every number is finite, ints
+    and sizes fit an int64, and a nonzero time or clock period is 1 ps to int64 picoseconds.
     """
 
     kind: str
@@ -48,6 +52,11 @@ def _join(path: str, key) -> str:
 
 
 def _bounds(field: Field, value: float, file, path):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"must be a finite number, got {value!r}", file, path)
+    if field.kind in ("int", "bytes") and abs(value) > INT64_MAX:
+        shown = f"{value:g}" if abs(value) < 1e300 else "a larger number"  # :g overflows past floats
+        raise ConfigError(f"must fit an int64 (at most {INT64_MAX} in size), got {shown}", file, path)
     lo_gt = field.gt
     if field.min is None and field.gt is None and field.kind in UNIT_KINDS + ("int",):
         lo_gt = 0.0
@@ -58,6 +67,45 @@ def _bounds(field: Field, value: float, file, path):
         raise ConfigError(f"must be {what}, got {value:g}", file, path)
     if field.max is not None and value > field.max:
         raise ConfigError(f"must be <= {field.max:g}, got {value:g}", file, path)
+    _fits(field.kind, value, file, path)
+
+
+def _fits(kind: str, value: float, file, path):
+    """Reject a nonzero size under 1 B, or a time or clock period that whole picoseconds (the
+    engines' unit) would make 0 or overflow."""
+    if value == 0 or kind not in ("time", "frequency", "bytes"):
+        return
+    if kind == "bytes":
+        if abs(value) < 1:
+            raise ConfigError(f"a nonzero size must be at least 1 B, got {value:g} B", file, path)
+        return
+    if kind == "time":
+        ps, what, limits = abs(value) * PS, "time", f"1 ps to {INT64_MAX / PS:.3g} s"
+    else:  # a clock: its period
+        ps, what = PS / abs(value), "clock period"
+        limits = f"{PS / INT64_MAX:.3g} Hz to {2 * PS:.3g} Hz"
+    if not ps > 0.5:  # round(0.5) == 0
+        raise ConfigError(f"{what} {ps:g} ps is below the simulator's 1 ps time step ({limits})", file, path)
+    if not ps < 2.0 ** 63:
+        raise ConfigError(f"{what} {ps:g} ps overflows the simulator's int64 picoseconds ({limits})",
+                          file, path)
+
+
+def _got(value) -> str:
+    """`value` for a message; an int where text belongs is often YAML 1.1 reading 0x4 or 1:30."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value!r} (YAML read it as a number, as it does 0x4, 0o17, 1_000 or 1:30: quote it)"
+    return repr(value)
+
+
+def _from_text(value, what: str, file, path):
+    """A number YAML 1.1 left as a string ('1e-300' has no dot) as a float; others unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_quantity(value, "number")
+    except ValueError as exc:
+        raise ConfigError(f"expected {what}: {exc}", file, path) from None
 
 
 def parse_grid(value, file=None, path=None) -> tuple[int, int]:
@@ -67,7 +115,7 @@ def parse_grid(value, file=None, path=None) -> tuple[int, int]:
     elif isinstance(value, str) and "x" in value.lower():
         parts = value.lower().split("x")
     else:
-        raise ConfigError(f"expected a grid like '420x420', got {value!r}", file, path)
+        raise ConfigError(f"expected a grid like '420x420', got {_got(value)}", file, path)
     try:
         rows, cols = (int(str(p).strip()) for p in parts)
     except ValueError:
@@ -91,7 +139,7 @@ def validate_value(field: Field, value, file, path):
         return value
     if kind == "str":
         if not isinstance(value, str):
-            raise ConfigError(f"expected a string, got {value!r}", file, path)
+            raise ConfigError(f"expected a string, got {_got(value)}", file, path)
         if field.choices and value not in field.choices:
             raise ConfigError(f"{value!r} is not one of {', '.join(map(str, field.choices))}", file, path)
         return value
@@ -115,6 +163,7 @@ def validate_value(field: Field, value, file, path):
                 out.append(v)
         return out
     if kind == "int":
+        value = _from_text(value, "an integer", file, path)
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
@@ -125,9 +174,13 @@ def validate_value(field: Field, value, file, path):
         _bounds(field, value, file, path)
         return value
     if kind == "float":
+        value = _from_text(value, "a number", file, path)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"expected a number, got {value!r}", file, path)
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer past a float's range
+            value = math.inf
         _bounds(field, value, file, path)
         return value
     try:
