@@ -132,6 +132,15 @@ def test_each_tier_must_hold_what_the_mapping_keeps_there(capsys, argv, tier):
     assert "does not fit" in line and tier in line and "mapping.memory" in line
 
 
+@pytest.mark.parametrize("argv,key", [
+    (("a100", "gpt2-small", "--set", "gpu.clock=1e-6"), "gpu"),
+    (("cambricon-llm-s", "gpt2-small", "--set", "d2d.bandwidth=1e-30"), "d2d"),
+])
+def test_a_run_too_long_for_int64_picoseconds_is_an_error(capsys, argv, key):
+    line = one_line_error(capsys, "run", *argv, "--input-len", "16", "--output-len", "2")
+    assert f": {key}: " in line and "int64 picoseconds" in line
+
+
 def test_capacity_counts_the_kv_tier(capsys):
     from archsim.system.arch import load_arch
     from archsim.system.system import System

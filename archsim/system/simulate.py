@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from archsim import __version__
+from archsim.errors import ConfigError
 from archsim.system.scheduler import PS_PER_S, schedule
 from archsim.system.system import System
 
@@ -52,6 +53,24 @@ def provenance(system: System, model_name: str, extra: dict | None = None) -> di
             **(extra or {})}
 
 
+INT64_MAX = 2 ** 63 - 1
+
+
+def _check_time_fits(system: System, graph, pair_costs) -> None:
+    """The schedule counts int64 picoseconds (about 106 days): a run whose jobs add up to
+    more comes from a component set far too slow, and would wrap to negative times."""
+    uses = np.bincount(graph.pair_index, minlength=len(pair_costs)) if len(graph) else []
+    total = 0.0
+    for (comp, job), cost, k in zip(graph.pairs, pair_costs, uses):
+        ps = cost.seconds * PS_PER_S
+        total += ps * int(k)
+        if not np.isfinite(ps) or ps < 0 or total > INT64_MAX:
+            raise ConfigError(f"the run's jobs add up to more simulated time than int64 "
+                              f"picoseconds hold ({INT64_MAX / PS_PER_S / 86400:.0f} days), passed "
+                              f"at a {job.kind} ({job.label}) of {cost.seconds:.3g} s; check this "
+                              "component's rates and latencies", system.arch.file, comp)
+
+
 def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) -> RunResult:
     """Schedule every op of `trace` on `system` and assemble the result."""
     graph = system.mapping.build(trace)
@@ -66,6 +85,7 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     def spread(values, dtype):
         return np.asarray(values, dtype=dtype)[pick] if n else np.zeros(0, dtype=dtype)
 
+    _check_time_fits(system, graph, pair_costs)
     resource = spread([comp_id[c] for c, _ in graph.pairs], np.int64)
     dur = spread([int(round(c.seconds * PS_PER_S)) for c in pair_costs], np.int64)
     energy = spread([c.energy_pj for c in pair_costs], np.float64)
