@@ -330,3 +330,70 @@ def test_cycle_exact_against_booksim_packets():
     np.testing.assert_array_equal(st.flow_done_cycle[done] - created[done], lat[done])
 
 
+
+
+@pytest.mark.parametrize("frac", [1.5, -1.0, float("nan")])
+def test_hotspot_fraction_is_a_share(frac):
+    with pytest.raises(ConfigError, match="hotspot_fraction"):
+        simulate_traffic((4, 4), "hotspot", 0.1, cycles=200, hotspot_nodes=[1],
+                         hotspot_fraction=frac)
+
+
+def test_cli_rejects_a_hotspot_fraction_above_one(capsys):
+    from archsim.cli.main import main
+    assert main(["noc", "--mesh", "4x4", "--cycles", "200", "--traffic", "hotspot",
+                 "--hotspot-nodes", "1", "--hotspot-fraction", "1.5"]) == 2
+    assert "hotspot_fraction" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text,extra,where", [
+    ("src,dst,flits\n0,15\n", [], "line 2: expected 3 fields"),
+    ("src,dst,flits\n0,15,3,9\n", [], "line 2: expected 3 fields"),
+    ("src,dst,flits\n0,15,4\n1,14,100000000000000000000\n", [], "line 3: flits"),
+    ("src,dst,flits,color\n0,15,3,0\n0,15,3,5\n", ["--vcs", "1"], "line 3: color"),
+    ("src,dst,flits,packet_flits\n0,15,3,-2\n", [], "line 2: packet_flits"),
+    ("src,dst,flits\n", [], "no flow"),
+    ("src,dst,flits\n0,15,0\n", [], "no flow"),
+])
+def test_cli_bad_flow_trace(capsys, tmp_path, text, extra, where):
+    from archsim.cli.main import main
+    trace = tmp_path / "flows.csv"
+    trace.write_text(text)
+    assert main(["noc", "--mesh", "4x4", "--trace", str(trace), *extra]) == 2
+    err = capsys.readouterr().err
+    assert "flows.csv" in err and where in err and len(err.splitlines()) == 1
+
+
+def test_packets_longer_than_the_vc_record_are_rejected():
+    # with wait_for_tail_credit a VC counts its packet's flits in 16 bits: a longer packet
+    # was never delivered and read as a deadlock; split into packets it runs
+    with pytest.raises(ConfigError, match="flow 1 sends packets of 70000 flits"):
+        simulate_flows((2, 2), [0, 1], [3, 2], [4, 70000])
+    with pytest.raises(ConfigError, match="packet_flits"):
+        simulate_traffic((2, 2), "uniform", 0.1, 70000, cycles=100)
+    st = simulate_flows((2, 2), [0], [3], [70000], packet_flits=1000)
+    assert not st.deadlocked and st.flow_done_cycle[0] > 70000
+    # a VC that frees at the tail keeps whole packets in a ring: no such limit
+    st = simulate_flows((2, 2), [0], [3], [70000], router=RouterConfig(wait_for_tail_credit=False))
+    assert not st.deadlocked and st.flow_done_cycle[0] > 70000
+
+
+def test_cli_deadlock_exits_3(capsys, tmp_path):
+    from archsim.cli.main import main
+    # four worms around the 2x2 ring, XY and YX on one VC: each holds a link the next needs
+    trace = tmp_path / "ring.csv"
+    trace.write_text("src,dst,flits,order\n0,3,50,0\n1,2,50,1\n3,0,50,0\n2,1,50,1\n")
+    assert main(["noc", "--mesh", "2x2", "--vcs", "1", "--vc-buf", "2", "--trace", str(trace),
+                 "--format", "json"]) == 3
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["deadlocked"] is True
+    assert "ring.csv: deadlocked: 0 of 4 flows delivered" in cap.err
+
+
+def test_cli_cycles_must_cover_the_warm_up(capsys):
+    from archsim.cli.main import main
+    # 4x4: the longest path's zero-load latency is 2 + 7 x 4 = 30 cycles; a quarter warm-up
+    # must cover it, else the accepted rate is measured on a network still filling
+    assert main(["noc", "--mesh", "4x4", "--cycles", "10"]) == 2
+    assert "--cycles: must be >= 120" in capsys.readouterr().err
+    assert main(["noc", "--mesh", "4x4", "--cycles", "120", "--format", "json"]) == 0

@@ -141,3 +141,25 @@ def test_cli(capsys):
     assert main(["systolic", "--gemm", "1,2"]) == 2
     assert main(["systolic", "--gemm", "4,4,4", "--dataflow", "xs"]) == 2
     assert main(["systolic", "--gemm", "0,4,4"]) == 2
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--bandwidth", "0.001"), ("--bandwidth", "2.5"), ("--bandwidth", "nan"), ("--bandwidth", "inf"),
+    ("--filter-sram-kb", "-5"), ("--ifmap-sram-kb", "0"), ("--ifmap-sram-kb", "-1"),
+    ("--ifmap-sram-kb", "nan"), ("--ifmap-sram-kb", "inf"), ("--ifmap-sram-kb", "1e300"),
+    ("--gemm", "99999999999999999999,16,16"), ("--rows", "99999999999999999999"),
+])
+def test_cli_bad_numbers(capsys, flag, value):
+    from archsim.cli.main import main
+    args = ["systolic", "--rows", "8", "--cols", "8", "--gemm", "16,16,16", flag, value]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"archsim: error: {flag}: ") and len(err.splitlines()) == 1
+
+
+def test_npu_dram_words_per_cycle_is_whole():
+    from archsim.components.systolic import SystolicNPU
+    from archsim.errors import ConfigError
+    assert SystolicNPU.from_config("npu", {"dram_words_per_cycle": 4}).gemm(16, 16, 16)["cycles"] > 0
+    with pytest.raises(ConfigError, match="npu.dram_words_per_cycle: must be a whole number"):
+        SystolicNPU.from_config("npu", {"dram_words_per_cycle": 0.5})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 
 import numpy as np
 
@@ -23,7 +24,8 @@ def register(sub) -> None:
                     "latencies are cycles from packet creation to tail delivery; avg_hops counts "
                     "routers traversed (distance + 1); flit_hops counts router traversals of "
                     "all flits in the run. wall_s times the simulation alone; the JIT compile "
-                    "(or cache load) is compile_s.")
+                    "(or cache load) is compile_s. Exit status: 0 done, 2 bad input, 3 the "
+                    "flows of a trace deadlocked (the results so far are printed).")
     p.add_argument("--mesh", default="8x8", help="ROWSxCOLS (default 8x8)")
     p.add_argument("--traffic", default="uniform",
                    help="uniform, transpose, hotspot, neighbour, tornado, bitcomp, bitrev, "
@@ -33,12 +35,15 @@ def register(sub) -> None:
     p.add_argument("--trace", help="flow trace CSV with columns src,dst,flits[,inject_cycle,"
                                    "color,order,packet_flits]; runs it instead of --traffic")
     p.add_argument("--cycles", type=int, help="one fixed run of N cycles (a quarter warm-up) "
-                                              "instead of BookSim's sample-period protocol")
+                                              "instead of BookSim's sample-period protocol; at "
+                                              "least 4x the zero-load latency of the longest "
+                                              "path; with --trace: stop after N cycles")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, choices=(1, 2),
                    help="2: half the routers on a second thread, same results (default 1)")
     p.add_argument("--hotspot-nodes", help="comma-separated node ids (hotspot traffic)")
-    p.add_argument("--hotspot-fraction", type=float, default=0.5)
+    p.add_argument("--hotspot-fraction", type=float, default=0.5,
+                   help="share of packets sent to the hotspot nodes, in [0, 1] (default 0.5)")
     # router options default to RouterConfig's (read there, when the run builds the router)
     g = p.add_argument_group("router (defaults: RouterConfig's, BookSim2's iq router of the peers "
                              "note, docs/noc.md)")
@@ -68,30 +73,60 @@ def router_from_args(args):
     return RouterConfig(**given, wait_for_tail_credit=not args.no_wait_tail_credit)
 
 
+# trace columns and the value of an optional one left empty (None: required)
+TRACE_COLUMNS = {"src": None, "dst": None, "flits": None, "inject_cycle": 0, "color": -1,
+                 "order": 0, "packet_flits": 0}
+
+
 def read_trace(path: str) -> dict:
-    """A flow trace: CSV with a header; src, dst, flits required; one flow per row."""
-    cols = {"src": [], "dst": [], "flits": [], "inject_cycle": [], "color": [], "order": [],
-            "packet_flits": []}
+    """A flow trace: CSV with a header; src, dst, flits required; one flow per row. "line"
+    holds each flow's line number."""
+    cols = {k: [] for k in (*TRACE_COLUMNS, "line")}
     try:
         with open(path, newline="") as fh:
             rows = csv.DictReader(fh)
             missing = {"src", "dst", "flits"} - set(rows.fieldnames or ())
             if missing:
                 raise TraceError(f"missing column(s) {', '.join(sorted(missing))}", path, "header")
-            for i, row in enumerate(rows, start=2):
-                try:
-                    cols["src"].append(int(row["src"]))
-                    cols["dst"].append(int(row["dst"]))
-                    cols["flits"].append(int(row["flits"]))
-                    cols["inject_cycle"].append(int(row.get("inject_cycle") or 0))
-                    cols["color"].append(int(row.get("color") or -1))
-                    cols["order"].append(int(row.get("order") or 0))
-                    cols["packet_flits"].append(int(row.get("packet_flits") or 0))
-                except ValueError:
-                    raise TraceError("expected integers", path, f"line {i}") from None
+            for row in rows:
+                where = f"line {rows.line_num}"
+                if None in row or None in row.values():
+                    got = sum(v is not None for k, v in row.items() if k is not None)
+                    raise TraceError(f"expected {len(rows.fieldnames)} fields, got "
+                                     f"{got + len(row.get(None) or ())}", path, where)
+                for k, empty in TRACE_COLUMNS.items():
+                    v = row.get(k)
+                    try:
+                        x = int(v) if empty is None or v else empty
+                    except ValueError:
+                        raise TraceError(f"{k}: expected an integer, got {v!r}", path,
+                                         where) from None
+                    if not -2**63 <= x < 2**63:
+                        raise TraceError(f"{k}: {v} is out of the int64 range", path, where)
+                    cols[k].append(x)
+                cols["line"].append(rows.line_num)
     except OSError as exc:
         raise TraceError(f"cannot read: {exc.strerror}", path) from None
-    return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
+    tr = {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
+    if not (tr["flits"] > 0).any():
+        raise TraceError("no flow with flits > 0 (a trace needs at least one)", path)
+    return tr
+
+
+def _check_trace(path, tr, router) -> None:
+    """What the trace must fit in this router (the engine checks the rest)."""
+    from archsim.components.noc.api import max_packet_flits
+    big = max_packet_flits(router)
+    pkt = np.where(tr["packet_flits"] > 0, tr["packet_flits"], tr["flits"])
+    for bad, key, why in (
+            # the engine would take colour % vcs, merging colours silently
+            (tr["color"] >= router.vcs, "color", f"must be -1 (any VC) or < --vcs ({router.vcs})"),
+            (tr["packet_flits"] < 0, "packet_flits", "must be >= 0 (0: the whole flow is one packet)"),
+            (np.minimum(pkt, tr["flits"]) > big, "packet_flits",
+             f"packets of more than {big} flits (0 = the whole flow) do not fit the router")):
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise TraceError(f"{key}: {why}", path, f"line {tr['line'][i]}")
 
 
 def simulate_cli(args) -> dict:
@@ -100,9 +135,16 @@ def simulate_cli(args) -> dict:
     router = router_from_args(args)
     if args.trace:
         tr = read_trace(args.trace)
-        st = simulate_flows(args.mesh, tr["src"], tr["dst"], tr["flits"], tr["inject_cycle"],
-                            tr["color"], tr["order"], router, packet_flits=tr["packet_flits"],
-                            max_cycles=args.cycles, threads=args.threads)
+        _check_trace(args.trace, tr, router)
+        try:
+            st = simulate_flows(args.mesh, tr["src"], tr["dst"], tr["flits"], tr["inject_cycle"],
+                                tr["color"], tr["order"], router, packet_flits=tr["packet_flits"],
+                                max_cycles=args.cycles, threads=args.threads)
+        except ConfigError as exc:
+            if exc.key == "mesh":
+                raise
+            # a flow the engine rejects: name the trace
+            raise TraceError(exc.reason, args.trace, exc.key) from None
         out = st.to_dict()
         out["flows"] = int(len(tr["src"]))
         out["flows_delivered"] = int((st.flow_done_cycle >= 0).sum())
@@ -114,16 +156,31 @@ def simulate_cli(args) -> dict:
         except ValueError:
             raise ConfigError("expected comma-separated node ids", "--hotspot-nodes",
                               "hotspot_nodes") from None
+    if args.cycles is not None:
+        from archsim.components.noc.api import min_fixed_cycles
+        low = min_fixed_cycles(args.mesh, max(args.packet_flits, 1), router)
+        if args.cycles < low:
+            # a shorter warm-up measures a network still filling: rates read low, unflagged
+            raise ConfigError(f"must be >= {low} for this mesh and router (4x the zero-load "
+                              f"latency of the longest path), got {args.cycles}", None, "--cycles")
     st = simulate_traffic(args.mesh, args.traffic, args.rate, args.packet_flits, router,
                           args.seed, cycles=args.cycles, hotspot_nodes=hot,
                           hotspot_fraction=args.hotspot_fraction, threads=args.threads)
     return st.to_dict()
 
 
+EXIT_DEADLOCK = 3
+
+
 def run(args) -> int:
     out = simulate_cli(args)
     if args.format == "json":
         emit_json(out)
-        return 0
-    print(metric_table(out))
+    else:
+        print(metric_table(out))
+    if out.get("deadlocked"):
+        print(f"archsim: error: {args.trace}: deadlocked: {out['flows_delivered']} of "
+              f"{out['flows']} flows delivered (flows on shared VCs with mixed XY/YX order "
+              f"can wait on each other in a cycle; give them separate colours)", file=sys.stderr)
+        return EXIT_DEADLOCK
     return 0

@@ -31,17 +31,16 @@ def register(subparsers) -> None:
     p.add_argument("--gemm", required=True, metavar="M,K,N")
     p.add_argument("--lanes", type=int, default=1, help="MACs per PE per cycle (K is divided by it)")
     p.add_argument("--bandwidth", type=float, default=0.0, metavar="WORDS_PER_CYCLE",
-                   help="DRAM interface words per cycle; 0 = unlimited (default)")
-    p.add_argument("--ifmap-sram-kb", type=float, default=512)
-    p.add_argument("--filter-sram-kb", type=float, default=512)
+                   help="DRAM interface words per cycle, a whole number; 0 = unlimited "
+                        "(default)")
+    p.add_argument("--ifmap-sram-kb", type=float, default=512, help="KiB, > 0 (default 512)")
+    p.add_argument("--filter-sram-kb", type=float, default=512, help="KiB, > 0 (default 512)")
     add_format_option(p)
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
     from archsim.components.systolic.api import simulate
-    if args.bandwidth < 0:
-        raise ConfigError(f"must be >= 0, got {args.bandwidth}", key="--bandwidth")
     m, k, n = _gemm(args.gemm)
     r = simulate(args.rows, args.cols, args.dataflow, m, k, n, lanes=args.lanes,
                  bw_words_per_cycle=args.bandwidth, ifmap_sram_kb=args.ifmap_sram_kb,

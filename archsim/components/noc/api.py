@@ -39,6 +39,20 @@ def _mesh(mesh) -> tuple[int, int]:
     return rows, cols
 
 
+def max_packet_flits(router: RouterConfig) -> int:
+    """The longest packet the kernel can carry: with wait_for_tail_credit a VC holds one packet
+    and counts its front flit in 16 bits; otherwise sizes are int32."""
+    return 65535 if router.wait_for_tail_credit else 2**31 - 1
+
+
+def min_fixed_cycles(mesh, packet_flits: int = 1, router: RouterConfig | None = None) -> int:
+    """The shortest ``cycles`` of a fixed run whose warm-up (a quarter) covers the zero-load
+    latency of the longest path, so that the measured window starts on a filled network."""
+    rows, cols = _mesh(mesh)
+    lat = zero_load_latency((rows, cols), 0, rows * cols - 1, packet_flits, router)
+    return 4 * int(lat)
+
+
 def _empty_flows():
     z = np.zeros(0, np.int64)
     return (z, z, z, z, np.zeros(0, np.int8), np.zeros(0, np.int8), z,
@@ -131,8 +145,13 @@ def simulate_traffic(mesh=(8, 8), pattern="uniform", rate: float = 0.1, packet_f
     if not 0.0 <= rate <= 1.0:
         raise ConfigError(f"rate must be in [0, 1] flits/node/cycle, got {rate}", None, "rate")
     packet_flits = int(packet_flits)
-    if packet_flits < 1:
-        raise ConfigError(f"packet_flits must be >= 1, got {packet_flits}", None, "packet_flits")
+    if not 1 <= packet_flits <= max_packet_flits(router):
+        raise ConfigError(f"packet_flits must be in [1, {max_packet_flits(router)}] (the most "
+                          f"the router carries), got {packet_flits}", None, "packet_flits")
+    hotspot_fraction = float(hotspot_fraction)
+    if not 0.0 <= hotspot_fraction <= 1.0:
+        raise ConfigError(f"must be in [0, 1], got {hotspot_fraction}", None,
+                          "hotspot_fraction")
     kind, dest = destinations(pattern, rows, cols)
     hot = np.zeros(1, np.int32)
     if kind == HOTSPOT:
@@ -191,7 +210,10 @@ def simulate_flows(mesh, src, dst, flits, inject_cycle=None, color=None, order=N
     router = router or RouterConfig()
     rows, cols = _mesh(mesh)
     n = rows * cols
-    src = np.asarray(src, dtype=np.int64).reshape(-1)
+    try:
+        src = np.asarray(src, dtype=np.int64).reshape(-1)
+    except (OverflowError, ValueError, TypeError):
+        raise ConfigError("src must be integer node ids", None, "src") from None
     nf = src.shape[0]
 
     def arr(x, default, name, dtype=np.int64):
@@ -202,7 +224,10 @@ def simulate_flows(mesh, src, dst, flits, inject_cycle=None, color=None, order=N
             a = np.full(nf, a[0])
         if a.shape[0] != nf:
             raise ConfigError(f"{name} has {a.shape[0]} entries, src has {nf}", None, name)
-        return a.astype(dtype)
+        try:
+            return a.astype(dtype)
+        except (OverflowError, ValueError, TypeError):
+            raise ConfigError(f"{name} must be integers in the int64 range", None, name) from None
 
     dst = arr(dst, 0, "dst")
     flits = arr(flits, 1, "flits")
@@ -213,15 +238,25 @@ def simulate_flows(mesh, src, dst, flits, inject_cycle=None, color=None, order=N
     if nf:
         if src.min() < 0 or src.max() >= n or dst.min() < 0 or dst.max() >= n:
             raise ConfigError(f"src and dst must be node ids in [0, {n})", None, "flows")
-        if t0.min() < 0:
-            raise ConfigError("inject_cycle must be >= 0", None, "inject_cycle")
+        if t0.min() < 0 or t0.max() > 2**61:
+            # the kernel's clock takes 2**62 as "never"
+            raise ConfigError("inject_cycle must be in [0, 2**61]", None, "inject_cycle")
         if flits.min() < 0:
             raise ConfigError("flits must be >= 0", None, "flits")
         if colr.max() >= 128 or colr.min() < -1:
             raise ConfigError("color must be -1 (any VC) or in [0, 128)", None, "color")
         if ((ordr != 0) & (ordr != 1)).any():
             raise ConfigError("order must be 0 (XY) or 1 (YX)", None, "order")
+        if pkt.min() < 0:
+            raise ConfigError("packet_flits must be >= 0 (0: the whole flow is one packet)",
+                              None, "packet_flits")
     pkt = np.where(pkt <= 0, np.maximum(flits, 1), pkt)
+    big = np.flatnonzero(np.minimum(pkt, flits) > max_packet_flits(router))
+    if big.size:
+        i = int(big[0])
+        raise ConfigError(f"flow {i} sends packets of {min(pkt[i], flits[i])} flits; the router "
+                          f"carries at most {max_packet_flits(router)} (set packet_flits)",
+                          None, "packet_flits")
     live = np.flatnonzero(flits > 0)
     srt = live[np.lexsort((live, t0[live], src[live]))]
     counts = np.bincount(src[srt], minlength=n)

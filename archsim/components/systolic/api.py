@@ -43,13 +43,31 @@ def simulate(rows: int, cols: int, dataflow: str, m: int, k: int, n: int, lanes:
     if dataflow not in DATAFLOWS:
         raise ConfigError(f"unknown dataflow {dataflow!r}; expected one of {', '.join(DATAFLOWS)}",
                            key="--dataflow")
-    for name, v in (("--rows", rows), ("--cols", cols), ("M", m), ("K", k), ("N", n), ("lanes", lanes)):
+    for name, v in (("--rows", rows), ("--cols", cols), ("--gemm M", m), ("--gemm K", k),
+                    ("--gemm N", n), ("--lanes", lanes)):
         if v <= 0:
             raise ConfigError(f"must be positive, got {v}", key=name)
+    # the kernel counts cycles, MACs and SRAM and DRAM words in int64
+    for name, v in (("--rows", rows), ("--cols", cols), ("--lanes", lanes)):
+        if v > 2**62:
+            raise ConfigError(f"must be at most 2**62, got {v}", key=name)
+    if m * k * n > 2**62:
+        raise ConfigError(f"M x K x N must be at most 2**62 MACs, got {m * k * n}", key="--gemm")
+    if not (math.isfinite(bw_words_per_cycle) and bw_words_per_cycle >= 0
+            and bw_words_per_cycle == int(bw_words_per_cycle)):
+        # the DRAM interface moves whole words each cycle
+        raise ConfigError(f"must be a whole number of words per cycle >= 0 (0 = unlimited), "
+                          f"got {bw_words_per_cycle}", key="--bandwidth")
+    halves = []
+    for name, kb in (("--ifmap-sram-kb", ifmap_sram_kb), ("--filter-sram-kb", filter_sram_kb)):
+        half = kb * 1024 / 2 / word_bytes if math.isfinite(kb) else 0.0
+        if not 1 <= half <= 2**62:
+            raise ConfigError(f"must be finite, with each half (double-buffered) holding 1 to "
+                              f"2**62 words, got {kb} KiB", key=name)
+        halves.append(int(half))
     compile_s = _warm()
     sr, sc, t = map_gemm(dataflow, m, k, n, lanes)
-    half_a = int(ifmap_sram_kb * 1024 / 2 / word_bytes)
-    half_w = int(filter_sram_kb * 1024 / 2 / word_bytes)
+    half_a, half_w = halves
     t0 = time.perf_counter()
     out = simulate_gemm(rows, cols, DF_CODE[dataflow], sr, sc, t, int(math.ceil(bw_words_per_cycle)),
                         half_a, half_w)

@@ -73,6 +73,11 @@ class SystolicNPU(Component):
         for dt, v in params["macs_per_pe"].items():
             if not isinstance(v, int) or v < 1:
                 raise ConfigError(f"must be a positive integer, got {v!r}", file, f"{name}.macs_per_pe.{dt}")
+        bw = params["dram_words_per_cycle"]
+        if bw != int(bw):
+            # the array's DRAM interface moves whole words each cycle
+            raise ConfigError(f"must be a whole number of words per cycle (0 = unlimited), got {bw}",
+                              file, f"{name}.dram_words_per_cycle")
         self.rows = params["rows"]
         self.cols = params["cols"]
 
