@@ -58,6 +58,8 @@ Public API (stable; other components code against it)
     rows and reuse it). DOR with free VCs never deadlocks; mixing XY and YX flows on shared
     VCs can: ``deadlocked=True`` when no flit moved for ``stall_limit`` cycles.
     ``max_cycles`` stops the run early (``saturated=True``; undelivered flows keep -1).
+    A packet is at most ``max_packet_flits(router)`` flits: 65535 with wait_for_tail_credit
+    (a VC counts its one packet's front flit in 16 bits), else 2**31 - 1.
 
 ``NocStats`` (dataclass) fields:
     rows, cols, cycles (simulated cycles; flows: the last tail delivery), packets, flits
@@ -85,7 +87,10 @@ Fidelity: on traces of BookSim2's own packets (4x4 and 8x8 meshes, 1- and 4-flit
 near saturation) every packet's latency equals BookSim2's to the cycle.
 
 Command line: ``archsim noc --mesh 16x16 --traffic uniform --rate 0.1 --packet-flits 1
-[--vcs 16 --vc-buf 8] [--cycles N] [--seed S] --format json``.
+[--vcs 16 --vc-buf 8] [--cycles N] [--seed S] --format json``. There ``--cycles`` must be at
+least ``min_fixed_cycles`` (4x the longest zero-load path, so that the quarter of warm-up
+fills the network), a trace's colours must be below ``--vcs`` (the API takes them modulo the
+VC count), and a run that ends deadlocked prints its result and exits with status 3.
 """
 
 from archsim.components.noc.config import RouterConfig
