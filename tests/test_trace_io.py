@@ -139,3 +139,133 @@ def test_csv_row_with_extra_field(trace, tmp_path):
     with pytest.raises(TraceError, match="malformed CSV") as err:
         read_trace(path)
     assert str(path) in str(err.value)
+
+
+def _set_rows(lines, column, value, op=None):
+    """Set `column` to `value` on every data row (of op `op` if given)."""
+    cols = lines[2].split(",")
+    i, j = cols.index(column), cols.index("op")
+    out = lines[:3]
+    for line in lines[3:]:
+        fields = line.split(",")
+        if op is None or fields[j] == op:
+            fields[i] = value
+        out.append(",".join(fields))
+    return out
+
+
+@pytest.mark.parametrize("column, value, op", [
+    ("batch", "0", None),
+    ("m", "0", "gemm"),
+    ("k", "0", "gemm"),
+    ("n", "0", "gemv"),
+    ("k", "0", "attention_qk"),
+    ("kv_len", "0", "attention_av"),
+    ("heads", "0", None),
+    ("kv_heads", "64", "attention_qk"),
+    ("dtype_w", "fp13", None),
+    ("dtype_w", "int9", "gemm"),
+    ("dtype_w", "", None),
+    ("dtype_a", "float", "norm"),
+    ("flops", "9200000000000000000", "gemm"),
+    ("flops", "0", "lm_head"),
+    ("flops", "1", "gemv"),
+    ("flops", "9200000000000000000", "attention_qk"),
+])
+def test_meaningless_row_values(trace, tmp_path, column, value, op):
+    path = _csv(tmp_path, trace, lambda ls: _set_rows(ls, column, value, op))
+    with pytest.raises(TraceError, match=r"line \d+") as err:
+        read_trace(path)
+    assert err.value.key == column and str(path) in str(err.value)
+    if column.startswith("dtype"):
+        assert "fp16" in str(err.value) and "int1 .. int8" in str(err.value)
+
+
+def test_error_names_the_csv_line(trace, tmp_path):
+    path = _csv(tmp_path, trace, lambda ls: _set_field(ls, "heads", "0", row=7))
+    with pytest.raises(TraceError, match="line 8: heads = 0 must be at least 1"):
+        read_trace(path)
+
+
+@pytest.mark.parametrize("model, precision", [
+    ("gpt2-small", None), ("llama3-8b", "w4a16"), ("mixtral-8x7b", None), ("deepseek-r1", None),
+    ("bitnet-b1.58-3b", None), ("falcon-7b", "w3a16"), ("gemma-2b", "fp8"),
+])
+def test_bundled_model_traces_stay_valid(tmp_path, model, precision):
+    """Zero k on element-wise rows, MLA, MoE experts, biases and odd int widths are all legal."""
+    t = build_trace(load_model(model), batch=2, input_len=3, output_len=2, precision=precision)
+    for ext in ("csv", "h5"):
+        assert_same(t, read_trace(write_trace(t, tmp_path / f"t.{ext}")))
+
+
+@pytest.mark.parametrize("batch, input_len, output_len", [(2, 4, 3), (1, 0, 2), (3, 5, 0)])
+def test_scenario_from_rows(batch, input_len, output_len):
+    t = build_trace(load_model("llama3-8b"), batch=batch, input_len=input_len, output_len=output_len)
+    meta = t.scenario()
+    assert meta == {"batch": batch, "input_len": input_len, "output_len": output_len}
+    assert Trace(t.columns, {"model": "x"}).scenario() == meta
+
+
+def test_scenario_of_meta_that_contradicts_rows(trace):
+    with pytest.raises(TraceError, match="disagrees with the rows") as err:
+        Trace(trace.columns, {**trace.meta, "input_len": 2048}).scenario("t.csv")
+    assert err.value.key == "meta.input_len"
+    with pytest.raises(TraceError, match="integer") as err:
+        Trace(trace.columns, {**trace.meta, "batch": "two"}).scenario("t.csv")
+    assert err.value.key == "meta.batch"
+
+
+# --- archsim run --trace ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    return write_trace(build_trace(load_model("gpt2-small"), batch=1, input_len=4, output_len=1),
+                       tmp_path_factory.mktemp("small") / "t.csv")
+
+
+def _run(capsys, *argv):
+    from archsim.cli.main import main
+    code = main(["run", "a100", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_trace_without_meta_uses_its_rows(capsys, small_csv, tmp_path):
+    import json
+    lines = small_csv.read_text().splitlines()
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(lines[:1] + lines[2:]) + "\n")
+    with_meta = json.loads(_run(capsys, "--trace", str(small_csv), "--format", "json")[1])
+    code, out, _ = _run(capsys, "--trace", str(bare), "--format", "json")
+    assert code == 0
+    res = json.loads(out)
+    assert res["scenario"] == with_meta["scenario"]
+    assert res["scenario"]["input_len"] == 4 and res["scenario"]["output_len"] == 1
+    assert res["end_to_end"] == with_meta["end_to_end"] and res["prefill"] == with_meta["prefill"]
+
+
+def test_run_trace_rejects_conflicting_arguments(capsys, small_csv):
+    for argv, key in [(("--input-len", "2048"), "input_len"), (("--batch", "4"), "batch"),
+                      (("--output-len", "128"), "output_len"), (("--precision", "fp16"), "precision")]:
+        code, _, err = _run(capsys, "--trace", str(small_csv), *argv)
+        assert code == 2 and key in err and len(err.strip().splitlines()) == 1
+    code, _, err = _run(capsys, "gpt2-small", "--trace", str(small_csv))
+    assert code == 2 and "not both" in err
+    # flags that agree with the trace are accepted
+    assert _run(capsys, "--trace", str(small_csv), "--input-len", "4", "--output-len", "1", "--batch", "1")[0] == 0
+
+
+def test_run_trace_without_scenario(capsys, tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text(",".join(COLUMNS) + "\n" +
+                    "0,decode,0,gemv,q_proj,1,1,4096,4096,1,1,0,-1,int4,fp16,8388608,16384,0,33554432\n")
+    code, _, err = _run(capsys, "--trace", str(path))
+    assert code == 2 and "no scenario" in err and "--input-len" in err and str(path) in err
+    code, out, _ = _run(capsys, "--trace", str(path), "--input-len", "100", "--format", "json")
+    assert code == 0 and '"input_len": 100' in out
+
+
+def test_run_empty_trace(capsys, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text(",".join(COLUMNS) + "\n")
+    code, _, err = _run(capsys, "--trace", str(path))
+    assert code == 2 and "no op rows" in err and "Traceback" not in err

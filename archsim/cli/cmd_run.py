@@ -12,10 +12,13 @@ def register(sub) -> None:
                     "tokens_per_s counts the tokens of every sequence: per request times --batch.")
     p.add_argument("arch", help="bundled arch name (see `archsim list arch`) or a YAML path")
     p.add_argument("model", nargs="?", help="bundled model name or a YAML path (omit with --trace)")
-    p.add_argument("--trace", help="run this trace file (.h5 or .csv) instead of a model")
-    p.add_argument("--batch", type=int, default=1, help="sequences per batch (default 1)")
-    p.add_argument("--input-len", type=int, default=2048, help="prompt tokens (default 2048)")
-    p.add_argument("--output-len", type=int, default=128, help="decode steps (default 128)")
+    p.add_argument("--trace", help="run this trace file (.h5 or .csv) instead of a model; its meta line or "
+                                    "its rows give the scenario (--batch/--input-len/--output-len only "
+                                    "where they do not, and must agree where they do)")
+    # None: not given (a trace's own scenario then applies); DEFAULTS otherwise
+    p.add_argument("--batch", type=int, help="sequences per batch (default 1)")
+    p.add_argument("--input-len", type=int, help="prompt tokens (default 2048)")
+    p.add_argument("--output-len", type=int, help="decode steps (default 128)")
     p.add_argument("--precision", help="fp16, bf16, fp32, int8, w4a16, w2a8, ... (default: the model's)")
     p.add_argument("--fidelity", choices=("cycle", "analytic"), default="cycle")
     p.add_argument("--seed", type=int, default=0, help="seed for MoE expert routing (default 0)")
@@ -26,6 +29,38 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
+DEFAULTS = {"batch": 1, "input_len": 2048, "output_len": 128}
+FLAGS = {"batch": "--batch", "input_len": "--input-len", "output_len": "--output-len"}
+
+
+def trace_scenario(trace, path, args) -> dict:
+    """The trace's scenario (meta, else rows); the flags fill only what it does not say."""
+    from archsim.errors import ConfigError, TraceError
+
+    if args.model:
+        raise ConfigError(f"give a MODEL or --trace FILE, not both (a trace is run as written; "
+                          f"got MODEL {args.model!r})", "archsim run", "model")
+    if args.precision:
+        raise ConfigError("--precision does not apply to a trace: its dtype_w/dtype_a columns fix the "
+                          "element types", "archsim run", "precision")
+    scenario = trace.scenario(str(path))
+    missing = []
+    for key, value in scenario.items():
+        given = getattr(args, key)
+        if value is None:
+            scenario[key] = given
+            missing += [key] if given is None else []
+        elif given is not None and given != value:
+            raise ConfigError(f"{FLAGS[key]} {given} disagrees with the trace, which was built for "
+                              f"{key} = {value}", str(path), key)
+    if missing:
+        raise TraceError(f"the trace has no scenario: neither its meta nor its rows give "
+                         f"{', '.join(missing)}; add them to the meta (CSV: a line "
+                         f"'# meta: {{\"batch\": 1, \"input_len\": 128, \"output_len\": 16}}' before the "
+                         f"header) or give {' '.join(FLAGS[k] + ' N' for k in missing)}", str(path), missing[0])
+    return scenario
+
+
 def main(args) -> int:
     from archsim.api import simulate_case
     from archsim.errors import ConfigError
@@ -34,9 +69,11 @@ def main(args) -> int:
     if args.trace:
         from archsim.workload.trace_io import read_trace
         trace = read_trace(args.trace)
+        scenario = trace_scenario(trace, args.trace, args)
     elif not args.model:
         raise ConfigError("give a MODEL or --trace FILE", "archsim run", "model")
-    scenario = {"batch": args.batch, "input_len": args.input_len, "output_len": args.output_len}
+    else:
+        scenario = {k: v if (v := getattr(args, k)) is not None else DEFAULTS[k] for k in DEFAULTS}
     if args.precision:
         scenario["precision"] = args.precision
     result = simulate_case(args.arch, args.model, scenario, args.sets, args.fidelity, args.seed, trace)

@@ -19,6 +19,10 @@ Columns (all present in every trace, in this order):
   bytes_a   int    activation bytes read plus written
   bytes_kv  int    KV-cache bytes read plus written
   flops     int    floating-point (or integer) operations, a multiply-add counted as 2
+
+batch, heads and kv_heads (<= heads) are >= 1 on every row; m and n on every row but an
+allreduce; k on matmul and attention rows (element-wise rows have k = 0); kv_len on
+attention_qk/av rows. A trace file's flops must agree with its matmul shapes (check_flops).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from archsim.errors import TraceError
+from archsim.errors import ConfigError, TraceError
+from archsim.workload.precision import DTYPE_BITS, dtype_bits
 
 SCHEMA_VERSION = 1
 
@@ -42,6 +47,16 @@ OPS = ("gemm", "gemv", "attention_qk", "attention_av", "softmax", "norm", "activ
        "moe_gate", "embedding", "lm_head", "elementwise", "allreduce")
 NON_NEGATIVE = ("step", "batch", "m", "n", "k", "heads", "kv_heads", "kv_len",
                 "bytes_w", "bytes_a", "bytes_kv", "flops")
+MATMUL_OPS = ("gemm", "gemv", "lm_head", "moe_gate")
+ATTENTION_OPS = ("attention_qk", "attention_av")
+# sizes that must be >= 1, and the ops they apply to (None: every op). Element-wise ops
+# (norm, softmax, activation, rope, embedding, elementwise) have no reduction: k = 0; an
+# allreduce is described by its bytes alone.
+_SIZED = tuple(o for o in OPS if o != "allreduce")
+POSITIVE = (("batch", None), ("heads", None), ("kv_heads", None),
+            ("m", _SIZED), ("n", _SIZED), ("k", MATMUL_OPS + ATTENTION_OPS), ("kv_len", ATTENTION_OPS))
+SCENARIO_KEYS = ("batch", "input_len", "output_len")
+FLOPS_RTOL = 1e-6
 
 
 @dataclass
@@ -84,8 +99,10 @@ class Trace:
         t.validate()
         return t
 
-    def validate(self, source: str = "trace") -> None:
-        """Raise TraceError (naming the column and first bad row) if the table is malformed."""
+    def validate(self, source: str = "trace", first_line: int | None = None) -> None:
+        """Raise TraceError (naming the column and first bad row) if the table is malformed.
+
+        `first_line`: the file line of row 0 (CSV), so that messages name the line."""
         missing = [c for c in COLUMNS if c not in self.columns]
         if missing:
             raise TraceError(f"missing column(s): {', '.join(missing)}", source, missing[0])
@@ -105,16 +122,112 @@ class Trace:
                     raise TraceError("expected integers", source, c) from None
             elif col.dtype != object or not all(type(v) is str for v in col.tolist()):
                 self.columns[c] = col.astype(str).astype(object)
+        where = (lambda i: f"line {first_line + i}") if first_line is not None else (lambda i: f"row {i}")
         for c in NON_NEGATIVE:
             bad = np.nonzero(self.columns[c] < 0)[0]
             if len(bad):
-                raise TraceError(f"negative value {self.columns[c][bad[0]]} in row {bad[0]}", source, c)
+                raise TraceError(f"negative value {self.columns[c][bad[0]]} in {where(bad[0])}", source, c)
         for c, allowed in (("phase", PHASES), ("op", OPS)):
             unknown = set(self.columns[c].tolist()) - set(allowed)
             if unknown:
                 first = next(i for i, v in enumerate(self.columns[c].tolist()) if v in unknown)
-                raise TraceError(f"row {first}: {self.columns[c][first]!r} is not one of {', '.join(allowed)}",
+                raise TraceError(f"{where(first)}: {self.columns[c][first]!r} is not one of {', '.join(allowed)}",
                                  source, c)
+        op, code = self.columns["op"], self._op_codes()
+        for c, ops in POSITIVE:
+            bad = self.columns[c] < 1
+            if ops is not None:
+                bad &= np.isin(code, [OPS.index(o) for o in ops])
+            if bad.any():
+                i = int(np.argmax(bad))
+                applies = "" if ops is None else f" in a {op[i]} row"
+                raise TraceError(f"{where(i)}: {c} = {self.columns[c][i]} must be at least 1{applies}", source, c)
+        bad = self.columns["kv_heads"] > self.columns["heads"]
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise TraceError(f"{where(i)}: kv_heads = {self.columns['kv_heads'][i]} exceeds heads = "
+                             f"{self.columns['heads'][i]}", source, "kv_heads")
+        for c in ("dtype_w", "dtype_a"):
+            for dtype in dict.fromkeys(self.columns[c].tolist()):
+                try:
+                    dtype_bits(dtype)
+                except ConfigError:
+                    i = self.columns[c].tolist().index(dtype)
+                    floats = ", ".join(d for d in DTYPE_BITS if not d.startswith("int"))
+                    raise TraceError(f"{where(i)}: unknown element type {dtype!r}; expected {floats} "
+                                     f"or int1 .. int8", source, c) from None
+
+    def _op_codes(self) -> np.ndarray:
+        """The op column as indices into OPS (integer compares are far faster than string ones)."""
+        index = {o: i for i, o in enumerate(OPS)}
+        return np.array([index[o] for o in self.columns["op"].tolist()], dtype=np.int8)
+
+    def check_flops(self, source: str = "trace", first_line: int | None = None) -> None:
+        """Raise TraceError if a row's flops contradict its shape: a matmul row does 2*m*n*k
+        per head (plus up to m*n per head for a bias), an attention row at most
+        2*batch*heads*m*n*k (the full score matrix; causal prefill counts fewer).
+
+        Trace files are held to this; traces built in code may give a component its own cost."""
+        c = {k: self.columns[k].astype(np.float64) for k in ("batch", "m", "n", "k", "heads", "flops")}
+        op, code = self.columns["op"], self._op_codes()
+        mm = np.isin(code, [OPS.index(o) for o in MATMUL_OPS])
+        att = np.isin(code, [OPS.index(o) for o in ATTENTION_OPS])
+        dense = 2 * c["m"] * c["n"] * c["k"] * c["heads"]
+        low = np.where(mm, dense, 0.0)
+        high = np.where(mm, dense + c["m"] * c["n"] * c["heads"], np.where(att, dense * c["batch"], np.inf))
+        bad = (c["flops"] < low * (1 - FLOPS_RTOL)) | (c["flops"] > high * (1 + FLOPS_RTOL))
+        if bad.any():
+            i = int(np.argmax(bad))
+            where = f"line {first_line + i}" if first_line is not None else f"row {i}"
+            expect = (f"2*m*n*k*heads = {low[i]:.6g} (up to {high[i]:.6g} with a bias)" if mm[i] else
+                      f"at most 2*batch*heads*m*n*k = {high[i]:.6g}")
+            raise TraceError(f"{where}: flops = {self.columns['flops'][i]} does not match the {op[i]} shape "
+                             f"(m={self.columns['m'][i]}, n={self.columns['n'][i]}, k={self.columns['k'][i]}): "
+                             f"expected {expect}", source, "flops")
+
+    def scenario(self, source: str = "trace") -> dict:
+        """batch, input_len and output_len of the run the trace records: from the meta, else
+        from the rows as the trace builder writes them (None where neither tells).
+
+        Rows: batch is the batch column; input_len the query tokens (m) of the prefill
+        attention_qk rows, or, without a prefill, kv_len - step - 1 of the decode ones;
+        output_len the number of decode steps."""
+        if not len(self):
+            raise TraceError("has no op rows: nothing to simulate", source)
+        phase, op = self.columns["phase"], self.columns["op"]
+
+        def one(values):
+            values = np.unique(values)
+            return int(values[0]) if len(values) == 1 else None
+        pre, dec = phase == "prefill", phase == "decode"
+        qk = op == "attention_qk"
+        if pre.any():
+            input_len = one(self.columns["m"][pre & qk])
+        else:
+            sel = dec & qk
+            input_len = one(self.columns["kv_len"][sel] - self.columns["step"][sel] - 1)
+        rows = {"batch": one(self.columns["batch"]), "input_len": input_len,
+                "output_len": len(np.unique(self.columns["step"][dec]))}
+        what = {"batch": "the batch column", "input_len": "the attention_qk rows",
+                "output_len": "the decode steps"}
+        out = {}
+        for key in SCENARIO_KEYS:
+            if key not in self.meta:
+                out[key] = rows[key]
+                continue
+            v, lo = self.meta[key], 1 if key == "batch" else 0
+            try:
+                ok = not isinstance(v, bool) and int(v) == float(v) >= lo
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise TraceError(f"{key} must be an integer >= {lo}, got {v!r}", source, f"meta.{key}")
+            v = int(v)
+            if rows[key] is not None and rows[key] != v:
+                raise TraceError(f"{key} = {v} disagrees with the rows ({what[key]} say {rows[key]})",
+                                 source, f"meta.{key}")
+            out[key] = v
+        return out
 
     # --- totals used by results and tests ----------------------------------------------
     def total(self, column: str, phase: str | None = None) -> int:

@@ -91,7 +91,7 @@ def read_trace(path) -> Trace:
     kind = _kind(path)
     if not path.is_file():
         raise TraceError("no such trace file", path)
-    cols, meta = (_read_hdf5 if kind == "hdf5" else _read_csv)(path)
+    cols, meta, first_line = _read_hdf5(path) if kind == "hdf5" else _read_csv(path)
     version = meta.get("schema_version", SCHEMA_VERSION)
     try:
         version = int(version)
@@ -99,11 +99,12 @@ def read_trace(path) -> Trace:
         raise TraceError(f"schema_version {version!r} is not an integer", path, "schema_version") from None
     meta["schema_version"] = version
     trace = Trace(cols, meta)
-    trace.validate(source=str(path))
+    trace.validate(str(path), first_line)
+    trace.check_flops(str(path), first_line)
     return trace
 
 
-def _read_hdf5(path: Path) -> tuple[dict, dict]:
+def _read_hdf5(path: Path) -> tuple[dict, dict, None]:
     import h5py
 
     try:
@@ -127,7 +128,7 @@ def _read_hdf5(path: Path) -> tuple[dict, dict]:
                 raise TraceError(f"expected integers, found {data.dtype} data", path, col)
             else:
                 cols[col] = data.astype(np.int64)
-    return cols, meta
+    return cols, meta, None
 
 
 def _encode(text: np.ndarray) -> np.ndarray:
@@ -158,7 +159,8 @@ def _parse_meta(text, path: Path) -> dict:
     return meta
 
 
-def _read_csv(path: Path) -> tuple[dict, dict]:
+def _read_csv(path: Path) -> tuple[dict, dict, int]:
+    """Columns, meta and the file line (1-based) of the first data row."""
     import pandas as pd  # its C parser reads a million-row trace in about a second
 
     meta: dict = {}
@@ -192,7 +194,7 @@ def _read_csv(path: Path) -> tuple[dict, dict]:
             if isinstance(exc, pd.errors.ParserError):
                 raise
             df = read(typed=False)
-            _find_bad_int(df, path)
+            _find_bad_int(df, path, skip + 2)
             raise TraceError(f"cannot read integers ({exc})", path) from None
     except pd.errors.ParserError as exc:
         raise TraceError(f"malformed CSV: {str(exc).strip().splitlines()[-1]}", path) from None
@@ -200,10 +202,10 @@ def _read_csv(path: Path) -> tuple[dict, dict]:
     for col, kind in COLUMNS.items():
         if col in df:
             cols[col] = df[col].to_numpy(dtype=np.int64 if kind == "int" else object)
-    return cols, meta
+    return cols, meta, skip + 2
 
 
-def _find_bad_int(df, path: Path) -> None:
+def _find_bad_int(df, path: Path, first_line: int) -> None:
     """Raise a TraceError naming the first non-integer value of an int column."""
     for col, kind in COLUMNS.items():
         if kind != "int" or col not in df:
@@ -215,4 +217,4 @@ def _find_bad_int(df, path: Path) -> None:
                 reason = "lies outside the 64-bit integer range"
             except (TypeError, ValueError):
                 reason = "is not an integer"
-            raise TraceError(f"data row {i + 1}: {v!r} {reason}", path, col)
+            raise TraceError(f"line {first_line + i}: {v!r} {reason}", path, col)
