@@ -46,7 +46,20 @@ def test_gemv_all_threads_reach_stream_bandwidth():
 
 def test_smt_threads_add_nothing():
     job = gemm()
-    assert cpu("xeon-gold-6154", "cpu.threads=36").cost(job).seconds == cpu().cost(job).seconds
+    smt = cpu("xeon-gold-6154", "cpu.threads_per_core=2", "cpu.threads=36")
+    assert smt.cost(job).seconds == cpu().cost(job).seconds
+
+
+@pytest.mark.parametrize("name, sets, limit", [("neoverse-n1", ["cpu.threads=81"], 80),
+                                               ("neoverse-n1", ["cpu.threads=1000"], 80),
+                                               ("xeon-gold-6154", ["cpu.threads_per_core=2", "cpu.threads=37"], 36)])
+def test_more_threads_than_hardware_threads_is_an_error(name, sets, limit):
+    # they would be clamped to the cores and run as if the thread count were the core count
+    with pytest.raises(ConfigError) as e:
+        cpu(name, *sets)
+    msg = str(e.value)
+    assert "cpu.threads" in msg and f"{name}.yaml" in msg and f"{limit} hardware threads" in msg
+    assert cpu("neoverse-n1", "cpu.threads=80").active_cores == 80
 
 
 def test_gemm_is_compute_bound_at_library_efficiency():

@@ -107,3 +107,40 @@ def test_sparf_programs_k_twice():
     assert io["prefill_write_bytes"] == pytest.approx(1.5 * L * 64 * kv)
     assert io["decode_write_bytes"] == pytest.approx(1.5 * L * 4 * kv)
     assert io["prefill_p2p_bytes"] == pytest.approx(L * 64 * kv)
+
+
+@pytest.mark.parametrize("sets, key, reason", [
+    (["flash.kv.channels_per_group=100"], "flash.kv.channels_per_group", "do not divide a head's 128 channels"),
+    (["flash.kv.channels_per_group=256"], "flash.kv.channels_per_group", "do not divide a head's 128 channels"),
+    (["flash.kv.group_tokens=100000"], "flash.kv.group_tokens", "at most 16 tokens fit"),
+    (["flash.kv.group_tokens=17", "flash.kv.attention=dense"], "flash.kv.group_tokens", "at most 16 tokens fit"),
+    (["flash.kv.group_bytes=128 B"], "flash.kv.group_bytes", "256 B needed"),
+])
+def test_kv_group_geometry_must_fit(sets, key, reason):
+    # a group that cannot hold its tokens, or channel groups that leave channels out, would
+    # read fewer pages than the cache has
+    from archsim.cli.main import main
+    from archsim.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        simulate_case("a6000-instcsd", "opt-6.7b", {**SCEN, "output_len": 1}, sets=sets)
+    assert key in str(e.value) and reason in str(e.value)
+    assert main(["run", "a6000-instcsd", "opt-6.7b", "--input-len", "16", "--output-len", "1",
+                 *[a for s in sets for a in ("--set", s)]]) == 2
+
+
+def test_group_tokens_auto_fills_the_group():
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    csd = System(load_arch("a6000-instcsd")).components["flash"]
+    assert csd.group_tokens(128, 2.0) == 16          # the paper's 16 tokens x 128 x FP16 = 4 KB
+    assert csd.group_tokens(256, 2.0) == 8           # a larger head: fewer tokens per group
+    assert csd.group_tokens(128, 4.0) == 8
+    # a model with 256-channel heads runs (its groups hold 8 tokens)
+    s = simulate_case("a6000-instcsd", "gemma-2b", {**SCEN, "output_len": 1}).summary
+    assert s["decode"]["tokens_per_s"] > 0
+
+
+def test_kv_groups_that_fit_still_run():
+    for sets in (["flash.kv.channels_per_group=4"], ["flash.kv.group_tokens=8"], ["flash.kv.channels_per_group=128"]):
+        s = simulate_case("a6000-instcsd", "opt-6.7b", {**SCEN, "output_len": 1}, sets=sets).summary
+        assert s["decode"]["tokens_per_s"] > 0

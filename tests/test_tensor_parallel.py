@@ -90,6 +90,16 @@ def test_tp_must_match_the_gpu_count():
     System(load_arch("a100x8", ["mapping.tp=4", "gpu.count=4", "nvlink.ranks=4"]))
 
 
+@pytest.mark.parametrize("ranks", [3, 16])
+def test_link_ranks_must_match_tp(ranks):
+    # the collectives run over tp GPUs; another rank count on the link would be ignored
+    with pytest.raises(ConfigError) as e:
+        System(load_arch("a100x8", [f"nvlink.ranks={ranks}"]))
+    assert "nvlink.ranks" in str(e.value) and "tp = 8" in str(e.value) and "a100x8.yaml" in str(e.value)
+    with pytest.raises(ConfigError, match="nvlink.ranks"):
+        System(load_arch("a100x8", ["mapping.tp=4", "gpu.count=4"]))
+
+
 def test_unknown_link_reference_is_an_error():
     with pytest.raises(ConfigError, match="mapping.link"):
         load_arch("a100x8", ["mapping.link=nvswitch"])

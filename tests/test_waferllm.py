@@ -183,3 +183,39 @@ def test_a_centre_root_reads_its_two_streams_one_after_the_other(wafer):
     two = KTreeAllreduce(2, 1, "y", 64, k=1, root="end", broadcast=False).run(ctx).cycles
     f = ctx.wavelets(64)
     assert three >= two + ctx.fabric_op_issue() + f - 1
+
+
+# --- configuration errors ----------------------------------------------------------------------------
+@pytest.mark.parametrize("sets, key, needs", [
+    (["mesh.core.sram=1 KiB"], "mesh.core.sram", "more than 2048 B needed"),
+    (["mesh.core.sram=2 KiB"], "mesh.core.sram", "more than 2048 B needed"),
+    (["mesh.decode_grid=3x3"], "mesh.decode_grid", "working buffers need"),
+    (["mesh.prefill_grid=3x3"], "mesh.prefill_grid", "working buffers need"),
+])
+def test_capacity_errors_say_what_is_needed_and_what_is_free(sets, key, needs):
+    from archsim.errors import ArchsimError
+    with pytest.raises(ArchsimError) as e:
+        run_case("wse2", "llama3-8b", {"batch": 1, "input_len": 16, "output_len": 1}, sets)
+    msg = str(e.value)
+    assert key in msg and needs in msg
+    assert " -" not in msg                      # no negative capacity
+
+
+def test_sram_total_is_reference_only():
+    from archsim.components.wafer import WAFER_SCHEMA
+    assert "reference only" in WAFER_SCHEMA["sram_total"].doc
+    wafer = System(load_arch("wse2", ["mesh.sram_total=1 KiB"])).components["mesh"]
+    assert wafer.memory_bytes == 750 * 994 * 48 * 1024
+
+
+@pytest.mark.parametrize("kind, m, k, n, grid, fit", [("gemv", 1, 64, 64, "700x700", "64x64"),
+                                                      ("gemv", 1, 64, 64, "65x64", "64x64"),
+                                                      ("gemv", 1, 4096, 32, "64x64", "64x32"),
+                                                      ("gemm", 64, 32, 4096, "64x64", "32x32")])
+def test_op_grid_larger_than_the_weights_is_an_error(kind, m, k, n, grid, fit):
+    # the extra rows or columns of cores would hold no weights yet be charged for the op
+    from archsim.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        run_op("wse2", kind, m, k, n, "fp16", [f"mesh.op_grid={grid}"])
+    assert "mesh.op_grid" in str(e.value) and f"at most {fit}" in str(e.value)
+    assert run_op("wse2", kind, m, k, n, "fp16", [f"mesh.op_grid={fit}"])["seconds"] > 0

@@ -6,13 +6,13 @@
     bandwidth(threads) = min(stream_bandwidth,
                              active_cores * outstanding_misses * line / latency)   (Little's law)
 
-`active_cores = min(threads, cores)`: SMT threads share a core's SIMD units and its miss
-buffers, so they add neither FLOPs nor bytes in flight. A GEMV is therefore memory-bound
-with a per-thread bandwidth limit (one thread reaches only what its core's fill buffers keep
-in flight), a GEMM compute-bound at the measured library efficiency. Peak rates per type come
-from the cores' SIMD width and FMA pipes at the all-core SIMD clock; a type without native
-arithmetic widens along roofline_model.FALLBACK (fp16 on a core without fp16 FMAs runs as
-fp32). The `cycle` fidelity equals `analytic`. See docs/baselines.md.
+`active_cores = min(threads, cores)`: SMT threads (up to `threads_per_core` a core) share a
+core's SIMD units and its miss buffers, so they add neither FLOPs nor bytes in flight. A GEMV
+is therefore memory-bound with a per-thread bandwidth limit (one thread reaches only what its
+core's fill buffers keep in flight), a GEMM compute-bound at the measured library
+efficiency. Peak rates per type come from the cores' SIMD width and FMA pipes at the all-core
+SIMD clock; a type without native arithmetic widens along roofline_model.FALLBACK (fp16 on a
+core without fp16 FMAs runs as fp32). The `cycle` fidelity equals `analytic`. See docs/baselines.md.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ class CPU(Component):
     type_name = "cpu"
     schema = {
         "cores": Field("int", doc="physical cores"),
-        "threads": Field("int", None, "worker threads (default: one per core)", nullable=True),
+        "threads": Field("int", None, "worker threads, 1 to cores x threads_per_core (default: one per core)",
+                         nullable=True),
+        "threads_per_core": Field("int", 1, "hardware threads per core (SMT); the extra threads add nothing"),
         "clock": Field("frequency", doc="all-core clock under SIMD load (cycles are counted at it)"),
         "flops_per_cycle": {t: Field("float", None, f"{t} operations per cycle per core "
                                      "(null: no native arithmetic)", nullable=True, gt=0) for t in CPU_TYPES},
@@ -69,6 +71,11 @@ class CPU(Component):
         if p["static_power"] >= p["tdp"]:
             raise ConfigError("static power must be below the TDP", file, f"{name}.static_power")
         threads = p["threads"] if p["threads"] is not None else p["cores"]
+        # more threads than hardware threads would be silently clamped to the cores
+        hw = p["cores"] * p["threads_per_core"]
+        if threads > hw:
+            raise ConfigError(f"{threads} threads exceed the {hw} hardware threads ({p['cores']} cores x "
+                              f"{p['threads_per_core']} threads_per_core); use 1 to {hw}", file, f"{name}.threads")
         self.active_cores = min(threads, p["cores"])
         self.rates = {t: (v * self.active_cores * p["clock"] if v else None)
                       for t, v in p["flops_per_cycle"].items()}

@@ -29,7 +29,8 @@ VOLUME = {"allreduce": lambda p: 2.0 * (p - 1) / p, "allgather": lambda p: (p - 
 class Link(Component):
     type_name = "link"
     schema = {
-        "ranks": Field("int", 2, "GPUs on the link (used when a job does not say)"),
+        "ranks": Field("int", 2, "GPUs on the link (used when a job does not say; "
+                       "under tensor_parallel it must equal mapping.tp)"),
         "bandwidth": Field("bandwidth", doc="per-GPU bandwidth in one direction"),
         "base_latency": Field("time", doc="fixed latency of one collective"),
         "step_latency": Field("time", doc="latency of one ring step (one hop)"),

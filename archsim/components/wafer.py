@@ -196,7 +196,8 @@ def _grid_default(s: str):
 WAFER_SCHEMA = {
     "clock": Field("frequency", 1.1e9, "core and fabric clock"),
     "cores": Field("int", 850000, "physical cores, spares included (the fabric exposes fewer)"),
-    "sram_total": Field("bytes", 40e9, "on-wafer SRAM as published (for reference)"),
+    "sram_total": Field("bytes", 40e9, "on-wafer SRAM as published (reference only: the capacity is "
+                        "the usable cores x core.sram)"),
     "fabric_bandwidth": Field("bandwidth", 220e15 / 8, "aggregate fabric bandwidth as published"),
     "fabric": Field("grid", _grid_default("757x996"), "core array exposed to software (rows x cols)"),
     "usable": Field("grid", _grid_default("750x994"), "area a program may occupy (fabric less the I/O halo)"),
@@ -259,6 +260,11 @@ class Wafer(Component):
             g = params[key]
             if isinstance(g, str):
                 params[key] = parse_grid(g, file, f"{name}.{key}")
+        # a core's SRAM holds the program image first; the rest holds weights, KV and buffers
+        sram, prog = self.core["sram"], self.core["program_bytes"]
+        if sram <= prog:
+            raise ConfigError(f"a core's {sram:.0f} B of SRAM leave nothing beside the {prog:.0f} B program "
+                              f"image (core.program_bytes); more than {prog:.0f} B needed", file, f"{name}.core.sram")
         ur, uc = params["usable"]
         fr, fc = params["fabric"]
         if fr * fc > params["cores"]:

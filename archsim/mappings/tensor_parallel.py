@@ -86,6 +86,13 @@ class TensorParallel(Mapping):
             raise ConfigError(f"tp = {params['tp']} needs {params['tp']} GPUs but `{params['device']}` has "
                               f"count {count}; set {params['device']}.count to match",
                               system.arch.file, "mapping.tp")
+        # the collectives run over tp ranks; a link sized for another count would be ignored
+        link = system.components[params["link"]]
+        ranks = getattr(link, "params", {}).get("ranks")
+        if ranks is not None and ranks != params["tp"]:
+            raise ConfigError(f"the link joins {ranks} GPUs but tp = {params['tp']}; set "
+                              f"{params['link']}.ranks to {params['tp']}", system.arch.file,
+                              f"{params['link']}.ranks")
 
     def stages(self, op: dict) -> list[Stage]:
         tp, link = self.params["tp"], self.params["link"]

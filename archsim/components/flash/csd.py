@@ -53,15 +53,18 @@ ENGINE_SCHEMA = {
     "energy_per_flop": Field("energy", 1e-12, "engine energy per FLOP (J)", min=0),
 }
 KV_SCHEMA = {
-    "group_tokens": Field("int", 16, "tokens of one head per group"),
+    "group_tokens": Field("any", "auto", "tokens of one head per group: auto (as many as group_bytes "
+                          "holds: 16 x 128 x FP16 = 4 KB) or a count with group_tokens x head_dim x bytes "
+                          "<= group_bytes"),
     "group_bytes": Field("bytes", 4096.0, "bytes of one group (a flash page in the paper)"),
     "attention": Field("str", "dense", "dense | sparf", choices=("dense", "sparf")),
     "compression": Field("float", 0.125, "SparF/SparQ compression ratio", gt=0, max=1),
     "group_retention": Field("float", 0.5, "share of token groups the group-level step keeps", gt=0, max=1),
     "write_buffer": Field("bool", True, "new tokens' K/V wait in controller DRAM until a group is full; "
                           "the engine reads the incomplete group from DRAM"),
-    "channels_per_group": Field("any", "auto", "head channels per channel-indexed group: 2-8, or auto "
-                                "(the fewest whose tokens per group fit the context, as the paper sizes them)"),
+    "channels_per_group": Field("any", "auto", "head channels per channel-indexed group: a divisor of the "
+                                "head dimension (the paper: 2-8), or auto (the fewest whose tokens per group "
+                                "fit the context, as the paper sizes them)"),
 }
 
 
@@ -78,10 +81,31 @@ class ComputationalSSD(NandFlash):
         kv = params["kv"]
         if kv["group_bytes"] > self.spec.page_size:
             raise ConfigError("a KV group must fit in a page", file, f"{name}.kv.group_bytes")
-        cpg = kv["channels_per_group"]
-        if cpg != "auto" and (isinstance(cpg, bool) or not isinstance(cpg, int) or cpg < 1):
-            raise ConfigError(f"expected auto or a positive integer, got {cpg!r}", file,
-                              f"{name}.kv.channels_per_group")
+        for key in ("channels_per_group", "group_tokens"):
+            v = kv[key]
+            if v != "auto" and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ConfigError(f"expected auto or a positive integer, got {v!r}", file, f"{name}.kv.{key}")
+
+    def group_tokens(self, head_dim: int, elem: float) -> int:
+        """Tokens of one head in a token-indexed group. auto: as many as `group_bytes` holds
+        ([IA] Sec. IV-C: 16 tokens x 128 x FP16 = 4 KB; "for other configurations (e.g., larger
+        attention head or flash page size), the group size varies accordingly")."""
+        kv = self.params["kv"]
+        fit = int(kv["group_bytes"] // (head_dim * elem))
+        if fit == 0:
+            raise ConfigError(f"a group of {kv['group_bytes']:.0f} B holds no whole token of a "
+                              f"{head_dim}-channel head ({head_dim * elem:.0f} B needed)", self.file,
+                              f"{self.name}.kv.group_bytes")
+        g_tok = kv["group_tokens"]
+        if g_tok == "auto":
+            return fit
+        if g_tok > fit:
+            # a token-indexed group holds group_tokens whole tokens of one head
+            raise ConfigError(f"{g_tok} tokens x {head_dim} channels x {elem:g} B = "
+                              f"{g_tok * head_dim * elem:.0f} B do not fit a group of "
+                              f"{kv['group_bytes']:.0f} B (kv.group_bytes); at most {fit} tokens fit",
+                              self.file, f"{self.name}.kv.group_tokens")
+        return g_tok
 
     def channels_per_group(self, head_dim: int, kv_len: int, elem: float) -> int:
         """Channels per channel-indexed group. auto: of the paper's 2, 4 or 8 channels, the
@@ -89,7 +113,13 @@ class ComputationalSSD(NandFlash):
         kv = self.params["kv"]
         cpg = kv["channels_per_group"]
         if cpg != "auto":
-            return min(int(cpg), head_dim)
+            # the channel-indexed groups split a head's channels: a non-divisor would leave
+            # channels in no group (and a count above head_dim would be cut to it)
+            if head_dim % int(cpg):
+                raise ConfigError(f"{cpg} channels per group do not divide a head's {head_dim} channels; "
+                                  f"use a divisor of {head_dim} (the paper: 2-8) or auto", self.file,
+                                  f"{self.name}.kv.channels_per_group")
+            return int(cpg)
         entries = int(kv["group_bytes"] // elem)
         for c in (2, 4, 8):
             if entries // c <= kv_len:
@@ -101,7 +131,7 @@ class ComputationalSSD(NandFlash):
         """(groups, bytes) read for `tokens` tokens of each of `streams` head streams. `kv_len`
         (the whole context) sizes the channel-indexed groups."""
         kv = self.params["kv"]
-        g_tok = kv["group_tokens"]
+        g_tok = self.group_tokens(head_dim, elem)
         groups_per_head = -(-tokens // g_tok)
         dense = streams * tokens * head_dim * elem
         if kv["attention"] == "dense":
@@ -136,7 +166,7 @@ class ComputationalSSD(NandFlash):
         kv_len = int(job.get("kv_len", job.n if job.kind == "attention_qk" else job.k))
         head_dim = job.k if job.kind == "attention_qk" else job.n
         elem = float(job.get("kv_elem_bytes", 2.0))
-        g_tok = kv["group_tokens"]
+        g_tok = self.group_tokens(head_dim, elem)
         streams = seqs * kv_heads
         group_bytes = min(kv["group_bytes"], g_tok * head_dim * elem)
         # [IA] Sec. IV-C, Fig. 11: a new token's K, V and channel-indexed K wait in the controller

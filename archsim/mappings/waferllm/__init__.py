@@ -137,7 +137,7 @@ class WaferLLMMapping(Mapping):
         batch = int(trace["batch"].max()) if len(trace) else 1
         if "decode" in phases and s.layers:
             grid = w.grid("decode")
-            free = w.sram_bytes - int(w.core["program_bytes"]) - decode_buffer_bytes(s, grid, batch)
+            free = self._room(grid, decode_buffer_bytes(s, grid, batch), "decode")
             kv = decode_kv_bytes_per_core(s, grid, max(s.context, 1) * batch) if self.kv.name == "shift" else \
                 cdiv(2 * kv_dims_per_core(s, grid[1]) * (cdiv(s.input_len, grid[0]) + s.context - s.input_len)
                      * batch * s.kv_bits, 8)
@@ -147,13 +147,24 @@ class WaferLLMMapping(Mapping):
         if "prefill" in phases and s.layers:
             p = min(w.grid("prefill"))
             tokens = s.input_len * batch
-            free = w.sram_bytes - int(w.core["program_bytes"]) - prefill_buffer_bytes(s, p, tokens)
+            free = self._room((p, p), prefill_buffer_bytes(s, p, tokens), "prefill")
             layer = prefill_weight_bytes_per_core(s.linears, p) + prefill_kv_bytes_per_core(s, p, tokens)
             head = prefill_weight_bytes_per_core(s.head_linears, p)
             wafer_free = w.usable_cores * (w.sram_bytes - int(w.core["program_bytes"]))
             self.prefill_plan = plan_streamed((p, p), s.layers, layer, head, free, w.usable_cores, wafer_free,
                                               "prefill", file)
             self._stream_bytes = prefill_weight_bytes_per_core(s.linears, p)
+
+    def _room(self, grid, buffers: int, phase: str) -> int:
+        """Bytes a core of `grid` keeps for layers beside its program and working buffers."""
+        w = self.wafer
+        room = w.sram_bytes - int(w.core["program_bytes"])
+        if buffers >= room:
+            raise CapacityError(f"on a {grid[0]}x{grid[1]} {phase} grid a core's working buffers need {buffers} B "
+                                f"and a core has {room} B beside its program, none left for a layer; use a "
+                                f"larger grid, a shorter context or a smaller batch", self.system.arch.file,
+                                f"{self.dev}.{phase}_grid")
+        return room - buffers
 
     def build(self, trace):
         meta = getattr(trace, "meta", {}) or {}
@@ -218,6 +229,7 @@ class WaferLLMMapping(Mapping):
         grid = self.wafer.op_grid()
         phase = "decode" if int(op["m"]) <= 1 else "prefill"
         if grid is not None:
+            self._check_op_grid(op, grid, phase)
             progs = self._programs(op, grid, phase)
             return progs[0] if len(progs) == 1 else Program(grid, tuple(s for p in progs for s in p.segments))
         ur, uc = self.wafer.params["usable"]
@@ -230,6 +242,23 @@ class WaferLLMMapping(Mapping):
                 best, best_t = prog, t
         self._op_grids[op["name"]] = best.grid
         return best
+
+    def _check_op_grid(self, op: dict, grid, phase: str):
+        """A lone matrix op on more rows or columns of cores than its weight matrix has rows or
+        columns: the extra lines of cores hold no weights, yet they are charged for the op."""
+        if op["op"] not in ("gemv", "gemm", "lm_head", "moe_gate"):
+            return
+        k, n = int(op["k"]), int(op["n"])
+        if phase == "decode":     # the vector's axis splits k, the other n
+            limit = (n, k) if op["name"] in X_INPUT else (k, n)
+            used = tuple(grid)
+        else:                     # MeshGEMM splits k and n over a p x p grid
+            limit, used = (min(k, n),) * 2, (min(grid),) * 2
+        if used[0] > limit[0] or used[1] > limit[1]:
+            fit = f"{min(used[0], limit[0])}x{min(used[1], limit[1])}"
+            raise ConfigError(f"a {grid[0]}x{grid[1]} grid for a {k}x{n} weight matrix (k x n) leaves cores "
+                              f"without weights; use at most {fit} or auto", self.system.arch.file,
+                              f"{self.dev}.op_grid")
 
     def _programs(self, op: dict, grid, phase: str | None = None) -> list[Program]:
         phase = phase or op["phase"]

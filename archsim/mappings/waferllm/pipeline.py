@@ -54,8 +54,8 @@ def plan_regions(grid, layers: int, layer_bytes: int, head_bytes: int, free_byte
     `head_bytes` per core) into regions of `grid`, greedily in execution order."""
     if layer_bytes > free_bytes:
         raise CapacityError(f"one layer needs {layer_bytes} B per core on a {grid[0]}x{grid[1]} {what} grid, "
-                            f"a core has {free_bytes} B free; use a larger grid or a shorter context",
-                            file, "mesh")
+                            f"a core has {free_bytes} B free beside its program and buffers; use a larger "
+                            f"grid or a shorter context", file, "mesh")
     region_of = []
     region, used = 0, 0
     used = min(head_bytes // 2, free_bytes)      # the embedding table opens region 0
