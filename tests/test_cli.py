@@ -141,6 +141,15 @@ def test_a_run_too_long_for_int64_picoseconds_is_an_error(capsys, argv, key):
     assert f": {key}: " in line and "int64 picoseconds" in line
 
 
+def test_a_trace_run_checks_the_kv_cache_too(capsys, tmp_path):
+    # the trace records the model's weights and KV bytes per token for the capacity check
+    f = tmp_path / "big.csv"
+    assert main(["trace", "gpt2-small", "--batch", "512", "--input-len", "1000", "--output-len", "2",
+                 "--out", str(f)]) == 0
+    line = one_line_error(capsys, "run", "t4", "--trace", str(f))
+    assert "the KV cache needs" in line and "t4.yaml" in line
+
+
 def test_capacity_counts_the_kv_tier(capsys):
     from archsim.system.arch import load_arch
     from archsim.system.system import System

@@ -243,6 +243,22 @@ def test_run_trace_without_meta_uses_its_rows(capsys, small_csv, tmp_path):
     assert res["end_to_end"] == with_meta["end_to_end"] and res["prefill"] == with_meta["prefill"]
 
 
+def test_api_trace_runs_take_the_scenario_from_the_trace(small_csv, tmp_path):
+    from archsim.api import simulate_case
+    from archsim.errors import TraceError
+    lines = small_csv.read_text().splitlines()
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(lines[:1] + lines[2:]) + "\n")
+    # the caller's scenario (here the CLI's defaults) does not override what the rows say
+    s = simulate_case("a100", None, {"batch": 1, "input_len": 2048, "output_len": 128},
+                      trace=read_trace(bare)).summary
+    assert (s["scenario"]["input_len"], s["scenario"]["output_len"]) == (4, 1)
+    empty = tmp_path / "empty.csv"
+    empty.write_text(lines[0] + "\n" + lines[2] + "\n")
+    with pytest.raises(TraceError, match="no op rows"):
+        simulate_case("a100", None, {}, trace=read_trace(empty))
+
+
 def test_run_trace_rejects_conflicting_arguments(capsys, small_csv):
     for argv, key in [(("--input-len", "2048"), "input_len"), (("--batch", "4"), "batch"),
                       (("--output-len", "128"), "output_len"), (("--precision", "fp16"), "precision")]:

@@ -188,13 +188,13 @@ class Mapping:
         per_token = kv_bytes_per_token * max(batch, 1)
         max_tokens = int(max(free, 0) // per_token) if per_token > 0 else 0
         gib = 2.0 ** 30
-        for what, size, room, names in (("the weights", weights_bytes, w_mem, wn),
-                                        ("the KV cache", kv_bytes, kv_mem, kn),
-                                        ("weights and KV cache", needed, memory, wn + kn)):
+        for what, size, room, names in (("the weights need", weights_bytes, w_mem, wn),
+                                        ("the KV cache needs", kv_bytes, kv_mem, kn),
+                                        ("weights and KV cache need", needed, memory, wn + kn)):
             if size > room:
                 where = " + ".join(dict.fromkeys(names))
                 raise CapacityError(
-                    f"the workload does not fit: {what} need {size / gib:.2f} GiB (weights "
+                    f"the workload does not fit: {what} {size / gib:.2f} GiB (weights "
                     f"{weights_bytes / gib:.2f} GiB + KV cache {kv_bytes / gib:.2f} GiB), the memory "
                     f"that holds them ({where}) has {room / gib:.2f} GiB (short by "
                     f"{(size - room) / gib:.2f} GiB); use a smaller model, batch or context, or a "

@@ -182,9 +182,12 @@ def run(arch, model, scenario: Scenario, fidelity: str = "cycle", trace=None, se
         model_name = model.name
     else:
         meta = trace.meta
-        precision = str(meta.get("precision", trace["dtype_w"][0] if len(trace) else "fp16"))
+        # the trace's own scenario (meta, else its rows); the caller's only where it says nothing
+        own = trace.scenario()
+        precision = str(meta.get("precision", trace["dtype_w"][0]))
         weights, kv = trace_capacity(trace)
-        scen = {k: int(meta.get(k, getattr(scenario, k))) for k in ("batch", "input_len", "output_len")}
+        scen = {k: int(own[k] if own[k] is not None else getattr(scenario, k))
+                for k in ("batch", "input_len", "output_len")}
         scenario = Scenario(precision=precision, **scen)
         cap = system.mapping.capacity(weights, kv, scenario.batch, scenario.input_len + scenario.output_len)
         model_name = str(meta.get("model", "trace"))

@@ -402,7 +402,7 @@ def build_trace(model: ModelSpec, batch: int = 1, input_len: int = 128, output_l
         raise ConfigError("input_len + output_len must be at least 1", key="input_len")
     if input_len + output_len > model.max_seq_len:
         raise ConfigError(f"input_len + output_len = {input_len + output_len} exceeds the model's "
-                          f"max_seq_len {model.max_seq_len} (override with --set max_seq_len=N)",
+                          f"max_seq_len {model.max_seq_len} (override with --set model.max_seq_len=N)",
                           model.path or model.name, "max_seq_len")
     if expert_choice is not None and model.moe is None:
         raise ConfigError(f"{model.name} has no MoE layers", key="expert_choice")
@@ -426,5 +426,8 @@ def build_trace(model: ModelSpec, batch: int = 1, input_len: int = 128, output_l
     meta = {"model": model.name, "batch": int(batch), "input_len": int(input_len),
             "output_len": int(output_len), "precision": p.name, "seed": int(seed),
             "routing": None if model.moe is None else ("user" if expert_choice is not None else "seeded"),
+            # what a run of the trace checks capacity with (the rows see only the weights read)
+            "weights_bytes": int(model.weight_bytes(p.name)),
+            "kv_bytes_per_token": int(model.kv_bytes_per_token(p.name)),
             "schema_version": SCHEMA_VERSION}
     return Trace(cols, meta)
