@@ -161,3 +161,42 @@ def test_pareto_front_and_dataframe(sweep_h5):
     assert (x[1:] >= x[:-1]).all() and (y[1:] >= y[:-1]).all()   # more speed costs more energy along it
     for _, row in df.iterrows():   # nothing beats a front point on both metrics
         assert not ((row["decode.tokens_per_s"] > x) & (row["decode.energy_j_per_token"] < y)).any()
+
+
+def test_a_column_without_values_is_refused(sweep_h5, tmp_path, capsys):
+    df = to_dataframe(sweep_h5)
+    df["decode.tokens_per_sec"] = float("nan")       # a misspelt metric of an older results file
+    df.attrs["metrics"] = [*df.attrs["metrics"], "decode.tokens_per_sec"]
+    for kind, opts in [("line", {"x": "scenario.batch", "y": "decode.tokens_per_sec"}),
+                       ("pareto", {"x": "decode.tokens_per_sec"}),
+                       ("heatmap", {"x": "scenario.batch", "y": "hbm", "z": "decode.tokens_per_sec"})]:
+        with pytest.raises(ConfigError, match="'decode.tokens_per_sec' has no value in any row plotted"):
+            plots.plot(df, tmp_path / "x.png", kind, **opts)
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("kind, opt, words", [
+    ("roofline", "bandwidth=0", "--opt bandwidth: must be a positive finite bandwidth"),
+    ("roofline", "bandwidth=-1 TB/s", "--opt bandwidth: must be a positive finite bandwidth"),
+    ("roofline", "peak_flops=2 TFLOP/s,0", "--opt peak_flops: must be a positive finite"),
+    ("roofline", "max_roofs=-3", "--opt max_roofs: expected an integer >= 1"),
+    ("roofline", "labels=zz", "--opt labels: expected true or false"),
+    ("breakdown", "point=1.5", "--opt point: expected a point index"),
+    ("line", "marker=zz", "--opt marker: not a valid marker"),
+    ("line", "logy=3", "--opt logy: expected true or false"),
+    ("heatmap", "cmap=zz", "--opt cmap: not a valid cmap"),
+    ("heatmap", "annotate=7", "--opt annotate: expected true or false"),
+    ("timeline", "start_us=abc", "--opt start_us: expected a finite number"),
+    ("timeline", "colors=-1", "--opt colors: expected an integer >= 0"),
+])
+def test_bad_options_exit_2_naming_them(sweep_h5, tmp_path, capsys, kind, opt, words):
+    src = {"roofline": "run.json", "breakdown": sweep_h5, "timeline": "t.json"}.get(kind, sweep_h5)
+    (tmp_path / "run.json").write_text(json.dumps(RUN))
+    (tmp_path / "t.json").write_text(json.dumps(TRACE))
+    argv = ["plot", str(tmp_path / src), "--kind", kind, "--out", str(tmp_path / "x.png"), "--opt", opt]
+    if kind == "heatmap":
+        argv += ["--x", "scenario.batch", "--y", "hbm"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "x.png").exists()

@@ -102,6 +102,18 @@ def test_expression_is_restricted():
     ({"sampling": "random"}, "samples", "needs `samples:`"),
     ({"samples": 5}, "samples", "for random or lhs"),
     ({"metrics": ["decod.tokens_per_s"]}, "metrics[0]", "did you mean 'decode'"),
+    ({"metrics": ["decode.tokens_per_sec"]}, "metrics[0]", "nearest valid names: decode.tokens_per_s"),
+    ({"metrics": ["ttft_s", "breakdown.gpu.secs"]}, "metrics[1]", "breakdown.gpu.seconds"),
+    ({"metrics": ["decode"]}, "metrics[0]", "decode.seconds"),
+    ({"axes": [{"set": "a.b", "range": {"start": 1, "stop": float("inf"), "step": 1}}]}, "axes[0].range.stop",
+     "expected a finite number"),
+    ({"axes": [{"set": "a.b", "logrange": [1, float("nan"), 3]}]}, "axes[0].logrange.stop", "finite"),
+    ({"axes": [{"set": "a.b", "range": {"start": 1, "stop": 1e9, "step": 1}}]}, "axes[0].range",
+     "more than 2000000"),
+    ({"axes": [{"set": "a.b", "range": {"start": 1, "stop": 2, "num": 10**9}}]}, "axes[0].range.num", "more than"),
+    ({"axes": [{"set": "a.b", "logrange": {"start": 1, "stop": 1e300, "factor": 1.000001}}]}, "axes[0].logrange",
+     "more than"),
+    ({"sampling": "random", "samples": 10**9}, "samples", "more than the 2000000"),
     ({"constraints": {"fits": "maybe"}}, "constraints.fits", "not one of"),
     ({"constraints": {"where": ["batch >"]}}, "constraints.where[0]", "cannot read"),
     ({"fidelity": "exact"}, "fidelity", "not one of"),
@@ -136,3 +148,27 @@ def test_bundled_sweeps_parse():
         assert points and s.name == f.stem and s.metrics
     hbm = load_sweep("hbm_vs_batch")
     assert len(generate(hbm)[0]) == 1000 and hbm.fidelity == "analytic"
+
+
+def test_result_keys_match_a_real_run():
+    from archsim.api import run_case
+    from archsim.results.result_keys import RUN_RESULT
+    res = run_case("a100", "gpt2-small", {"batch": 1, "input_len": 16, "output_len": 2}, fidelity="analytic")
+    for head, subs in RUN_RESULT.fixed.items():   # the contract is the result's, key for key
+        assert (not isinstance(res[head], dict)) if subs is None else set(res[head]) == set(subs), head
+    for head, subs in RUN_RESULT.named.items():
+        assert res[head] and all(set(v) == set(subs) for v in res[head].values()), head
+    assert set(res) - {"config"} == {*RUN_RESULT.fixed, *RUN_RESULT.named, *RUN_RESULT.open}
+
+
+def test_metric_missing_from_the_first_result_stops_the_run(tmp_path):
+    from archsim.sweep import run_sweep
+    from archsim.sweep.toy import toy_evaluate
+    s = spec(metrics=["decode.tokens_per_s", "breakdown.memroy.seconds"])
+    with pytest.raises(ConfigError) as e:
+        run_sweep(s, tmp_path / "o.h5", evaluate=toy_evaluate, workers=0, progress=False)
+    assert e.value.key == "metrics[1]" and "'breakdown.memroy.seconds' is not a key" in str(e.value)
+    assert "nearest valid names: breakdown.memory.seconds" in str(e.value)
+    assert not (tmp_path / "o.h5").exists()      # no file with a column that could only be NaN
+    s = spec(metrics=["breakdown.memory.seconds"])
+    assert run_sweep(s, tmp_path / "o.h5", evaluate=toy_evaluate, workers=0, progress=False).ok == 2

@@ -10,7 +10,9 @@ from archsim.cli.common import add_format_option, emit_json
 HELP = """Run validation cases (validation/*.yaml; all of them when no CASE is given) and print
 id | metric | predicted | published | rel. error | tolerance | result. This is a
 measurement: it exits 0 whatever the results; 2 only for bad input (an unknown case id,
-a malformed case file). Relative error = (predicted - published) / published."""
+a malformed case file: an unknown key, a metric the result JSON does not have, a `set`
+override the machine or model rejects, a tolerance outside (0, 1]). Relative error =
+(predicted - published) / published."""
 
 
 def register(subparsers) -> None:

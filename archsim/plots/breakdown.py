@@ -46,8 +46,8 @@ def _sweep_table(df):
     out = {q: {} for q in QUANTITIES}
     for col in df.columns:
         parts = col.split(".")
-        if len(parts) == 3 and parts[0] == "breakdown" and parts[2] in QUANTITIES:
-            out[parts[2]][parts[1]] = df[col].astype(float).to_numpy()
+        if len(parts) == 3 and parts[0] == "breakdown" and parts[2] in QUANTITIES and df[col].notna().any():
+            out[parts[2]][parts[1]] = df[col].astype(float).to_numpy()   # (all NaN: no such component)
     if not any(out.values()) and "result" in df and (df["result"] != "").all():
         results = [json.loads(r) for r in df["result"]]
         comps = list(dict.fromkeys(c for r in results for c in (r.get("breakdown") or {})))

@@ -8,6 +8,7 @@ and `save(fig, out)` draw without pyplot state and write atomically (.png, .svg,
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,36 @@ def check_opts(kind: str, opts: dict, allowed: dict) -> dict:
     if unknown:
         raise ConfigError(f"{kind} plots take {', '.join(sorted(allowed)) or 'no options'}; "
                           f"unknown: {', '.join(unknown)}", "--opt")
-    return {**allowed, **{k: v for k, v in opts.items() if v is not None}}
+    o = {**allowed, **{k: v for k, v in opts.items() if v is not None}}
+    for k, default in allowed.items():   # a flag stays a flag and a count a count
+        v = o[k]
+        if isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise ConfigError(f"expected true or false, got {v!r}", f"--opt {k}")
+        elif isinstance(default, int) and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ConfigError(f"expected an integer, got {v!r}", f"--opt {k}")
+    return o
+
+
+def number_opt(o: dict, name: str, low: float | None = 0.0, integer: bool = False):
+    """Option `name` as a finite number, >= `low` unless that is None (None stays None)."""
+    v = o[name]
+    if v is None:
+        return None
+    ok = not isinstance(v, bool) and isinstance(v, int if integer else (int, float))
+    if not ok or not math.isfinite(v) or (low is not None and v < low):
+        what = ("an integer" if integer else "a finite number") + (f" >= {low:g}" if low is not None else "")
+        raise ConfigError(f"expected {what}, got {v!r}", f"--opt {name}")
+    return v
+
+
+def style_opt(name: str, value, make):
+    """`make(value)` (a matplotlib marker, colour map, ...), its ValueError as a bad --opt."""
+    try:
+        return make(value)
+    except (ValueError, TypeError, KeyError) as exc:
+        reason = str(exc).split(";")[0].strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"not a valid {name}: {reason}", f"--opt {name}") from None
 
 
 def out_path(out) -> Path:
@@ -138,6 +168,8 @@ def column(df, name, what: str, default=None) -> str:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         known = ", ".join(axes_of(df) + metrics_of(df)) or ", ".join(df.columns)
         raise ConfigError(f"{name!r} is not a column of this sweep{hint}; columns: {known}", f"--{what}")
+    if df[name].isna().all():   # nothing to draw: a metric no point of the sweep has
+        raise ConfigError(f"{name!r} has no value in any row plotted (all NaN)", f"--{what}")
     return name
 
 
@@ -168,6 +200,8 @@ def run_from_sweep(src: Source, point) -> Source:
         index = int(point)
     except (TypeError, ValueError):
         raise ConfigError(f"expected a point index, got {point!r}", "--opt point") from None
+    if isinstance(point, bool) or (index != point and str(index) != str(point).strip()):   # not 3.7
+        raise ConfigError(f"expected a point index, got {point!r}", "--opt point")
     rows = df[df["index"] == index]
     if rows.empty:
         raise ConfigError(f"the sweep has no point {index}", "--opt point")

@@ -9,7 +9,7 @@ import numpy as np
 
 from archsim.errors import ConfigError
 from archsim.plots.common import (check_opts, column, label, load_source, metrics_of, need, new_figure,
-                                   numeric, save, sweep_frame, varying)
+                                   numeric, save, style_opt, sweep_frame, varying)
 
 KIND = "heatmap"
 OPTIONS = {"x": None, "y": None, "z": None, "where": None, "title": None, "annotate": None, "cmap": "viridis",
@@ -30,6 +30,10 @@ def _ordered(values):
 
 def plot(source, out, **opts):
     o = check_opts(KIND, opts, OPTIONS)
+    import matplotlib
+    style_opt("cmap", o["cmap"], matplotlib.colormaps.get_cmap)
+    if o["annotate"] is not None and not isinstance(o["annotate"], bool):
+        raise ConfigError(f"expected true or false, got {o['annotate']!r}", "--opt annotate")
     src = load_source(source)
     need(src, KIND, "sweep")
     every = sweep_frame(src, o["where"], ok_only=False)   # cells of skipped or failed points stay, marked

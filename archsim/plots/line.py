@@ -5,10 +5,11 @@ When other axes vary too and no `hue` is given, each combination of them gets it
 
 from __future__ import annotations
 
+from matplotlib.markers import MarkerStyle
 from matplotlib.ticker import NullLocator
 
 from archsim.plots.common import (check_opts, column, label, load_source, metrics_of, need, new_figure,
-                                   numeric, save, sweep_frame, varying)
+                                   numeric, save, style_opt, sweep_frame, varying)
 
 KIND = "line"
 OPTIONS = {"x": None, "y": None, "hue": None, "where": None, "logx": False, "logy": False, "title": None,
@@ -17,6 +18,7 @@ OPTIONS = {"x": None, "y": None, "hue": None, "where": None, "logx": False, "log
 
 def plot(source, out, **opts):
     o = check_opts(KIND, opts, OPTIONS)
+    style_opt("marker", o["marker"], MarkerStyle)
     src = load_source(source)
     need(src, KIND, "sweep")
     df = sweep_frame(src, o["where"])

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from archsim.errors import ConfigError
-from archsim.plots.common import check_opts, load_source, need, out_path
+from archsim.plots.common import check_opts, load_source, need, out_path, style_opt
 
 KIND = "noc-heatmap"
 OPTIONS = {"phase": "decode", "layer": 0, "title": None, "cmap": "magma"}
@@ -97,6 +97,8 @@ def layer_link_loads(system, trace, phase: str = "decode", layer: int = 0) -> di
 
 def plot(results_or_path, out, **opts):
     o = check_opts(KIND, opts, OPTIONS)
+    import matplotlib
+    style_opt("cmap", o["cmap"], matplotlib.colormaps.get_cmap)
     src = load_source(results_or_path)
     need(src, KIND, "run")
     summary = src.data

@@ -9,10 +9,12 @@ arithmetic intensity (flops per byte moved) and achieved rate, sized by its shar
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from archsim.errors import ConfigError
-from archsim.plots.common import check_opts, load_source, need, new_figure, run_from_sweep, save
+from archsim.plots.common import check_opts, load_source, need, new_figure, number_opt, run_from_sweep, save
 from archsim.units import format_quantity
 
 KIND = "roofline"
@@ -70,9 +72,12 @@ def _given(value, kind, opt):
     out = []
     for item in items:
         try:
-            out.append((str(item).strip(), parse_quantity(item.strip() if isinstance(item, str) else item, kind)))
+            v = parse_quantity(item.strip() if isinstance(item, str) else item, kind)
         except ValueError as exc:
             raise ConfigError(str(exc), f"--opt {opt}") from None
+        if not (math.isfinite(v) and v > 0):   # a roof is a rate on a log scale
+            raise ConfigError(f"must be a positive finite {kind}, got {item!r}", f"--opt {opt}")
+        out.append((str(item).strip(), v))
     return out
 
 
@@ -88,7 +93,7 @@ def plot(source, out, **opts):
         bw = _given(o["bandwidth"], "bandwidth", "bandwidth")
     if o["peak_flops"] is not None:
         peaks = _given(o["peak_flops"], "flops", "peak_flops")
-    n = int(o["max_roofs"])
+    n = number_opt(o, "max_roofs", low=1, integer=True)
     bw, peaks = bw[:n], peaks[:n]
     ops = summary.get("ops") or {}
     pts = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from archsim.errors import ConfigError
-from archsim.plots.common import check_opts, load_source, need, new_figure, save
+from archsim.plots.common import check_opts, load_source, need, new_figure, number_opt, save
 
 KIND = "timeline"
 OPTIONS = {"start_us": None, "end_us": None, "title": None, "colors": 10}
@@ -26,13 +26,15 @@ def _events(src):
 
 def plot(source, out, **opts):
     o = check_opts(KIND, opts, OPTIONS)
+    t0, t1 = number_opt(o, "start_us", None), number_opt(o, "end_us", None)
+    if t0 is not None and t1 is not None and t1 <= t0:
+        raise ConfigError(f"end_us ({t1:g}) must be above start_us ({t0:g})", "--opt end_us")
+    number_opt(o, "colors", integer=True)
     src = load_source(source)
     need(src, KIND, "trace", "run")
     lanes: dict = {}
     bars = defaultdict(list)      # (lane, op) -> [(start, duration)]
     busy = defaultdict(float)
-    t0 = o["start_us"]
-    t1 = o["end_us"]
     for ev in _events(src):
         if not isinstance(ev, dict):
             continue

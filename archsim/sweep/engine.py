@@ -7,6 +7,7 @@ a cheap stand-in; by default they are the real simulation (archsim.sweep.cases).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import sys
@@ -105,6 +106,44 @@ def warm_case(case: dict) -> dict:
     return {**case, "scenario": scen}
 
 
+def _leaves(node, path=""):
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    elif path:
+        yield path
+
+
+def check_metrics(spec: SweepSpec, points: list[Planned], evaluate) -> None:
+    """Metrics under keys whose contents depend on the run (breakdown.<component>, ops.<op>,
+    stats, provenance) checked against a small run of the first point of each (arch, model):
+    one that none of them has is a misspelling, not a value to store as NaN."""
+    from archsim.results.result_keys import RUN_RESULT
+
+    heads = set(RUN_RESULT.named) | set(RUN_RESULT.open)
+    unsure = [m for m in spec.metrics if m.split(".")[0] in heads]
+    if not unsure or not points:
+        return
+    firsts = {}
+    for pp in points:
+        firsts.setdefault((str(pp.point.case["arch"]), str(pp.point.case["model"])), pp.point.case)
+    leaves: set[str] = set()
+    for case in firsts.values():
+        try:
+            leaves.update(_leaves(evaluate(warm_case(case))))
+        except Exception:   # noqa: BLE001 - that point will report its own error
+            continue
+    if not leaves:
+        return
+    for m in unsure:
+        if m not in leaves:
+            close = difflib.get_close_matches(m, sorted(leaves), n=3, cutoff=0.5)
+            hint = f"; nearest valid names: {', '.join(close)}" if close else ""
+            raise ConfigError(f"{m!r} is not a key of the result (checked on a short run of the first "
+                              f"point of each arch and model){hint}",
+                              spec.file, f"metrics[{spec.metrics.index(m)}]")
+
+
 def _row(pp: Planned, spec: SweepSpec, result, attempts: int) -> dict:
     if isinstance(result, BaseException):   # the worker died, or the executor could not run it
         attempts = getattr(result, "attempts", attempts) or attempts
@@ -140,6 +179,7 @@ def run_sweep(spec: SweepSpec, out, *, executor: str = "local", workers: int | N
         evaluate, resolve = evaluate_case, resolve or Resolver()
     resolve = resolve or identity_resolve
     the_plan = planned or plan(spec, resolve, limit)
+    check_metrics(spec, the_plan.points, evaluate)   # before the results file takes the columns
     out = Path(out)
     ex = make_executor(executor, workers, scheduler)
     report = SweepReport(spec.name, str(out), ex.describe(), total=len(the_plan.points))

@@ -29,23 +29,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archsim.errors import ConfigError
+from archsim.results.result_keys import RUN_RESULT, SCENARIO_KEYS
 from archsim.sweep.expr import Expression
 
-SCENARIO_KEYS = ("batch", "input_len", "output_len", "precision")
 SAMPLINGS = ("grid", "random", "lhs")
 TOP_KEYS = ("name", "description", "note", "arch", "model", "scenario", "fidelity", "set", "seed",
             "sampling", "samples", "axes", "metrics", "constraints", "keep_result")
 AXIS_KEYS = ("set", "name", "values", "range", "logrange", "cases", "unit", "int")
-# first keys of the `archsim run --format json` object a metric may start with
-RESULT_KEYS = ("arch", "model", "fidelity", "scenario", "prefill", "decode", "end_to_end", "ttft_s",
-               "tpot_s", "breakdown", "capacity", "ops", "stats", "provenance")
+
+
 DEFAULT_METRICS = ["prefill.seconds", "prefill.tokens_per_s", "decode.tokens_per_s",
                    "decode.seconds_per_token", "decode.energy_j_per_token", "end_to_end.tokens_per_s",
                    "ttft_s", "tpot_s", "capacity.max_decode_tokens"]
 # column names the result store uses itself; axes and metrics may not take them
 RESERVED_COLUMNS = ("point_id", "index", "status", "error", "point", "attempts", "archsim_version",
                     "git_revision", "time", "wall_s", "worker", "result")
-MAX_GRID = 2_000_000
+# points a sweep may have (a grid's product, `samples:`, the values of one range): each point
+# is held in memory while planning, so a bigger sweep is refused before anything is allocated
+MAX_POINTS = 2_000_000
 
 
 @dataclass
@@ -135,9 +136,17 @@ def _range_args(raw, file, key, names):
         if k not in raw:
             raise ConfigError("required key is missing", file, f"{key}.{k}")
     for k, v in raw.items():
-        if not _is_num(v):
-            raise ConfigError(f"expected a number, got {v!r}", file, f"{key}.{k}")
+        if not _is_num(v) or not math.isfinite(v):
+            raise ConfigError(f"expected a finite number, got {v!r}", file, f"{key}.{k}")
     return raw
+
+
+def _count(n: float, file, key) -> int:
+    """The number of values a range makes, refused above MAX_POINTS before any is made."""
+    if not n <= MAX_POINTS:
+        raise ConfigError(f"makes {n:.3g} values (more than {MAX_POINTS}); use a larger step or factor, "
+                          "or a smaller num", file, key)
+    return int(n)
 
 
 def _linear_values(raw, integer, file, key) -> tuple[list | None, float, float]:
@@ -152,12 +161,13 @@ def _linear_values(raw, integer, file, key) -> tuple[list | None, float, float]:
         step = r["step"]
         if not step > 0:
             raise ConfigError(f"step must be positive, got {step}", file, f"{key}.step")
-        n = int(math.floor((stop - start) / step + 1e-9)) + 1
+        n = _count(math.floor((stop - start) / step + 1e-9) + 1, file, key)
         vals = [start + i * step for i in range(n)]
     elif "num" in r:
         num = r["num"]
         if not isinstance(num, int) or num < 1:
             raise ConfigError(f"num must be a positive integer, got {num!r}", file, f"{key}.num")
+        _count(num, file, f"{key}.num")
         vals = [start + (stop - start) * i / (num - 1) for i in range(num)] if num > 1 else [start]
     else:
         return None, float(start), float(stop)
@@ -178,12 +188,13 @@ def _log_values(raw, integer, file, key) -> tuple[list | None, float, float]:
         f = r["factor"]
         if not f > 1:
             raise ConfigError(f"factor must be above 1, got {f}", file, f"{key}.factor")
-        n = int(math.floor(math.log(stop / start) / math.log(f) + 1e-9)) + 1
+        n = _count(math.floor(math.log(stop / start) / math.log(f) + 1e-9) + 1, file, key)
         vals = [start * f ** i for i in range(n)]
     elif "num" in r:
         num = r["num"]
         if not isinstance(num, int) or num < 1:
             raise ConfigError(f"num must be a positive integer, got {num!r}", file, f"{key}.num")
+        _count(num, file, f"{key}.num")
         ratio = stop / start
         vals = [start * ratio ** (i / (num - 1)) for i in range(num)] if num > 1 else [start]
     else:
@@ -345,23 +356,23 @@ def parse_sweep(data: dict, file, text: str = "") -> SweepSpec:
                 raise ConfigError(f"axis {a.name!r}: a grid needs step or num in its range "
                                   "(a range without them is for random or lhs sampling)", file, "axes")
         total = math.prod(len(a.values) for a in axes)
-        if total > MAX_GRID:
-            raise ConfigError(f"the grid has {total} points (more than {MAX_GRID}); use random or lhs "
+        if total > MAX_POINTS:
+            raise ConfigError(f"the grid has {total} points (more than {MAX_POINTS}); use random or lhs "
                               "sampling", file, "axes")
     elif isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ConfigError(f"{sampling} sampling needs `samples:` (a positive integer), got {samples!r}",
+                          file, "samples")
+    elif samples > MAX_POINTS:
+        raise ConfigError(f"{samples} samples is more than the {MAX_POINTS} points a sweep may have",
                           file, "samples")
 
     metrics = data.get("metrics", DEFAULT_METRICS)
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) and m for m in metrics):
         raise ConfigError("expected a list of dotted keys of the result, e.g. decode.tokens_per_s", file, "metrics")
     for i, m in enumerate(metrics):
-        head = m.split(".")[0]
-        if head not in RESULT_KEYS or "/" in m:
-            close = difflib.get_close_matches(head, RESULT_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{m!r} is not a key of the run result{hint}; it starts with one of "
-                              f"{', '.join(RESULT_KEYS)}", file, f"metrics[{i}]")
+        problem = RUN_RESULT.problem(m) or ("a metric may not contain '/'" if "/" in m else None)
+        if problem:   # a misspelt metric would be a column of NaN
+            raise ConfigError(problem, file, f"metrics[{i}]")
         if m in seen or m in RESERVED_COLUMNS:
             raise ConfigError(f"{m!r} is also an axis or reserved column name", file, f"metrics[{i}]")
     if len(set(metrics)) != len(metrics):

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from archsim.config.loader import load_yaml
 from archsim.config.schema import Field, validate
-from archsim.errors import ConfigError
+from archsim.errors import ArchsimError, ConfigError
 from archsim.paths import VALIDATION_DIR
+from archsim.results.result_keys import OP_RESULT, RUN_RESULT
 
 SCHEMA_VERSION = 1
 ENV_DIR = "ARCHSIM_VALIDATION_DIR"
@@ -41,7 +42,7 @@ CASE_SCHEMA = {
     "op": Field("dict", None, "one op: kind, m, k, n, precision (op cases)", nullable=True),
     "metric": Field("str", doc="dotted key of the result JSON"),
     "value": Field("any", doc="the published value ([lo, hi] for a ratio case)"),
-    "tolerance": Field("float", gt=0.0, doc="target relative error, set before any run"),
+    "tolerance": Field("float", gt=0.0, max=1.0, doc="target relative error (0 < t <= 1), set before any run"),
     "note": Field("str", None, "free text", nullable=True),
 }
 SCENARIO_SCHEMA = {
@@ -57,6 +58,7 @@ OP_SCHEMA = {
     "n": Field("int"),
     "precision": Field("str", None, nullable=True),
 }
+# `archsim op --format json` (archsim.api.run_op); a component's breakdown holds labelled parts
 _DOTTED = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 _RATIO = re.compile(r"^([A-Za-z0-9_.-]+)\s+ratio\b")
 
@@ -153,12 +155,49 @@ def _case(raw, file: Path, key: str) -> Case:
     scenario = validate(c["scenario"], SCENARIO_SCHEMA, file, f"{key}.scenario")
     scenario = {k: v for k, v in scenario.items() if v is not None}
     op = validate(c["op"], OP_SCHEMA, file, f"{key}.op") if kind == "op" else None
-    return Case(id=c["id"], source=c["source"], file=str(file), kind=kind, arch=_ref(c["arch"], file),
+    case = Case(id=c["id"], source=c["source"], file=str(file), kind=kind, arch=_ref(c["arch"], file),
                 metric=c["metric"], value=value, tolerance=c["tolerance"],
                 model=_ref(c["model"], file) if c["model"] else None,
                 models=tuple(_ref(m, file) for m in (c["models"] or ())),
                 baseline_arch=_ref(c["baseline_arch"], file) if c["baseline_arch"] else None,
                 scenario=scenario, sets=dict(c["set"] or {}), op=op, note=c["note"])
+    problem = (OP_RESULT if kind == "op" else RUN_RESULT).problem(case.metric_key)
+    if problem:   # a misspelt metric is a mistake of the file, not an error of the run
+        raise ConfigError(problem, file, f"{key}.metric")
+    _check_sets(case, file, key)
+    return case
+
+
+def _check_sets(case: Case, file, key) -> None:
+    """Overrides that make the case's machine or model invalid (`gpu.clock: 0 GHz`) are an error
+    of the case file. A machine or model that does not load even without them is left to the run,
+    which says why (most often: not modelled yet)."""
+    if not case.sets:
+        return
+    from archsim.api import split_sets
+    from archsim.system.arch import load_arch
+    from archsim.workload.model_spec import load_model
+
+    arch_sets, model_sets = split_sets(case.set_args())
+    checks = [(load_arch, case.arch, arch_sets, "")]
+    checks += [(load_model, m, model_sets, "model.") for m in ((case.model,) if case.model else case.models)]
+    for load, name, sets, prefix in checks:
+        if not sets:
+            continue
+        try:
+            load(name)
+        except Exception:   # noqa: BLE001 - not loadable as it is: the run reports it
+            continue
+        try:
+            load(name, sets)
+        except Exception as exc:   # noqa: BLE001 - any failure here is caused by the overrides
+            reason = exc.reason if isinstance(exc, ArchsimError) else f"{type(exc).__name__}: {exc}"
+            bad = prefix + (exc.key or "") if isinstance(exc, ArchsimError) else ""
+            # the override at fault (the loader may name only its component: `gpu` for gpu.clock)
+            hits = [p for p in case.sets if bad and (p == bad or p.startswith(bad + ".") or bad.startswith(p + "."))]
+            hits = hits if len(hits) == 1 else list(case.sets)
+            where = f"{key}.set.{hits[0]}" if len(hits) == 1 else f"{key}.set"
+            raise ConfigError(f"{reason} (on {name})", file, where) from None
 
 
 def load_case_file(path) -> list[Case]:
