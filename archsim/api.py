@@ -73,6 +73,10 @@ def op_trace(kind: str, m: int, k: int, n: int, precision: str = "fp16", heads: 
     for name, v in (("m", m), ("k", k), ("n", n), ("heads", heads)):
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ConfigError(f"must be a positive integer, got {v!r}", "op", name)
+    if m * k * n * heads * 2 >= 2 ** 63:
+        # the trace holds FLOPs and bytes as int64
+        raise ConfigError(f"{m} x {k} x {n} (x {heads} heads) is too large: its FLOPs pass an int64",
+                          "op", "m")
     p = parse_precision(precision)
     wb, ab, kvb = p.weight_bits / 8, p.act_bits / 8, p.kv_bits / 8
     kv_heads = heads if kv_heads is None else kv_heads

@@ -150,6 +150,22 @@ def test_a_trace_run_checks_the_kv_cache_too(capsys, tmp_path):
     assert "the KV cache needs" in line and "t4.yaml" in line
 
 
+@pytest.mark.parametrize("argv,key", [
+    (("flash", "flash_cambricon_s", "--requests", "99999999999999"), "--requests"),
+    (("flash", "flash_cambricon_s", "--request-bytes", "99999999999999"), "--request-bytes"),
+    (("op", "a100", "gemm", "--m", "99999999999999999999", "--k", "4", "--n", "4"), "op: m"),
+    (("trace", "gpt2-small", "--input-len", "4", "--output-len", "1", "--out", "/proc/no/x.csv"), "cannot write"),
+    (("run", "cambricon-llm-s", "gpt2-small", "--input-len", "16", "--output-len", "2",
+      "--set", "flash.spare_size=20 KiB"), "flash.spare_size"),
+    (("run", "cambricon-llm-s", "gpt2-small", "--input-len", "16", "--output-len", "2",
+      "--set", "flash.slicing.slice_bytes=64 KiB"), "flash.slicing.slice_bytes"),
+    (("run", "cambricon-llm-s", "gpt2-small", "--input-len", "16", "--output-len", "2",
+      "--set", "npu.ifmap_sram=1 B"), "npu.ifmap_sram"),
+])
+def test_sizes_that_cannot_be_run_are_one_line_errors(capsys, argv, key):
+    assert key in one_line_error(capsys, *argv)
+
+
 def test_capacity_counts_the_kv_tier(capsys):
     from archsim.system.arch import load_arch
     from archsim.system.system import System

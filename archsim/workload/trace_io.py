@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from archsim.errors import TraceError
+from archsim.results.atomic import atomic_path
 from archsim.workload.trace import COLUMNS, SCHEMA_VERSION, Trace
 
 _HDF5 = (".h5", ".hdf5")
@@ -46,15 +45,8 @@ def write_trace(trace: Trace, path) -> Path:
     """Write `trace` to `path` (.h5/.hdf5 or .csv), atomically; returns the path."""
     path = Path(path)
     kind = _kind(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        (_write_hdf5 if kind == "hdf5" else _write_csv)(trace, Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        (_write_hdf5 if kind == "hdf5" else _write_csv)(trace, tmp)
     return path
 
 

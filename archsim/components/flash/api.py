@@ -70,6 +70,9 @@ def run_ops(spec: FlashSpec, kind, plane, nbytes, req, n_req, out_bytes=None, gr
                       z - 1 if sensed_ps is None else np.asarray(sensed_ps, np.int64))
 
 
+MAX_PAGES = 20_000_000
+
+
 def run_pattern(spec: FlashSpec, pattern: str = "seq", requests: int = 10000, request_bytes: int = 16384,
                 op: str = "read", seed: int = 1, queue_depth: int | None = None, slice_bytes: int = 0) -> dict:
     if pattern not in ("seq", "random"):
@@ -78,10 +81,14 @@ def run_pattern(spec: FlashSpec, pattern: str = "seq", requests: int = 10000, re
         raise ConfigError(f"unknown op {op!r}; expected read or write", key="--op")
     if requests <= 0 or request_bytes <= 0:
         raise ConfigError("must be positive", key="--requests/--request-bytes")
-    compile_s = warm()
     page = spec.page_size
     ppr = -(-request_bytes // page)                       # pages per request
     n = requests * ppr
+    if n > MAX_PAGES:
+        # each page is one operation of the event kernel, held in memory with ~10 int64 fields
+        raise ConfigError(f"{requests} requests x {ppr} pages = {n} page operations; at most "
+                          f"{MAX_PAGES} fit in memory", key="--requests/--request-bytes")
+    compile_s = warm()
     total_pages = int(spec.capacity // page)
     if pattern == "seq":
         lpn = np.arange(n, dtype=np.int64) % total_pages

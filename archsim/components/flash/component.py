@@ -116,6 +116,12 @@ class NandFlash(Component):
         self.core = CoreSpec(c["macs_per_cycle"], c["clock"], int(c["buffer"]), c["result_bytes"],
                              c["act_bytes"], e["enabled"], e["fraction"], e["copies"], e["threshold_copies"],
                              e["pipeline"], c["mac_energy"], bool(c["read_ahead"]))
+        if self.spec.spare_size >= self.spec.page_size:
+            raise ConfigError(f"the spare area ({self.spec.spare_size} B) must be smaller than the page "
+                              f"({self.spec.page_size} B)", file, f"{name}.spare_size")
+        if params["slicing"]["slice_bytes"] > self.spec.page_size:
+            raise ConfigError(f"a slice is part of a page: at most {self.spec.page_size} B, got "
+                              f"{params['slicing']['slice_bytes']:g} B", file, f"{name}.slicing.slice_bytes")
         self.tile = parse_tile(params["tiling"]["tile"], file, f"{name}.tiling.tile")
         check_tile(self.spec, self.tile, file, f"{name}.tiling.tile")
         if c["enabled"] and e["enabled"]:

@@ -113,6 +113,11 @@ class SystolicNPU(Component):
         eb = elem_bytes(dtype)
         half_a = int(self.params["ifmap_sram"] / 2 / eb)
         half_w = int(self.params["filter_sram"] / 2 / eb)
+        for key, half in (("ifmap_sram", half_a), ("filter_sram", half_w)):
+            if half < 1:   # a buffer half must hold at least one value to stage a tile
+                raise ConfigError(f"{self.params[key]:g} B holds no {dtype} value in each half of its "
+                                  f"double buffer; at least {2 * eb:g} B needed", self.file,
+                                  f"{self.name}.{key}")
         bw = self.params["dram_words_per_cycle"]
         out = simulate_gemm(self.rows, self.cols, DF_CODE[df], sr, sc, t, int(math.ceil(bw)), half_a, half_w)
         return {"dataflow": df, "cycles": int(out[1]), "macs": macs,
