@@ -110,3 +110,32 @@ def test_a_bad_mapping_precision_names_the_key():
     with pytest.raises(ConfigError) as exc:
         load_arch("t4", ("mapping.precision=fp7",))
     assert "mapping.precision" in str(exc.value) and "t4.yaml" in str(exc.value)
+
+
+@pytest.mark.parametrize("sets,key,words", [
+    (("pim.standard=ddr4-2400",), "pim.standard", "gddr6-16000, hbm2-2000, hbm2e-3200, hbm3-6400"),
+    (("pim.standard=lpddr5-6400",), "pim.standard", "PIM standards"),
+    (("pim.global_buffer=1 B",), "pim.global_buffer", ">= 2"),
+    (("pim.channels=100000",), "pim.channels", "1024")], ids=["ddr4", "lpddr5", "buffer", "channels"])
+def test_a_pim_part_it_cannot_model_is_refused(sets, key, words):
+    from archsim.api import run_case
+    from archsim.errors import ConfigError
+    with pytest.raises(ConfigError) as exc:
+        run_case("pim-gpt", "gpt2-small", {"batch": 1, "input_len": 4, "output_len": 1}, sets=sets)
+    assert f"pim-gpt.yaml: {key}:" in str(exc.value) and words in str(exc.value)
+
+
+def test_pim_runs_only_the_precisions_of_its_bf16_macs():
+    """The bank MACs multiply BF16 (fp16 has the same 2-byte element); any other weight or
+    activation type is refused rather than run at 2 bytes."""
+    from archsim.api import run_case
+    from archsim.errors import ConfigError
+    scen = {"batch": 1, "input_len": 4, "output_len": 1}
+    bf16 = run_case("pim-gpt", "gpt2-small", scen)
+    fp16 = run_case("pim-gpt", "gpt2-small", dict(scen, precision="fp16"))
+    assert fp16["decode"]["tokens_per_s"] == bf16["decode"]["tokens_per_s"]
+    for precision, dtype in (("fp32", "fp32"), ("int8", "int8"), ("w4a16", "int4"), ("fp8", "fp8")):
+        with pytest.raises(ConfigError) as exc:
+            run_case("pim-gpt", "gpt2-small", dict(scen, precision=precision))
+        msg = str(exc.value)
+        assert "precision" in msg and f"are {dtype}" in msg and "bf16 or fp16" in msg

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from archsim.cli.common import add_format_option, add_set_option, emit_json
+from archsim.components.dram import MAX_CHANNELS
 from archsim.results.text_table import metric_table
 from archsim.errors import ConfigError
 
@@ -12,6 +13,8 @@ KEYS = ("requests", "cycles", "seconds", "bandwidth_gbps", "avg_read_latency_cyc
         "row_misses", "row_conflicts", "energy_j", "wall_s", "requests_per_wall_s", "parse_s",
         "compile_s")
 CONTROLLER_KEYS = ("row_policy", "refresh", "mapping", "write_queue", "wr_low", "wr_high")
+#: synthetic requests at most (~70 bytes of memory and ~1 us each)
+MAX_REQUESTS = 50_000_000
 
 
 def register(sub) -> None:
@@ -26,13 +29,14 @@ def register(sub) -> None:
                                     "gddr6-16000, hbm2-2000, hbm2e-3200, hbm3-6400")
     p.add_argument("--channels", type=int, default=1, help="channels, cache-line interleaved "
                    "(power of two: address bits; otherwise round-robin); the front end offers one "
-                   "request per channel per DRAM tick")
+                   f"request per channel per DRAM tick; at most {MAX_CHANNELS}")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--trace", help="memory trace: one 'LD 0xADDR' or 'ST 0xADDR' per line")
     src.add_argument("--pattern", choices=("seq", "random"), default=None,
                      help="synthetic stream (default seq): seq = 0, tx, 2tx, ...; random = uniform "
                           "tx-aligned addresses in 1 GiB (Python random.Random(12345))")
-    p.add_argument("--requests", type=int, default=1_000_000, help="synthetic stream length")
+    p.add_argument("--requests", type=int, default=1_000_000,
+                   help=f"synthetic stream length, at most {MAX_REQUESTS:,}")
     p.add_argument("--write-ratio", type=float, default=0.0, help="share of writes in a pattern")
     p.add_argument("--queue", type=int, default=32, help="read queue entries per channel")
     add_set_option(p)
@@ -68,25 +72,26 @@ def simulate_cli(standard: str, channels: int = 1, trace=None, pattern=None, req
     std_over, ctl_over = _split_sets(sets)
     if std_over:
         try:
-            std = std.with_overrides(std_over)
+            std = std.with_overrides(std_over, "--set")
         except KeyError as exc:
             raise ConfigError(f"unknown key for {std.name}; timings: {', '.join(sorted(std.timing))}"
                               ", or org.<level>, org.rows, org.columns, tCK_ps", "--set",
                               str(exc.args[0])) from None
-        except (TypeError, ValueError):
-            raise ConfigError("expected an integer", "--set", ", ".join(std_over)) from None
-    if channels <= 0:
-        raise ConfigError(f"must be positive, got {channels}", "--channels", "channels")
+    if not 0 < channels <= MAX_CHANNELS:
+        raise ConfigError(f"must be in 1..{MAX_CHANNELS}, got {channels}", "--channels", "channels")
     if queue <= 0:
         raise ConfigError(f"must be positive, got {queue}", "--queue", "queue")
-    if requests <= 0:
-        raise ConfigError(f"must be positive, got {requests}", "--requests", "requests")
+    if not 0 < requests <= MAX_REQUESTS:
+        raise ConfigError(f"must be in 1..{MAX_REQUESTS}, got {requests}", "--requests",
+                          "requests")
     if not 0.0 <= write_ratio <= 1.0:
         raise ConfigError(f"must be in [0, 1], got {write_ratio}", "--write-ratio", "write_ratio")
     ctl_kw = {"queue": queue}
     for k, v in ctl_over.items():
         ctl_kw[k] = type(getattr(Controller, k))(v) if k in ("write_queue", "wr_low", "wr_high") else str(v)
     ctl = Controller(**ctl_kw)
+    if ctl.refresh == "per-bank" and std.has_refpb:
+        std.check("--set", "", per_bank=True)
     comp = compiled(std)
     ctl.check(std)
     t0 = time.perf_counter()

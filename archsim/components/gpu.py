@@ -113,6 +113,10 @@ class GPU(Component):
         if p["stream_bandwidth"] > p["memory_bandwidth"]:
             raise ConfigError("the sustained bandwidth exceeds the peak memory_bandwidth",
                               file, f"{name}.stream_bandwidth")
+        if p["dram"]["standard"]:
+            # the cycle-level DRAM model may not deliver more than the part's declared peak
+            from archsim.components.dram.api import check_dram_params
+            check_dram_params(p["dram"], p["memory_bandwidth"], file, f"{name}.dram")
         if p["static_power"] >= p["tdp"]:
             raise ConfigError("static power must be below the TDP", file, f"{name}.static_power")
         preset = SOFTWARE_PRESETS[p["software"]]

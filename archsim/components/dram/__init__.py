@@ -11,3 +11,6 @@
 
 See docs/dram.md.
 """
+
+#: channels one controller simulation holds at most (each keeps ~250 KB of queues and tables)
+MAX_CHANNELS = 1024

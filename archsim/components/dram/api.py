@@ -65,10 +65,43 @@ def achievable_bandwidth(standard: str, channels: int, stream_bytes: int, patter
                        mapping)[0]
 
 
-def peak_bandwidth(standard: str, channels: int = 1) -> float:
-    """Pin bandwidth: one transaction per nBL per channel (pseudo-channels included)."""
+def peak_bandwidth(standard: str, channels: int = 1, overrides=()) -> float:
+    """Pin bandwidth: one transaction per nBL per channel (pseudo-channels included);
+    `overrides` as `stream_cost` takes them."""
     std = get_standard(standard)
+    if overrides:
+        std = std.with_overrides(dict(overrides))
     comp = compiled(std)
     per_tx_s = comp.timing_ticks["nBL"] * comp.tick_ps * 1e-12
     sub = std.sizes.get("pseudochannel", 1)
     return channels * sub * std.tx_bytes / per_tx_s
+
+
+#: a declared peak may round the standard's pin rate down this much (A100: 2039 GB/s for the
+#: 2048 GB/s of five HBM2E-3200 stacks)
+PEAK_TOLERANCE = 0.01
+
+
+def check_dram_params(dram: dict, declared_bandwidth: float, file=None, key: str = "dram"):
+    """Check a part's cycle-level DRAM block (`standard`, `channels`, optional `tck_ps`; no
+    standard: nothing to check): the standard exists, the channels and clock are in range, and
+    the modelled pin bandwidth does not exceed the part's `declared_bandwidth` (bytes/s)."""
+    from archsim.components.dram import MAX_CHANNELS
+    from archsim.components.dram.standards import MAX_CYCLES
+    from archsim.config.schema import Field, validate_value
+    from archsim.errors import ConfigError
+    if not dram.get("standard"):
+        return
+    std = get_standard(dram["standard"], file, f"{key}.standard")
+    channels = validate_value(Field("int", max=MAX_CHANNELS), dram.get("channels", 1), file,
+                              f"{key}.channels")
+    overrides = ()
+    if dram.get("tck_ps") is not None:
+        tck = validate_value(Field("int", max=MAX_CYCLES), dram["tck_ps"], file, f"{key}.tck_ps")
+        overrides = (("tCK_ps", tck),)
+    peak = peak_bandwidth(std.name, channels, overrides)
+    if peak > declared_bandwidth * (1 + PEAK_TOLERANCE):
+        raise ConfigError(f"the DRAM model's peak, {peak / 1e12:.4g} TB/s ({channels} channels "
+                          f"of {std.name}), exceeds the declared memory bandwidth "
+                          f"{declared_bandwidth / 1e12:.4g} TB/s", file,
+                          f"{key}.tck_ps" if overrides else f"{key}.channels")

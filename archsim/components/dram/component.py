@@ -7,11 +7,18 @@ import math
 from archsim.components.base import Component, Cost, Job, register
 from archsim.components.dram.api import stream_cost
 from archsim.components.dram.pim import PimSpec, pim_gemv, pim_write
-from archsim.components.dram.standards import get_standard
+from archsim.components.dram import MAX_CHANNELS
+from archsim.components.dram.standards import STANDARDS, get_standard
 from archsim.config.schema import Field
+from archsim.errors import ConfigError
 
 GEMV_KINDS = ("gemv", "gemm", "lm_head", "moe_gate")
 ATTENTION_KINDS = ("attention_qk", "attention_av")
+#: timings the PIM command model reads (pim_gemv, pim_write): separate read and write tRCD
+PIM_TIMINGS = ("nRCDRD", "nRCDWR", "nRAS", "nRP", "nRC", "nRTP", "nCCDS", "nCL", "nBL", "nCWL",
+               "nWR", "nRFC")
+#: operand types of the bank MAC units (BF16 multipliers; fp16 has the same 2-byte element)
+PIM_DTYPES = ("bf16", "fp16")
 
 
 @register
@@ -53,12 +60,13 @@ class Pim(Component):
     type_name = "pim"
     schema = {
         "standard": Field("str", "gddr6-16000", "DRAM standard of the PIM channels"),
-        "channels": Field("int", 8, "PIM channels"),
+        "channels": Field("int", 8, "PIM channels", max=MAX_CHANNELS),
         "capacity_per_channel": Field("bytes", 512 * 2.0 ** 20, "bytes per channel (AiM: 8 Gb die, 2 channels)"),
         "mac_lanes": Field("int", 16, "multipliers per bank MAC unit"),
         "mac_clock": Field("frequency", 1e9, "MAC unit clock"),
         "mac_pipeline": Field("int", 4, "MAC clocks from the last MAC to a readable result"),
-        "global_buffer": Field("bytes", 2048.0, "input-vector buffer per channel"),
+        "global_buffer": Field("bytes", 2048.0, "input-vector buffer per channel (at least one "
+                               "2-byte element)", min=PimSpec.elem_bytes),
         "energy": {
             "act": Field("energy", 2951e-12, "ACT+PRE of one bank"),
             "mac_all_bank": Field("energy", 1314e-12, "one all-bank MAC (16 banks x 32 B)"),
@@ -71,7 +79,12 @@ class Pim(Component):
 
     def __init__(self, name, params, file=None):
         super().__init__(name, params, file)
-        get_standard(params["standard"], file, f"{name}.standard")
+        std = get_standard(params["standard"], file, f"{name}.standard")
+        if not all(k in std.timing for k in PIM_TIMINGS):
+            ok = [n for n, s in STANDARDS.items() if all(k in s.timing for k in PIM_TIMINGS)]
+            raise ConfigError(f"{std.name} has no separate read/write tRCD, which the PIM "
+                              f"commands use; PIM standards: {', '.join(ok)}", file,
+                              f"{name}.standard")
         e = params["energy"]
         self.spec = PimSpec(
             standard=params["standard"], channels=int(params["channels"]),
@@ -96,6 +109,12 @@ class Pim(Component):
 
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
         kind = job.kind
+        if kind in GEMV_KINDS or kind in ATTENTION_KINDS:
+            for what, dtype in (("weights", job.dtype_w), ("activations", job.dtype_a)):
+                if dtype not in PIM_DTYPES:
+                    raise ConfigError(f"{what} of {job.label or kind} are {dtype}, but the MAC "
+                                      f"units of {self.name} take only {' or '.join(PIM_DTYPES)} "
+                                      "(precision bf16 or fp16)", self.file, "precision")
         if kind in GEMV_KINDS:
             # a GEMM row by row: PIM-GPT runs the tokens of a prompt one after another
             rows = max(1, job.m) * max(1, job.batch)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from archsim.components import unsigned_index
+from archsim.components.dram import MAX_CHANNELS
 from archsim.components.dram import kernel as K
 from archsim.components.dram.energy import energy_pj
 from archsim.components.dram.standards import Standard
@@ -41,6 +42,8 @@ class Controller:
                               "refresh")
         if self.refresh == "per-bank" and not std.has_refpb:
             raise ConfigError(f"{std.name} has no per-bank refresh command", None, "refresh")
+        if self.refresh == "per-bank":
+            std.check(per_bank=True)
 
 
 def _kernel_args(comp: Compiled, ctl: Controller, channels: int):
@@ -79,8 +82,8 @@ def run_stream(comp: Compiled | Standard, addrs, writes=None, channels: int = 1,
         comp = compiled(comp)
     ctl = ctl or Controller()
     ctl.check(comp.std)
-    if channels <= 0:
-        raise ConfigError(f"channels must be positive, got {channels}", None, "channels")
+    if not 0 < channels <= MAX_CHANNELS:
+        raise ConfigError(f"must be in 1..{MAX_CHANNELS}, got {channels}", None, "channels")
     addrs = np.ascontiguousarray(addrs, dtype=np.int64)
     if len(addrs) and addrs.min() < 0:
         raise ConfigError("negative address in the stream", None, "addresses")

@@ -74,27 +74,93 @@ class Standard:
     def capacity_bytes(self) -> int:
         return self.banks * self.rows * (self.columns // self.prefetch) * self.tx_bytes
 
-    def with_overrides(self, values: dict) -> "Standard":
-        """A copy with timing (`nCL`), organisation (`org.rank`), or `tCK_ps` overrides."""
+    def with_overrides(self, values: dict, file=None) -> "Standard":
+        """A copy with timing (`nCL`), organisation (`org.rank`), or `tCK_ps` overrides; an
+        unknown key raises KeyError, a bad value ConfigError naming `file` and the key."""
+        from archsim.config.schema import Field, validate_value
         timing = dict(self.timing)
         sizes = dict(self.sizes)
         kw = {}
         for key, v in values.items():
             if key.startswith("org."):
                 sub = key[4:]
-                if sub in sizes:
-                    sizes[sub] = int(v)
-                elif sub in ("rows", "columns", "prefetch", "channel_bits"):
-                    kw[sub] = int(v)
-                else:
+                if sub not in sizes and sub not in ("rows", "columns", "prefetch", "channel_bits"):
                     raise KeyError(key)
+                v = validate_value(Field("int", max=MAX_ORG.get(sub, MAX_ORG["level"])), v,
+                                   file, key)
+                if sub in sizes:
+                    sizes[sub] = v
+                else:
+                    kw[sub] = v
             elif key == "tCK_ps":
-                kw["tCK_ps"] = int(v)
+                kw["tCK_ps"] = validate_value(Field("int", max=MAX_CYCLES), v, file, key)
             elif key in timing:
-                timing[key] = int(v)
+                timing[key] = validate_value(_timing_field(key), v, file, key)
             else:
                 raise KeyError(key)
-        return replace(self, timing=timing, sizes=sizes, **kw)
+        out = replace(self, timing=timing, sizes=sizes, **kw)
+        out.check(file, prefix="")
+        return out
+
+    def check(self, file=None, prefix: str = "timing.", per_bank: bool = False):
+        """Raise ConfigError unless the clock and timings are whole and in range, and the
+        refresh (all-bank, or per-bank with `per_bank`) leaves time for accesses: a refresh
+        queue that never drains stalls the controller for ever."""
+        from archsim.config.schema import Field, validate_value
+        from archsim.errors import ConfigError
+        file = file or self.name
+        validate_value(Field("int", max=MAX_CYCLES), self.tCK_ps, file, "tCK_ps")
+        if self.banks > MAX_BANKS:
+            raise ConfigError(f"{self.banks} banks per channel, at most {MAX_BANKS}", file, "org")
+        t = self.timing
+        for k, v in t.items():
+            validate_value(_timing_field(k), v, file, prefix + k)
+        if t["nRC"] < t["nRAS"]:       # tRC = tRAS + tRP (the IDD energy model relies on it)
+            raise ConfigError(f"must be at least nRAS ({t['nRAS']}), got {t['nRC']}", file,
+                              prefix + "nRC")
+        lat = eval(self.read_latency, {"__builtins__": {}}, dict(t)) * self.tick_mult  # noqa: S307
+        if lat > MAX_READ_LATENCY:
+            raise ConfigError(f"read latency {self.read_latency} = {lat} ticks, at most "
+                              f"{MAX_READ_LATENCY} (the reads in flight the controller tracks)",
+                              file, prefix + "nCL")
+        refi = t[self.refi_key]
+        # the scopes' refreshes (a PREA and a REFab each) issue in turn on the command bus
+        scopes = math.prod(self.sizes[lv] for lv in
+                           self.levels[1:self.levels.index(self.refresh_scope) + 1])
+        stagger = (scopes - 1) * math.ceil(self.cmd_cycles.get("PREA", 1)
+                                           + self.cmd_cycles.get("REFab", 1))
+        what = f"{self.refi_key} - {stagger} ({scopes} {self.refresh_scope}s refreshed in turn)"
+        limits = [("nRFC", refi - stagger, what if stagger else self.refi_key)]
+        if per_bank and "nRFCpb" in t:
+            # per-bank refresh: one bank every nREFIpb, in turn
+            pb = t.get("nREFIpb", max(1, refi // self.banks))
+            name = "nREFIpb" if "nREFIpb" in t else f"({self.refi_key} // {self.banks})"
+            limits += [("nRFCpb", self.banks * pb, f"{self.banks} banks x {name}"),
+                       ("nRREFD", pb - t.get("nRRDS", 0), f"{name} - nRRDS")]
+            if any(c[4] > 1 and "REFpb" in c[2] for c in self.constraints):
+                limits.append(("nFAW", 4 * pb, f"4 x {name}"))    # REFpb in the ACT window
+        for key, bound, what in limits:
+            if t.get(key, 0) >= bound:
+                raise ConfigError(f"must be below {what} = {bound}, or refreshes leave no time "
+                                  f"for accesses; got {t[key]}", file, prefix + key)
+
+
+#: upper bound of a timing or tCK_ps: a second at 1 ns, far from overflowing the tick counts
+MAX_CYCLES = 10 ** 9
+#: timings that may be 0: gaps a part can lack (DDR4 has no tPPD, one rank no rank switch)
+ZERO_TIMINGS = frozenset({"nCS", "nPPD", "nCCDR", "nRREFD", "nWTRS", "nWTRL"})
+#: controller ticks of read latency at most: a read holds a slot of the controller kernel's
+#: in-flight ring (kernel.simulate's pcap) that long, and at most one read issues per tick
+MAX_READ_LATENCY = 1 << 14
+#: banks per channel at most (the controller's tables grow with them; the standards have <= 64)
+MAX_BANKS = 1024
+#: upper bounds of the other organisation overrides (`org.<level>`: "level")
+MAX_ORG = {"level": 64, "rows": 1 << 24, "columns": 1 << 16, "prefetch": 64, "channel_bits": 1024}
+
+
+def _timing_field(key: str):
+    from archsim.config.schema import Field
+    return Field("int", min=0 if key in ZERO_TIMINGS else 1, max=MAX_CYCLES)
 
 
 def C(level, prev, nxt, expr, window=1, sibling=False):

@@ -92,9 +92,7 @@ def standard_commands(std: Standard) -> tuple:
 
 
 def compile_standard(std: Standard) -> Compiled:
-    for k, v in std.timing.items():
-        if int(v) < 0:
-            raise ConfigError(f"negative timing {k} = {v}", std.name, f"timing.{k}")
+    std.check()
     levels = std.levels
     nlev = len(levels)
     lidx = {n: i for i, n in enumerate(levels)}

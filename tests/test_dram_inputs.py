@@ -1,0 +1,122 @@
+"""Bad DRAM inputs: timing overrides, refresh that cannot keep up, size bounds, a GPU's DRAM
+block against its declared peak. Each is one error line and exit 2, never a hang."""
+
+import pytest
+
+from archsim.cli import cmd_dram
+from archsim.cli.main import main
+from archsim.components.dram import MAX_CHANNELS
+from archsim.components.dram.api import check_dram_params, peak_bandwidth
+from archsim.components.dram.controller import Controller
+from archsim.components.dram.standards import STANDARDS, get_standard
+from archsim.errors import ConfigError
+
+
+def _one_error_line(capsys, *words):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("archsim: error:") and "\n" not in err
+    for w in words:
+        assert w in err, err
+    return err
+
+
+@pytest.mark.parametrize("item,words", [
+    ("tCK_ps=0", ("tCK_ps", "positive")), ("tCK_ps=-1", ("tCK_ps", "positive")),
+    ("tCK_ps=833.5", ("tCK_ps", "integer")), ("nCL=1.5", ("nCL", "integer")),
+    ("nCL=0", ("nCL", ">= 1")), ("nBL=0", ("nBL", ">= 1")), ("nRCD=true", ("nRCD", "integer")),
+    ("nCL=20000", ("nCL", "16384")), ("org.rank=0", ("org.rank", "positive")),
+    ("org.bank=4096", ("org.bank", "64")), ("nRC=20", ("nRC", "nRAS"))])
+def test_bad_timing_override_exits_2_naming_the_key(item, words, capsys):
+    assert main(["dram", "ddr4-2400", "--requests", "100", "--set", item]) == 2
+    _one_error_line(capsys, "--set", *words)
+
+
+def test_a_timing_may_be_zero_only_where_a_part_can_lack_it(capsys):
+    assert main(["dram", "ddr4-2400", "--requests", "100", "--set", "nCS=0", "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["dram", "ddr4-2400", "--requests", "100", "--set", "nRP=0"]) == 2
+    _one_error_line(capsys, "nRP")
+
+
+def test_every_bundled_standard_passes_its_checks():
+    for std in STANDARDS.values():
+        std.check()
+        if std.has_refpb:
+            std.check(per_bank=True)
+            Controller(refresh="per-bank").check(std)
+
+
+@pytest.mark.parametrize("sets,key", [
+    ({"nRFC": 100000}, "nRFC"), ({"nREFI": 1}, "nRFC"), ({"nREFI": 421}, "nRFC"),
+    # eight ranks refresh in turn, one PREA and one REFab each: 14 ticks of stagger
+    ({"org.rank": 8, "nREFI": 435}, "nRFC")])
+def test_a_refresh_that_never_ends_is_refused(sets, key):
+    with pytest.raises(ConfigError) as e:
+        get_standard("ddr4-2400").with_overrides(sets, "--set")
+    assert str(e.value).startswith(f"--set: {key}: must be below")
+
+
+def test_the_refresh_bound_still_admits_a_run_that_ends():
+    r = cmd_dram.simulate_cli("ddr4-2400", pattern="random", requests=500,
+                              sets=("org.rank=8", "nREFI=436"))
+    assert r["requests"] == 500 and r["cycles"] > 0
+    with pytest.raises(ConfigError):
+        cmd_dram.simulate_cli("ddr4-2400", requests=500, sets=("org.rank=8", "nREFI=435"))
+
+
+@pytest.mark.parametrize("std,sets,key", [
+    ("hbm2-2000", {"nREFIpb": 5}, "nRFCpb"),      # a bank refreshed again before it is done
+    ("hbm2-2000", {"nREFIpb": 7}, "nRREFD"),      # no room for an access between refreshes
+    ("lpddr5-6400", {"nRREFD": 196}, "nRREFD"),
+    ("gddr6-16000", {"nFAW": 960}, "nFAW"),        # REFpb counts in the four-activate window
+    ("lpddr5-6400", {"org.rank": 4}, "nRREFD")])
+def test_per_bank_refresh_that_cannot_keep_up_is_refused(std, sets, key):
+    s = get_standard(std).with_overrides(sets)          # all-bank refresh: fine
+    with pytest.raises(ConfigError) as e:
+        Controller(refresh="per-bank").check(s)
+    assert f"timing.{key}: must be below" in str(e.value)
+
+
+def test_per_bank_refresh_from_the_cli_names_the_set(capsys):
+    assert main(["dram", "lpddr5-6400", "--requests", "100", "--set", "nRREFD=196",
+                 "--set", "controller.refresh=per-bank"]) == 2
+    _one_error_line(capsys, "--set: nRREFD")
+
+
+def test_channels_and_requests_are_bounded(capsys, monkeypatch):
+    assert main(["dram", "ddr4-2400", "--requests", "1", "--channels", str(MAX_CHANNELS + 1)]) == 2
+    _one_error_line(capsys, "--channels", str(MAX_CHANNELS))
+    monkeypatch.setattr(cmd_dram, "MAX_REQUESTS", 10)
+    assert main(["dram", "ddr4-2400", "--requests", "11"]) == 2
+    _one_error_line(capsys, "--requests", "1..10")
+
+
+@pytest.mark.parametrize("arch,std,channels,tck,peak", [
+    ("h100", "hbm3-6400", 80, 769.0, 3.35e12), ("a100", "hbm2e-3200", 40, None, 2039e9)])
+def test_bundled_gpu_dram_blocks_stay_under_their_declared_peak(arch, std, channels, tck, peak):
+    check_dram_params({"standard": std, "channels": channels, "tck_ps": tck}, peak, arch, "gpu.dram")
+
+
+@pytest.mark.parametrize("dram,key,words", [
+    ({"standard": "hbm3-6400", "channels": 80, "tck_ps": 1}, "gpu.dram.tck_ps", "exceeds"),
+    ({"standard": "hbm3-6400", "channels": 80, "tck_ps": None}, "gpu.dram.channels", "exceeds"),
+    ({"standard": "foo", "channels": 80, "tck_ps": None}, "gpu.dram.standard", "unknown"),
+    ({"standard": "hbm3-6400", "channels": 80, "tck_ps": 769.5}, "gpu.dram.tck_ps", "integer"),
+    ({"standard": "hbm3-6400", "channels": 100000, "tck_ps": None}, "gpu.dram.channels", "1024")])
+def test_gpu_dram_block_is_checked_against_the_declared_peak(dram, key, words):
+    with pytest.raises(ConfigError) as e:
+        check_dram_params(dram, 3.35e12, "h100.yaml", "gpu.dram")
+    assert str(e.value).startswith(f"h100.yaml: {key}:") and words in str(e.value)
+
+
+def test_peak_bandwidth_follows_a_clock_override():
+    assert peak_bandwidth("hbm3-6400", 80, (("tCK_ps", 1250),)) == \
+        pytest.approx(peak_bandwidth("hbm3-6400", 80) / 2)
+
+
+def test_a_gpu_whose_dram_model_outruns_its_declared_peak_is_refused(capsys):
+    from archsim.cli.main import main
+    assert main(["run", "h100", "gpt2-small", "--input-len", "16", "--output-len", "2",
+                 "--set", "gpu.dram.tck_ps=1"]) == 2
+    err = capsys.readouterr().err
+    assert "h100.yaml: gpu.dram.tck_ps:" in err and "exceeds the declared memory bandwidth" in err
