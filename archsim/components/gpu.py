@@ -114,9 +114,9 @@ class GPU(Component):
             raise ConfigError("the sustained bandwidth exceeds the peak memory_bandwidth",
                               file, f"{name}.stream_bandwidth")
         if p["dram"]["standard"]:
-            # the cycle-level DRAM model may not deliver more than the part's declared peak
             from archsim.components.dram.api import check_dram_params
-            check_dram_params(p["dram"], p["memory_bandwidth"], file, f"{name}.dram")
+            check_dram_params(p["dram"], None, file, f"{name}.dram")
+        self._dram_peak_checked = False
         if p["static_power"] >= p["tdp"]:
             raise ConfigError("static power must be below the TDP", file, f"{name}.static_power")
         preset = SOFTWARE_PRESETS[p["software"]]
@@ -144,7 +144,12 @@ class GPU(Component):
         d = p["dram"]
         if self._fidelity != "cycle" or not d["standard"]:
             return p["stream_bandwidth"]
-        from archsim.components.dram.api import achievable_bandwidth
+        from archsim.components.dram.api import achievable_bandwidth, check_dram_params
+        if not self._dram_peak_checked:
+            # the model replaces the measured bandwidth here: it may not outrun the declared peak
+            # (a sweep that lowers memory_bandwidth alone would otherwise change nothing)
+            check_dram_params(d, p["memory_bandwidth"], self.file, f"{self.name}.dram")
+            self._dram_peak_checked = True
         overrides = (("tCK_ps", d["tck_ps"]),) if d["tck_ps"] else ()
         # below 1 MiB a kernel is latency-bound; the controller's steady state is not reached
         return achievable_bandwidth(d["standard"], d["channels"], int(max(nbytes, 2 ** 20)), "seq",

@@ -82,10 +82,11 @@ def peak_bandwidth(standard: str, channels: int = 1, overrides=()) -> float:
 PEAK_TOLERANCE = 0.01
 
 
-def check_dram_params(dram: dict, declared_bandwidth: float, file=None, key: str = "dram"):
+def check_dram_params(dram: dict, declared_bandwidth: float | None, file=None, key: str = "dram"):
     """Check a part's cycle-level DRAM block (`standard`, `channels`, optional `tck_ps`; no
     standard: nothing to check): the standard exists, the channels and clock are in range, and
-    the modelled pin bandwidth does not exceed the part's `declared_bandwidth` (bytes/s)."""
+    the modelled pin bandwidth does not exceed the part's `declared_bandwidth` (bytes/s; None:
+    not checked)."""
     from archsim.components.dram import MAX_CHANNELS
     from archsim.components.dram.standards import MAX_CYCLES
     from archsim.config.schema import Field, validate_value
@@ -99,9 +100,13 @@ def check_dram_params(dram: dict, declared_bandwidth: float, file=None, key: str
     if dram.get("tck_ps") is not None:
         tck = validate_value(Field("int", max=MAX_CYCLES), dram["tck_ps"], file, f"{key}.tck_ps")
         overrides = (("tCK_ps", tck),)
+    if declared_bandwidth is None:
+        return
     peak = peak_bandwidth(std.name, channels, overrides)
     if peak > declared_bandwidth * (1 + PEAK_TOLERANCE):
         raise ConfigError(f"the DRAM model's peak, {peak / 1e12:.4g} TB/s ({channels} channels "
                           f"of {std.name}), exceeds the declared memory bandwidth "
-                          f"{declared_bandwidth / 1e12:.4g} TB/s", file,
+                          f"{declared_bandwidth / 1e12:.4g} TB/s; at cycle fidelity the model sets "
+                          f"the bandwidth, so change {key}.channels or {key}.tck_ps with the "
+                          f"memory bandwidth, or set {key}.standard to null", file,
                           f"{key}.tck_ps" if overrides else f"{key}.channels")
