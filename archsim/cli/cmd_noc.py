@@ -179,8 +179,11 @@ def run(args) -> int:
     else:
         print(metric_table(out))
     if out.get("deadlocked"):
-        print(f"archsim: error: {args.trace}: deadlocked: {out['flows_delivered']} of "
-              f"{out['flows']} flows delivered (flows on shared VCs with mixed XY/YX order "
-              f"can wait on each other in a cycle; give them separate colours)", file=sys.stderr)
+        if args.trace:
+            print(f"archsim: error: {args.trace}: deadlocked: {out['flows_delivered']} of "
+                  f"{out['flows']} flows delivered (flows on shared VCs with mixed XY/YX order "
+                  f"can wait on each other in a cycle; give them separate colours)", file=sys.stderr)
+        else:
+            print("archsim: error: deadlocked: no flit moved for the stall limit", file=sys.stderr)
         return EXIT_DEADLOCK
     return 0
