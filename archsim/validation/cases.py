@@ -58,7 +58,6 @@ OP_SCHEMA = {
     "n": Field("int"),
     "precision": Field("str", None, nullable=True),
 }
-# `archsim op --format json` (archsim.api.run_op); a component's breakdown holds labelled parts
 _DOTTED = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 _RATIO = re.compile(r"^([A-Za-z0-9_.-]+)\s+ratio\b")
 
