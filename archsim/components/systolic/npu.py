@@ -90,9 +90,6 @@ class SystolicNPU(Component):
         table = self.params["macs_per_pe"]
         return int(table.get(dtype, table.get("fp16", 1)))
 
-    def _words(self, nbytes: float, dtype: str) -> int:
-        return max(1, int(nbytes // max(elem_bytes(dtype), 0.125)))
-
     def choose_dataflow(self, m: int, k: int, n: int, lanes: int) -> str:
         df = self.params["dataflow"]
         if df != "auto":
