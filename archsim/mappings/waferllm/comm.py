@@ -49,6 +49,28 @@ class _Tracker:
                           links={self.axis: self.links.copy()})
 
 
+def _capped_run(ctx, tr: _Tracker, mesh, src, dst, flits: int, cap: int) -> int:
+    """Cycles for every src to send `flits` wavelets to its dst at once (alternating colours),
+    for messages too long to simulate whole: run at `cap` and at half of it and extend the
+    last delivery linearly in the length (bandwidth-bound: each further wavelet of every
+    message crosses the busiest link once more). The link loads and flit hops recorded in
+    `tr` are scaled to the full length."""
+    m = len(src)
+    colours = [i % 2 for i in range(m)]
+    f1 = min(flits, cap)
+    r1 = ctx.run_phase(mesh, src, dst, [f1] * m, [0] * m, colours)
+    tr.add(r1)
+    t = int(r1.tail.max())
+    if flits > f1:
+        f2 = max(f1 // 2, 1)
+        r2 = ctx.run_phase(mesh, src, dst, [f2] * m, [0] * m, colours)
+        slope = (t - int(r2.tail.max())) / max(f1 - f2, 1)
+        t = int(round(t + slope * (flits - f1)))
+        tr.flit_hops = int(round(tr.flit_hops * flits / f1))
+        tr.links = np.rint(tr.links * (flits / f1)).astype(np.int64)
+    return t
+
+
 def ktree_groups(n: int, k: int) -> list[int]:
     """Group sizes per level of a balanced K-tree over n cores (about n**(1/K) each).
 
@@ -408,19 +430,8 @@ class BulkRotate(LineCollective):
         keep = [i for i in range(self.n) if src[i] != dst[i]]
         src = [src[i] for i in keep]
         dst = [dst[i] for i in keep]
-        flits = ctx.wavelets(self.elements, self.bits)
-        mesh = _mesh(self.axis, self.n)
-        f1 = min(flits, self.cap)
-        r1 = ctx.run_phase(mesh, src, dst, [f1] * len(src), [0] * len(src), [i % 2 for i in range(len(src))])
-        tr.add(r1)
-        t = int(r1.tail.max())
-        if flits > f1:
-            f2 = max(f1 // 2, 1)
-            r2 = ctx.run_phase(mesh, src, dst, [f2] * len(src), [0] * len(src), [i % 2 for i in range(len(src))])
-            slope = (t - int(r2.tail.max())) / max(f1 - f2, 1)
-            t = int(round(t + slope * (flits - f1)))
-            tr.flit_hops = int(round(tr.flit_hops * flits / f1))
-            tr.links = np.rint(tr.links * (flits / f1)).astype(np.int64)
+        t = _capped_run(ctx, tr, _mesh(self.axis, self.n), src, dst,
+                        ctx.wavelets(self.elements, self.bits), self.cap)
         return tr.result(t + ctx.relay_cycles, self.lines)
 
     def analytic(self, ctx) -> CommResult:
@@ -481,19 +492,8 @@ class EdgeFill(LineCollective):
         half = (self.n + 1) // 2
         src = [0] * half + [self.n + 1] * (self.n - half)
         dst = list(range(1, self.n + 1))
-        flits = ctx.wavelets(self.elements, self.bits)
-        mesh = _mesh(self.axis, self.n + 2)
-        f1 = min(flits, self.cap)
-        r1 = ctx.run_phase(mesh, src, dst, [f1] * self.n, [0] * self.n, [i % 2 for i in range(self.n)])
-        tr.add(r1)
-        t = int(r1.tail.max())
-        if flits > f1:
-            f2 = max(f1 // 2, 1)
-            r2 = ctx.run_phase(mesh, src, dst, [f2] * self.n, [0] * self.n, [i % 2 for i in range(self.n)])
-            slope = (t - int(r2.tail.max())) / max(f1 - f2, 1)
-            t = int(round(t + slope * (flits - f1)))
-            tr.flit_hops = int(round(tr.flit_hops * flits / f1))
-            tr.links = np.rint(tr.links * (flits / f1)).astype(np.int64)
+        t = _capped_run(ctx, tr, _mesh(self.axis, self.n + 2), src, dst,
+                        ctx.wavelets(self.elements, self.bits), self.cap)
         return tr.result(t + ctx.relay_cycles, self.lines)
 
     def analytic(self, ctx) -> CommResult:
