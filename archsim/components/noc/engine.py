@@ -120,6 +120,20 @@ def _geom(s, p, lq):
 
 
 @njit(cache=True, inline="always")
+def _heap_push(h_key, h_val, nh, key, val):
+    """Push (key, val) onto the binary min-heap of nh entries; returns the new size."""
+    i = nh
+    while i > 0:
+        par = (i - 1) >> 1
+        if h_key[par] <= key:
+            break
+        h_key[i] = h_key[par]; h_val[i] = h_val[par]
+        i = par
+    h_key[i] = key; h_val[i] = val
+    return nh + 1
+
+
+@njit(cache=True, inline="always")
 def _first_from(mask, k):
     """Index of the first set bit of mask at or after bit k, wrapping round (mask != 0)."""
     hi = mask & ~((np.int64(1) << k) - 1)
@@ -1286,30 +1300,13 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         for n in range(N):
             first = _geom(rng, rate_pkt, lq_rate) - 1 if rate_pkt > 0 else np.int64(1) << 60
             s_next[n] = first
-            # push to heap
-            i = nh
-            nh += 1
-            while i > 0:
-                par = (i - 1) >> 1
-                if h_key[par] <= first:
-                    break
-                h_key[i] = h_key[par]; h_val[i] = h_val[par]
-                i = par
-            h_key[i] = first; h_val[i] = n
+            nh = _heap_push(h_key, h_val, nh, first, n)
     else:
         for n in range(N):
             if src_ptr[n] < src_ptr[n + 1]:
                 s_fptr[n] = src_ptr[n]
                 first = f_t0[src_flows[src_ptr[n]]]
-                i = nh
-                nh += 1
-                while i > 0:
-                    par = (i - 1) >> 1
-                    if h_key[par] <= first:
-                        break
-                    h_key[i] = h_key[par]; h_val[i] = h_val[par]
-                    i = par
-                h_key[i] = first; h_val[i] = n
+                nh = _heap_push(h_key, h_val, nh, first, n)
 
     # ---------------- statistics / protocol ----------------
     sim_state = WARMUP if mode == 0 else RUNNING
@@ -1625,15 +1622,7 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                     ns -= 1
                     slist[k] = slist[ns]
                     if key >= 0:
-                        i = nh
-                        nh += 1
-                        while i > 0:
-                            par = (i - 1) >> 1
-                            if h_key[par] <= key:
-                                break
-                            h_key[i] = h_key[par]; h_val[i] = h_val[par]
-                            i = par
-                        h_key[i] = key; h_val[i] = n
+                        nh = _heap_push(h_key, h_val, nh, key, n)
                     continue
             pk = s_pk[n]
             ovb = n << vb
