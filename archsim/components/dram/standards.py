@@ -459,6 +459,7 @@ def _lpddr5(name, tck_ps, cl, cwl):
 def _build() -> dict:
     out = {}
     out["ddr4-2400"] = _ddr4("ddr4-2400", 833, 16, 16, 16, 12, "DDR4-2400R (16-16-16, CWL 12); ")
+    out["ddr4-2933"] = _ddr4("ddr4-2933", 682, 21, 21, 21, 16, "DDR4-2933Y (21-21-21, CWL 16); ")
     out["ddr4-3200"] = _ddr4("ddr4-3200", 625, 22, 22, 22, 16, "DDR4-3200AA (22-22-22, CWL 16); ")
     out["ddr5-4800"] = _ddr5("ddr5-4800", 416, 40, 39, 39)
     out["lpddr5-6400"] = _lpddr5("lpddr5-6400", 1250, 17, 9)

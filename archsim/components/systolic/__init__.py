@@ -8,15 +8,14 @@ Public API
 ``kernel.closed_form_cycles(dataflow, rows, cols, m, k, n, lanes=1)`` (SCALE-Sim's count),
 ``kernel.fold_counts(rows, cols, sr, sc)``, ``kernel.fold_period(dataflow, rows, cols, t)``;
 ``simulate(rows, cols, dataflow, m, k, n, ...) -> dict`` (what `archsim systolic` prints);
-``SystolicNPU`` (YAML ``type: systolic_npu``); ``BandwidthMemory`` (``type: bandwidth_memory``,
-a placeholder DRAM: bandwidth, capacity, energy per byte).
+``SystolicNPU`` (YAML ``type: systolic_npu``). The DRAM beside the array is a `type: dram`
+part (archsim/components/dram).
 """
 
 from archsim.components.systolic.kernel import (DATAFLOWS, closed_form_cycles, fold_counts,
                                                 fold_period, map_gemm, simulate_gemm)
 from archsim.components.systolic.npu import SystolicNPU
-from archsim.components.systolic.bandwidth_memory import BandwidthMemory
 from archsim.components.systolic.api import simulate
 
 __all__ = ["DATAFLOWS", "closed_form_cycles", "fold_counts", "fold_period", "map_gemm",
-           "simulate_gemm", "SystolicNPU", "BandwidthMemory", "simulate"]
+           "simulate_gemm", "SystolicNPU", "simulate"]
