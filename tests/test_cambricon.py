@@ -91,3 +91,37 @@ def test_bad_tile_is_one_line_error(capsys):
     check_tile(spec, (4096, 128))
     assert main(["run", "cambricon-llm-s", "gpt2-small", "--set", "flash.compute.compute_plane=5"]) == 2
     assert main(["run", "cambricon-llm-s", "gpt2-small", "--set", "flash.slicing.unsliced_order=lifo"]) == 2
+
+
+@pytest.mark.parametrize("arch,model,scen", [
+    ("cambricon-llm-s", "opt-6.7b", SCEN),
+    ("cambricon-flexgen-ssd", "opt-6.7b", SCEN),
+    ("a6000-instcsd", "opt-13b", {"batch": 2, "input_len": 64, "output_len": 2}),
+])
+def test_flash_runs_report_channel_use_and_bytes_per_token(arch, model, scen):
+    res = simulate_case(arch, model, scen)
+    s, tl = res.summary, res.timeline
+    flash = s["stats"]["flash"]["flash"]
+    tokens = {"prefill": scen["input_len"] * scen["batch"], "decode": scen["output_len"] * scen["batch"]}
+    for phase in ("prefill", "decode"):
+        p = flash[phase]
+        sel = (tl["phase"] == phase) & (tl["component"] == "flash")
+        # the array bytes are the flash's own breakdown bytes of the phase
+        assert p["bytes"] == pytest.approx(float(tl["bytes"][sel].sum()))
+        assert p["bytes_per_token"] == pytest.approx(p["bytes"] / tokens[phase])
+        assert p["channel_bytes_per_token"] == pytest.approx(p["channel_bytes"] / tokens[phase])
+        # the channels never carry more than their buses can in the phase's wall time
+        assert 0.0 < p["channel_utilisation"] <= 1.0
+        assert p["channel_utilisation"] == pytest.approx(
+            p["channel_bytes"] / (flash["channel_bandwidth"] * s[phase]["seconds"]))
+    if arch == "cambricon-llm-s":
+        # every channel byte crosses the die-to-die link (test_offload_split_bytes_add_up)
+        dec = (tl["phase"] == "decode") & (tl["component"] == "d2d")
+        assert flash["decode"]["channel_bytes"] == pytest.approx(float(tl["bytes"][dec].sum()))
+        # in-flash compute keeps most weight bytes off the channels in decode
+        assert flash["decode"]["channel_bytes"] < 0.5 * flash["decode"]["bytes"]
+
+
+def test_no_flash_no_flash_stats():
+    s = simulate_case("a100", "opt-6.7b", {"batch": 1, "input_len": 16, "output_len": 2}).summary
+    assert "flash" not in s["stats"]

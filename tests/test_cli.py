@@ -62,6 +62,16 @@ def test_op_on_machines_whose_costs_carry_labels(capsys, arch):
         assert "x" in res["breakdown"]["flash"]["parts"]["tile"]
 
 
+def test_run_table_shows_flash_channels(capsys):
+    args = ("run", "cambricon-llm-s", "gpt2-small", "--input-len", "16", "--output-len", "2")
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "flash channels" in out and "channel use" in out
+    code, out, err = run_cli(capsys, "run", "a100", "gpt2-small", "--input-len", "16", "--output-len", "2")
+    assert code == 0, err
+    assert "flash channels" not in out
+
+
 def test_op_precision_defaults_to_the_arch(capsys):
     gemv = ("op", "t4", "gemv", "--m", "1", "--k", "4096", "--n", "4096", "--format", "json")
     fp32 = json.loads(run_cli(capsys, *gemv)[1])

@@ -100,6 +100,17 @@ def _breakdown(breakdown: dict) -> str:
     return text_table(rows, ["component", "busy time", "time share", "energy", "bytes", "jobs"])
 
 
+def _flash(flash: dict) -> str:
+    rows = []
+    for name, f in flash.items():
+        for phase in ("prefill", "decode"):
+            p = f.get(phase) or {}
+            rows.append([name, phase, _pct(p.get("channel_utilisation"), 1.0),
+                         _q(p.get("channel_bytes_per_token"), "B"), _q(p.get("bytes_per_token"), "B")])
+    return "flash channels\n" + text_table(
+        rows, ["component", "phase", "channel use", "channel bytes/token", "array bytes/token"])
+
+
 def _top_ops(ops: dict, n: int) -> str:
     total = sum(_num(v.get("seconds")) or 0.0 for v in ops.values())
     ranked = sorted(ops.items(), key=lambda kv: -(_num(kv[1].get("seconds")) or 0.0))[:n]
@@ -116,6 +127,8 @@ def format_summary(summary: dict, top_ops: int = TOP_OPS) -> str:
         parts.append(_capacity(summary["capacity"]))
     if summary.get("breakdown"):
         parts.append(_breakdown(summary["breakdown"]))
+    if (summary.get("stats") or {}).get("flash"):
+        parts.append(_flash(summary["stats"]["flash"]))
     if summary.get("ops") and top_ops > 0:
         parts.append(_top_ops(summary["ops"], top_ops))
     return "\n\n".join(parts)

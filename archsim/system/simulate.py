@@ -91,6 +91,7 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     energy = spread([c.energy_pj for c in pair_costs], np.float64)
     nbytes = spread([c.bytes for c in pair_costs], np.float64)
     cycles = spread([c.cycles for c in pair_costs], np.int64)
+    channel_bytes = spread([c.breakdown.get("channel_bytes", 0.0) for c in pair_costs], np.float64)
     lanes = [system.components[c].lanes for c in comp_names]
     start, finish = schedule(resource, dur, (graph.dep_ptr, graph.dep_idx), lanes)
 
@@ -145,6 +146,10 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
         "stats": {"ops": len(trace), "jobs": n, "distinct_jobs": len(system._memo),
                   "memo_hits": system.memo_hits},
     }
+    phases = (("prefill", is_pre, pre_s, in_tokens), ("decode", is_dec, dec_s, dec_tokens))
+    flash = _flash_channels(system, comp_names, resource, nbytes, channel_bytes, phases)
+    if flash:
+        summary["stats"]["flash"] = flash
     if hasattr(system.mapping, "stats"):
         # mapping-specific counters, e.g. mesh lines simulated once and reused
         summary["stats"]["mapping"] = system.mapping.stats()
@@ -152,6 +157,29 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
                 "name": names, "phase": phase, "layer": trace["layer"][op_idx], "step": trace["step"][op_idx],
                 "start_ps": start, "finish_ps": finish, "energy_pj": energy, "bytes": nbytes}
     return RunResult(summary, timeline, system.arch.resolved())
+
+
+def _flash_channels(system: System, comp_names, resource, nbytes, channel_bytes, phases) -> dict:
+    """Per flash component (one with a `channel_bandwidth`) and phase: the bytes its array
+    read or wrote and the bytes its channel buses carried, in all and per token, and the
+    channels' mean utilisation over the phase's wall time (channel bytes / (bus limit x phase
+    seconds)). In-flash compute keeps most weight bytes off the channels, so the two differ."""
+    out = {}
+    for i, c in enumerate(comp_names):
+        bw = getattr(system.components[c], "channel_bandwidth", None)
+        if not bw:
+            continue
+        per = {}
+        for name, mask, secs, tokens in phases:
+            sel = mask & (resource == i)
+            arr = float(nbytes[sel].sum())
+            chan = float(channel_bytes[sel].sum())
+            per[name] = {"bytes": arr, "channel_bytes": chan,
+                         "bytes_per_token": arr / tokens if tokens else 0.0,
+                         "channel_bytes_per_token": chan / tokens if tokens else 0.0,
+                         "channel_utilisation": chan / (bw * secs) if secs > 0 else 0.0}
+        out[c] = {"channel_bandwidth": float(bw), **per}
+    return out
 
 
 def trace_capacity(trace) -> tuple[float, float]:

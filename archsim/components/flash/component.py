@@ -143,6 +143,11 @@ class NandFlash(Component):
     def clock_hz(self) -> float:
         return self.params["bus_rate"]
 
+    @property
+    def channel_bandwidth(self) -> float:
+        """Bytes/s of all channel buses together: what a run's channel utilisation is of."""
+        return self.spec.bus_limit()
+
     # --- streams --------------------------------------------------------------------------
     def _window(self, op_kind: int, pages: int, nbytes: int, slice_bytes: int):
         """Finish times (ps) of `pages` page ops on one channel, all planes, in order."""
