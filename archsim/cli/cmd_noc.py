@@ -83,7 +83,7 @@ def read_trace(path: str) -> dict:
     holds each flow's line number."""
     cols = {k: [] for k in (*TRACE_COLUMNS, "line")}
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8") as fh:
             rows = csv.DictReader(fh)
             missing = {"src", "dst", "flits"} - set(rows.fieldnames or ())
             if missing:
@@ -107,6 +107,8 @@ def read_trace(path: str) -> dict:
                 cols["line"].append(rows.line_num)
     except OSError as exc:
         raise TraceError(f"cannot read: {exc.strerror}", path) from None
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"not UTF-8 text (byte {exc.start})", path) from None
     tr = {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
     if not (tr["flits"] > 0).any():
         raise TraceError("no flow with flits > 0 (a trace needs at least one)", path)

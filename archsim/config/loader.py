@@ -16,9 +16,11 @@ def load_yaml(path) -> dict:
     """Read a YAML mapping with safe loading; errors name the file and the line."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", path) from None
     try:
         # the C loader when present: the same safe subset of YAML, parsed faster
         data = yaml.load(text, Loader=_SAFE_LOADER)

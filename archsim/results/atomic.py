@@ -47,7 +47,10 @@ def atomic_path(path):
         with open(tmp, "rb") as fh:   # flush to disk before the rename makes it visible
             os.fsync(fh.fileno())
         os.chmod(tmp, _final_mode(path))
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:      # e.g. the target is a folder
+            raise ArchsimError(f"cannot write: {exc.strerror or exc}", path) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

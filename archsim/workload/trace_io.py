@@ -83,7 +83,10 @@ def read_trace(path) -> Trace:
     kind = _kind(path)
     if not path.is_file():
         raise TraceError("no such trace file", path)
-    cols, meta, first_line = _read_hdf5(path) if kind == "hdf5" else _read_csv(path)
+    try:
+        cols, meta, first_line = _read_hdf5(path) if kind == "hdf5" else _read_csv(path)
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"not UTF-8 text (byte {exc.start})", path) from None
     version = meta.get("schema_version", SCHEMA_VERSION)
     try:
         version = int(version)
@@ -157,7 +160,7 @@ def _read_csv(path: Path) -> tuple[dict, dict, int]:
 
     meta: dict = {}
     version, skip, header = None, 0, None
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8") as fh:
         for line in fh:
             if line.startswith(_MAGIC):
                 for part in line[len(_MAGIC):].split():
