@@ -176,6 +176,57 @@ def test_sizes_that_cannot_be_run_are_one_line_errors(capsys, argv, key):
     assert key in one_line_error(capsys, *argv)
 
 
+@pytest.mark.parametrize("argv,key", [
+    # sizes that would exhaust memory or run for hours are refused before the kernel runs
+    (("noc", "--mesh", "100000x100000"), "mesh"),
+    (("flash", "flash_980pro", "--requests", "10", "--set", "flash.planes_per_die=1000000000"),
+     "planes"),
+    (("systolic", "--rows", "1000000", "--gemm", "64,64,64"), "--rows"),
+    (("run", "cambricon-llm-s", "gpt2-small", "--set", "npu.rows=100000"), "npu.rows"),
+    # options the run would ignore
+    (("noc", "--mesh", "4x4", "--hotspot-nodes", "3"), "--hotspot-nodes"),
+    (("noc", "--mesh", "4x4", "--hotspot-fraction", "0.9"), "--hotspot-fraction"),
+    (("flash", "flash_980pro", "--requests", "10", "--set", "bogus.key=1"), "bogus.key"),
+    (("flash", "flash_980pro", "--requests", "10", "--slice-bytes", "99999999"), "--slice-bytes"),
+    # argparse's own errors are one line too
+    (("noc", "--rate", "abc"), "--rate"),
+])
+def test_out_of_range_and_ignored_inputs_are_one_line_errors(capsys, argv, key):
+    assert key in one_line_error(capsys, *argv)
+
+
+def test_noc_trace_refuses_traffic_options_and_unknown_columns(capsys, tmp_path):
+    f = tmp_path / "flows.csv"
+    f.write_text("src,dst,flits\n0,5,4\n")
+    assert "--rate" in one_line_error(capsys, "noc", "--mesh", "4x4", "--trace", str(f), "--rate", "0.5")
+    g = tmp_path / "extra.csv"
+    g.write_text("src,dst,flits,priority\n0,5,4,9\n")
+    line = one_line_error(capsys, "noc", "--mesh", "4x4", "--trace", str(g))
+    assert "priority" in line and "unknown column" in line
+    # a spreadsheet's byte-order mark and spaces after the commas are not part of the names
+    h = tmp_path / "bom.csv"
+    h.write_bytes("\ufeffsrc, dst, flits\n0,5,4\n".encode("utf-8"))
+    code, out, err = run_cli(capsys, "noc", "--mesh", "4x4", "--trace", str(h), "--format", "json")
+    assert code == 0, err and json.loads(out)["flows_delivered"] == 1
+
+
+def test_files_that_are_not_text_are_one_line_errors(capsys, tmp_path):
+    b = tmp_path / "bin.yaml"
+    b.write_bytes(b"\xff\xfe\x00bad")
+    c = tmp_path / "bin.csv"
+    c.write_bytes(b"\xff\xfe\x00bad")
+    for argv in (("run", "a100", str(b)), ("run", "a100", "--trace", str(c)),
+                 ("noc", "--mesh", "4x4", "--trace", str(c)), ("flash", str(b))):
+        assert "not UTF-8" in one_line_error(capsys, *argv)
+
+
+def test_writing_onto_a_folder_is_a_one_line_error(capsys, tmp_path):
+    (tmp_path / "x.csv").mkdir()
+    line = one_line_error(capsys, "trace", "gpt2-small", "--input-len", "4", "--output-len", "1",
+                          "--out", str(tmp_path / "x.csv"))
+    assert "cannot write" in line and "x.csv" in line
+
+
 def test_capacity_counts_the_kv_tier(capsys):
     from archsim.system.arch import load_arch
     from archsim.system.system import System

@@ -397,3 +397,16 @@ def test_cli_cycles_must_cover_the_warm_up(capsys):
     assert main(["noc", "--mesh", "4x4", "--cycles", "10"]) == 2
     assert "--cycles: must be >= 120" in capsys.readouterr().err
     assert main(["noc", "--mesh", "4x4", "--cycles", "120", "--format", "json"]) == 0
+
+
+def test_a_tiny_rate_creates_no_packet_and_no_negative_time():
+    # the gap to a source's next packet is capped (at rate 5e-324 it passes int64)
+    st = simulate_traffic((4, 4), "uniform", 5e-324, 1, seed=1)
+    assert st.packets == 0 and st.cycles > 0 and not st.saturated
+    assert np.isnan(st.avg_packet_latency_cycles)
+
+
+def test_a_fixed_window_longer_than_the_default_limit_runs_whole():
+    st = simulate_traffic((4, 4), "uniform", 0.05, 1, cycles=250_000, seed=1)
+    assert st.cycles >= 250_000 and not st.saturated
+    assert 14 < st.avg_packet_latency_cycles < 20

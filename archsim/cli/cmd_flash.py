@@ -53,6 +53,13 @@ def load_flash(config: str, sets=(), component: str | None = None):
     else:
         raise ConfigError("expected exactly one nand_flash / computational_ssd component; name it with --component"
                           f" (found: {', '.join(flashes) or 'none'})", path)
+    # the run simulates this component alone: an override elsewhere would be dropped
+    from archsim.config.loader import parse_set
+    for s in sets or ():
+        keys, _ = parse_set(s, "--set")
+        if keys[0] != name:
+            raise ConfigError(f"`archsim flash` runs only the flash component {name!r}; "
+                              f"set its keys ({name}.KEY=VALUE)", "--set", ".".join(keys))
     block = flashes[name]
     cls = component_class(block["type"], path, f"{name}.type")
     comp = cls.from_config(name, block, path)
@@ -67,6 +74,9 @@ def main(args) -> int:
     if args.slice_bytes < 0:
         raise ConfigError(f"must be >= 0, got {args.slice_bytes}", key="--slice-bytes")
     spec, path, name = load_flash(args.config, args.sets, args.component)
+    if args.slice_bytes > spec.page_size:
+        raise ConfigError(f"a slice is part of a page: at most {spec.page_size} B, got "
+                          f"{args.slice_bytes}", key="--slice-bytes")
     r = run_pattern(spec, args.pattern, args.requests, args.request_bytes, args.op, args.seed,
                     args.queue_depth, args.slice_bytes)
     r = {**r, "config": path, "component": name,

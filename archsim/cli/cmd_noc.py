@@ -27,11 +27,10 @@ def register(sub) -> None:
                     "(or cache load) is compile_s. Exit status: 0 done, 2 bad input, 3 the "
                     "flows of a trace deadlocked (the results so far are printed).")
     p.add_argument("--mesh", default="8x8", help="ROWSxCOLS (default 8x8)")
-    p.add_argument("--traffic", default="uniform",
-                   help="uniform, transpose, hotspot, neighbour, tornado, bitcomp, bitrev, "
-                        "shuffle (default uniform)")
-    p.add_argument("--rate", type=float, default=0.1, help="offered flits/node/cycle")
-    p.add_argument("--packet-flits", type=int, default=1, help="flits per packet (default 1)")
+    p.add_argument("--traffic", help="uniform, transpose, hotspot, neighbour, tornado, bitcomp, "
+                                     "bitrev, shuffle (default uniform)")
+    p.add_argument("--rate", type=float, help="offered flits/node/cycle (default 0.1)")
+    p.add_argument("--packet-flits", type=int, help="flits per packet (default 1)")
     p.add_argument("--trace", help="flow trace CSV with columns src,dst,flits[,inject_cycle,"
                                    "color,order,packet_flits]; runs it instead of --traffic")
     p.add_argument("--cycles", type=int, help="one fixed run of N cycles (a quarter warm-up) "
@@ -42,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=1, choices=(1, 2),
                    help="2: half the routers on a second thread, same results (default 1)")
     p.add_argument("--hotspot-nodes", help="comma-separated node ids (hotspot traffic)")
-    p.add_argument("--hotspot-fraction", type=float, default=0.5,
+    p.add_argument("--hotspot-fraction", type=float,
                    help="share of packets sent to the hotspot nodes, in [0, 1] (default 0.5)")
     # router options default to RouterConfig's (read there, when the run builds the router)
     g = p.add_argument_group("router (defaults: RouterConfig's, BookSim2's iq router of the peers "
@@ -83,11 +82,18 @@ def read_trace(path: str) -> dict:
     holds each flow's line number."""
     cols = {k: [] for k in (*TRACE_COLUMNS, "line")}
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = csv.DictReader(fh)
+            if rows.fieldnames:
+                rows.fieldnames = [f.strip() for f in rows.fieldnames]
             missing = {"src", "dst", "flits"} - set(rows.fieldnames or ())
             if missing:
                 raise TraceError(f"missing column(s) {', '.join(sorted(missing))}", path, "header")
+            unknown = [f for f in rows.fieldnames if f not in TRACE_COLUMNS]
+            if unknown:
+                raise TraceError(f"unknown column(s) {', '.join(unknown)}; the columns are "
+                                 f"{', '.join(TRACE_COLUMNS)}", path, "header")
             for row in rows:
                 where = f"line {rows.line_num}"
                 if None in row or None in row.values():
@@ -131,9 +137,34 @@ def _check_trace(path, tr, router) -> None:
             raise TraceError(f"{key}: {why}", path, f"line {tr['line'][i]}")
 
 
+# synthetic-traffic options and their defaults (a trace sets its own flows)
+TRAFFIC_DEFAULTS = {"traffic": "uniform", "rate": 0.1, "packet_flits": 1,
+                    "hotspot_nodes": None, "hotspot_fraction": 0.5}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _traffic_options(args) -> None:
+    """Refuse options the run would ignore, then fill in the defaults."""
+    given = [k for k in TRAFFIC_DEFAULTS if getattr(args, k) is not None]
+    if args.trace and given:
+        raise ConfigError("a trace sets its own flows and packets; drop "
+                          + ", ".join(_flag(k) for k in given), None, _flag(given[0]))
+    for k, v in TRAFFIC_DEFAULTS.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    hot = [k for k in ("hotspot_nodes", "hotspot_fraction") if k in given]
+    if hot and str(args.traffic).lower() != "hotspot":
+        raise ConfigError(f"only hotspot traffic uses it (--traffic {args.traffic})", None,
+                          _flag(hot[0]))
+
+
 def simulate_cli(args) -> dict:
     """What `archsim noc` prints, as a dict."""
     from archsim.components.noc import simulate_flows, simulate_traffic
+    _traffic_options(args)
     router = router_from_args(args)
     if args.trace:
         tr = read_trace(args.trace)

@@ -91,6 +91,10 @@ def check_tile(spec, tile, file=None, key=None):
                           f"per channel x {ch} channels, W a multiple of {ch} and H of {cc}", file, key)
 
 
+#: planes the kernel keeps state for (a per-plane record each); far beyond any built drive
+MAX_PLANES = 1 << 20
+
+
 @register
 class NandFlash(Component):
     """NAND flash (channels, dies, planes, cache reads), optionally with a compute core per die."""
@@ -109,6 +113,12 @@ class NandFlash(Component):
     def __init__(self, name, params, file=None):
         super().__init__(name, params, file)
         self.spec = compile_spec(params)
+        if self.spec.planes > MAX_PLANES:
+            s = self.spec
+            raise ConfigError(f"{s.channels} channels x {s.chips_per_channel} chips x "
+                              f"{s.dies_per_chip} dies x {s.planes_per_die} planes = {s.planes:,} "
+                              f"planes; the kernel holds at most {MAX_PLANES:,} (a large SSD has "
+                              "a few thousand)", file, name)
         c, e = params["compute"], params["ecc"]
         if c["compute_plane"] >= self.spec.planes_per_die:
             raise ConfigError(f"must be < planes_per_die ({self.spec.planes_per_die})", file,

@@ -39,6 +39,23 @@ def _mesh(mesh) -> tuple[int, int]:
     return rows, cols
 
 
+def _check_memory(rows: int, cols: int, router: RouterConfig) -> None:
+    """Refuse a mesh whose router state would not fit in this machine's memory (the run
+    would be killed): per router, 5 input ports x VCs of 16-byte records (more with packet
+    rings), credit and ownership words, and the router's own record, rounded up."""
+    import os
+    vcs = 1 << max(router.vcs - 1, 0).bit_length()
+    rec = 16 if router.wait_for_tail_credit else 16 + 4 * (1 << max(router.vc_buf - 1, 0).bit_length())
+    need = rows * cols * (5 * vcs * (rec + 16) + 512)
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > have:
+        raise ConfigError(f"a {rows}x{cols} mesh needs about {need / 2**30:.1f} GiB of router "
+                          f"state; this machine has {have / 2**30:.1f} GiB", None, "mesh")
+
+
 def max_packet_flits(router: RouterConfig) -> int:
     """The longest packet the kernel can carry: with wait_for_tail_credit a VC holds one packet
     and counts its front flit in 16 bits; otherwise sizes are int32."""
@@ -141,6 +158,7 @@ def simulate_traffic(mesh=(8, 8), pattern="uniform", rate: float = 0.1, packet_f
     """
     router = router or RouterConfig()
     rows, cols = _mesh(mesh)
+    _check_memory(rows, cols, router)
     n = rows * cols
     if not 0.0 <= rate <= 1.0:
         raise ConfigError(f"rate must be in [0, 1] flits/node/cycle, got {rate}", None, "rate")
@@ -166,6 +184,8 @@ def simulate_traffic(mesh=(8, 8), pattern="uniform", rate: float = 0.1, packet_f
             raise ConfigError(f"cycles must be >= 4, got {cycles}", None, "cycles")
         fixed_w = cycles // 4
         fixed_s = cycles - fixed_w
+        # the drain after a fixed window gets the same allowance as a whole default run
+        max_cycles = cycles + max_cycles
     threads = _threads(threads)
     comp = _compile(threads)
     t0 = time.perf_counter()
@@ -209,6 +229,7 @@ def simulate_flows(mesh, src, dst, flits, inject_cycle=None, color=None, order=N
     ``threads`` as in simulate_traffic."""
     router = router or RouterConfig()
     rows, cols = _mesh(mesh)
+    _check_memory(rows, cols, router)
     n = rows * cols
     try:
         src = np.asarray(src, dtype=np.int64).reshape(-1)

@@ -116,7 +116,8 @@ def _geom(s, p, lq):
     if p >= 1.0:
         return 1
     u = 1.0 - _rng_float(s)  # (0, 1]
-    return 1 + np.int64(np.floor(np.log(u) / lq))
+    # at a tiny p the gap passes int64: cap it at 2**61 cycles, which is never
+    return 1 + np.int64(min(np.floor(np.log(u) / lq), 2305843009213693952.0))
 
 
 @njit(cache=True, inline="always")

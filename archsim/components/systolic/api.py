@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, closed_form_cycles, fold_counts,
+from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, MAX_SIDE, closed_form_cycles, fold_counts,
                                                 map_gemm, simulate_gemm)
 from archsim.errors import ConfigError
 
@@ -48,9 +48,13 @@ def simulate(rows: int, cols: int, dataflow: str, m: int, k: int, n: int, lanes:
         if v <= 0:
             raise ConfigError(f"must be positive, got {v}", key=name)
     # the kernel counts cycles, MACs and SRAM and DRAM words in int64
-    for name, v in (("--rows", rows), ("--cols", cols), ("--lanes", lanes)):
-        if v > 2**62:
-            raise ConfigError(f"must be at most 2**62, got {v}", key=name)
+    for name, v in (("--rows", rows), ("--cols", cols)):
+        if v > MAX_SIDE:
+            # the kernel's time grows with the array's sides (a fold fills and drains them)
+            raise ConfigError(f"must be at most {MAX_SIDE} PEs (a built array has a few "
+                              f"hundred), got {v}", key=name)
+    if lanes > 2**62:
+        raise ConfigError(f"must be at most 2**62, got {lanes}", key="--lanes")
     if m * k * n > 2**62:
         raise ConfigError(f"M x K x N must be at most 2**62 MACs, got {m * k * n}", key="--gemm")
     if not (math.isfinite(bw_words_per_cycle) and bw_words_per_cycle >= 0

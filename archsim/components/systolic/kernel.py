@@ -34,6 +34,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+#: the longest array side simulated: a fold fills and drains the sides, so the kernel's
+#: time grows with them (a 65536-row array runs in seconds; a built one has a few hundred)
+MAX_SIDE = 65536
+
 DATAFLOWS = ("os", "ws", "is")
 DF_CODE = {"os": 0, "ws": 1, "is": 2}
 

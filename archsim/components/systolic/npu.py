@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from archsim.components.base import Component, Cost, Job, register
-from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, closed_form_cycles, map_gemm,
+from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, MAX_SIDE, closed_form_cycles, map_gemm,
                                                 simulate_gemm)
 from archsim.components.systolic.vector import vector_cycles
 from archsim.config.schema import Field
@@ -42,8 +42,8 @@ class SystolicNPU(Component):
 
     type_name = "systolic_npu"
     schema = {
-        "rows": Field("int", 128, "PE array rows"),
-        "cols": Field("int", 128, "PE array columns"),
+        "rows": Field("int", 128, "PE array rows", max=MAX_SIDE),
+        "cols": Field("int", 128, "PE array columns", max=MAX_SIDE),
         "dataflow": Field("str", "os", "os | ws | is | auto (fewest cycles per job)",
                           choices=DATAFLOWS + ("auto",)),
         "clock": Field("frequency", 1e9, "array and vector-unit clock"),
