@@ -156,11 +156,18 @@ def test_power_stays_under_tdp(name):
 
 def test_count_scales_energy_memory_and_static_power():
     one = System(load_arch("a100")).components["gpu"]
-    eight = System(load_arch("a100", ["gpu.count=8"])).components["gpu"]
+    eight = System(load_arch("a100x8")).components["gpu"]
     j = gemm(4096, 4096, 4096)
     assert eight.cost(j).seconds == one.cost(j).seconds
     assert eight.cost(j).energy_pj == pytest.approx(8 * one.cost(j).energy_pj)
     assert eight.memory_bytes == 8 * one.memory_bytes and eight.static_power_w == 8 * one.static_power_w
+
+
+def test_count_needs_a_mapping_that_shards():
+    # on one device every job would run whole while memory and energy counted eight GPUs
+    with pytest.raises(ConfigError) as e:
+        System(load_arch("a100", ["gpu.count=8"]))
+    assert "gpu.count" in str(e.value) and "tensor_parallel" in str(e.value)
 
 
 @pytest.mark.parametrize("key,value,reason", [

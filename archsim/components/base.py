@@ -148,6 +148,8 @@ def component_types() -> dict[str, type[Component]]:
 
 def lookup(known: dict, name: str, what: str, failures: dict, file=None, key=None):
     """`known[name]`, or one ConfigError listing what is known and any module that failed to import."""
+    if not isinstance(name, str):
+        raise ConfigError(f"expected a {what} name, got {name!r}", file, key)
     if name not in known:
         broken = "; ".join(f"{m} failed to import ({why})" for m, why in failures.items())
         raise ConfigError(f"unknown {what} {name!r}; known: {', '.join(known)}"

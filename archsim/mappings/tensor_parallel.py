@@ -77,6 +77,7 @@ class TensorParallel(Mapping):
         "fuse_attention": Field("bool", True, "run QK^T, softmax and AV as one flash-attention kernel"),
     }
     component_refs = ("memory", "offload", "device", "link")
+    shards_over_count = True
 
     def __init__(self, system, params):
         super().__init__(system, params)

@@ -106,10 +106,21 @@ class Mapping:
     #: the param that `device:`, inherited from a single-device base arch, fills in (None:
     #: the strategy takes no `device:`)
     device_param: ClassVar[str | None] = None
+    #: whether the strategy splits each job over a component's `count` identical devices
+    #: (only then may a GPU have count > 1: elsewhere its memory and energy would be counted
+    #: count times while every job still ran whole on one)
+    shards_over_count: ClassVar[bool] = False
 
     def __init__(self, system, params: dict):
         self.system = system
         self.params = params
+        if not self.shards_over_count:
+            for name, comp in system.components.items():
+                count = getattr(comp, "count", 1)
+                if count != 1:
+                    raise ConfigError(f"count = {count}: only the tensor_parallel mapping splits "
+                                      f"the work over several devices (this machine maps with "
+                                      f"{self.strategy})", system.arch.file, f"{name}.count")
 
     @classmethod
     def validate_params(cls, block: dict, file=None) -> dict:
