@@ -106,3 +106,22 @@ def test_yaml_safe_and_errors(tmp_path):
         load_yaml(f)
     with pytest.raises(ConfigError, match="dotted.path=value"):
         parse_set("novalue")
+
+
+def test_a_key_given_twice_is_an_error(tmp_path):
+    f = tmp_path / "dup.yaml"
+    f.write_text("gpu:\n  sms: 108\n  sms: 4\n")
+    with pytest.raises(ConfigError) as e:
+        load_yaml(f)
+    assert "'sms' given twice" in str(e.value) and "line 3" in str(e.value)
+    # merge keys are not repeats: explicit keys override the merged ones, as YAML says
+    g = tmp_path / "merge.yaml"
+    g.write_text("a: &x {b: 1, c: 2}\nd:\n  <<: *x\n  c: 3\n")
+    assert load_yaml(g)["d"] == {"b": 1, "c": 3}
+
+
+def test_a_file_that_is_not_text_is_an_error(tmp_path):
+    f = tmp_path / "bin.yaml"
+    f.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_yaml(f)

@@ -9,7 +9,30 @@ import yaml
 
 from archsim.errors import ConfigError
 
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _SafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader (the C one when present: the same safe subset of YAML, parsed faster)
+    that refuses a key given twice in one mapping, which YAML would let the last one win."""
+
+
+def _unique_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":     # `<<: *anchor`: merged, not given
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = seen.setdefault(key, key_node.start_mark.line + 1)
+        except TypeError:       # an unhashable key: the constructor below says so
+            continue
+        if first != key_node.start_mark.line + 1:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice (lines {first} and "
+                f"{key_node.start_mark.line + 1})", key_node.start_mark)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_SafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+_SAFE_LOADER = _SafeLoader
 
 
 def load_yaml(path) -> dict:
@@ -22,7 +45,6 @@ def load_yaml(path) -> dict:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte {exc.start})", path) from None
     try:
-        # the C loader when present: the same safe subset of YAML, parsed faster
         data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
