@@ -29,6 +29,12 @@ def split_sets(sets) -> tuple[list, list]:
     return arch_sets, model_sets
 
 
+def _no_model_sets(model_sets, why: str) -> None:
+    if model_sets:
+        key = "model." + model_sets[0].split("=", 1)[0].strip()
+        raise ConfigError(f"{why}; model.* overrides do not apply", "--set", key)
+
+
 def make_scenario(scenario: dict | None, file: str = "scenario") -> Scenario:
     scenario = dict(scenario or {})
     unknown = set(scenario) - set(SCENARIO_KEYS)
@@ -54,6 +60,7 @@ def simulate_case(arch, model, scenario: dict | None = None, sets=(), fidelity: 
     arch_spec = load_arch(arch, arch_sets)
     scen = make_scenario(scenario)
     if trace is not None:
+        _no_model_sets(model_sets, "a trace run has no model to change (its rows are the workload)")
         return run(arch_spec, None, scen, fidelity, trace=trace, seed=seed)
     spec = load_model(model, model_sets)
     return run(arch_spec, spec, scen, fidelity, seed=seed)
@@ -114,7 +121,9 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None
     from archsim.system.mapping import run_precision
     from archsim.system.scheduler import PS_PER_S, schedule
 
-    arch_spec = load_arch(arch, split_sets(sets)[0])
+    arch_sets, model_sets = split_sets(sets)
+    _no_model_sets(model_sets, "`archsim op` runs one op, not a model")
+    arch_spec = load_arch(arch, arch_sets)
     precision = run_precision(precision, arch_spec.mapping, "fp16")
     system = System(arch_spec, fidelity)
     trace = op_trace(kind, m, k, n, precision, heads)

@@ -278,3 +278,44 @@ def test_out_and_timeline(capsys, tmp_path):
     assert code == 0 and h5.stat().st_size > 0
     events = json.loads(tl.read_text())["traceEvents"]
     assert any(e.get("ph") == "X" for e in events)
+
+
+def _edit_trace(src, dst, edit):
+    """Copy a CSV trace, passing each data row (a dict) through `edit`; the header and meta
+    lines stay."""
+    lines = src.read_text().splitlines()
+    at = next(i for i, l in enumerate(lines) if not l.startswith("#"))
+    cols = lines[at].split(",")
+    rows = [dict(zip(cols, l.split(","))) for l in lines[at + 1:]]
+    rows = [edit(r) for r in rows]
+    cols = list(rows[0])
+    dst.write_text("\n".join(lines[:at] + [",".join(cols)]
+                             + [",".join(str(r[c]) for c in cols) for r in rows]) + "\n")
+
+
+def test_a_trace_must_agree_with_its_meta_and_schema(capsys, tmp_path):
+    f = tmp_path / "t.csv"
+    assert main(["trace", "gpt2-small", "--input-len", "4", "--output-len", "2", "--out", str(f)]) == 0
+    capsys.readouterr()
+    # rows that read far more weights than the meta line says the model has
+    big = tmp_path / "big.csv"
+    _edit_trace(f, big, lambda r: {**r, "bytes_w": 50_000_000_000} if r["op"] in ("gemm", "gemv") else r)
+    line = one_line_error(capsys, "run", "a100", "--trace", str(big))
+    assert "meta.weights_bytes" in line
+    # a column the schema does not have
+    extra = tmp_path / "extra.csv"
+    _edit_trace(f, extra, lambda r: {**r, "bogus": 7})
+    assert "unknown column" in one_line_error(capsys, "run", "a100", "--trace", str(extra))
+    # model overrides have nothing to change in a trace run, nor in a one-op run
+    assert "model.layers" in one_line_error(capsys, "run", "a100", "--trace", str(f),
+                                            "--set", "model.layers=3")
+    assert "model.layers" in one_line_error(capsys, "op", "a100", "gemv", "--m", "1", "--k", "4",
+                                            "--n", "4", "--set", "model.layers=0")
+    assert "--heads" in one_line_error(capsys, "op", "a100", "gemv", "--m", "1", "--k", "4",
+                                       "--n", "4", "--heads", "4")
+
+
+@pytest.mark.parametrize("value", ["[a]", "{x: 1}"])
+def test_a_name_that_is_not_a_string_is_an_error(capsys, value):
+    line = one_line_error(capsys, "run", "a100", "gpt2-small", "--set", f"mapping.strategy={value}")
+    assert "mapping.strategy" in line

@@ -15,7 +15,7 @@ def register(sub) -> None:
     p.add_argument("--m", type=int, required=True)
     p.add_argument("--k", type=int, required=True)
     p.add_argument("--n", type=int, required=True)
-    p.add_argument("--heads", type=int, default=1, help="query heads (attention only)")
+    p.add_argument("--heads", type=int, help="query heads (attention only; default 1)")
     p.add_argument("--precision", default=None,
                    help="default: the arch's mapping.precision, else fp16")
     p.add_argument("--fidelity", choices=("cycle", "analytic"), default="cycle")
@@ -27,8 +27,14 @@ def register(sub) -> None:
 def main(args) -> int:
     from archsim.api import run_op
 
+    from archsim.errors import ConfigError
+    if args.heads is not None and args.kind != "attention":
+        raise ConfigError(f"only attention has heads (this op is {args.kind})", key="--heads")
+    if args.precision is not None and not args.precision.strip():
+        raise ConfigError("expected an element type (fp16, bf16, int8, ...), got ''",
+                          key="--precision")
     out = run_op(args.arch, args.kind, args.m, args.k, args.n, args.precision, args.sets,
-                 args.fidelity, args.heads)
+                 args.fidelity, 1 if args.heads is None else args.heads)
     if args.format == "json":
         emit_json(out)
         return 0

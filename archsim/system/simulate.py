@@ -187,9 +187,7 @@ def trace_capacity(trace) -> tuple[float, float]:
     meta = trace.meta
     if "weights_bytes" in meta and "kv_bytes_per_token" in meta:
         return float(meta["weights_bytes"]), float(meta["kv_bytes_per_token"])
-    first = trace["phase"] == trace["phase"][0]
-    step0 = first & (trace["step"] == trace["step"][first].min())
-    return float(trace["bytes_w"][step0].sum()), 0.0
+    return trace.step_weight_bytes(), 0.0
 
 
 def run(arch, model, scenario: Scenario, fidelity: str = "cycle", trace=None, seed: int = 0) -> RunResult:

@@ -157,6 +157,28 @@ class Trace:
                     raise TraceError(f"{where(i)}: unknown element type {dtype!r}; expected {floats} "
                                      f"or int1 .. int8", source, c) from None
 
+    def step_weight_bytes(self, gathers: bool = True) -> float:
+        """The weight bytes one step reads (a step passes every layer once): the most over the
+        first step of each phase. `gathers=False` leaves out embedding rows, whose bytes are
+        the rows gathered (one per token, repeats included), not a part of the table."""
+        out = 0.0
+        keep = np.ones(len(self), bool) if gathers else self.columns["op"] != "embedding"
+        for ph in dict.fromkeys(self.columns["phase"].tolist()):
+            sel = self.columns["phase"] == ph
+            sel &= self.columns["step"] == self.columns["step"][sel].min()
+            out = max(out, float(self.columns["bytes_w"][sel & keep].sum()))
+        return out
+
+    def check_meta_weights(self, source: str = "trace") -> None:
+        """The meta line's weights_bytes (what the capacity check uses) must cover what the
+        rows read in one step, or a model too big for the machine would pass it."""
+        if "weights_bytes" not in self.meta or not len(self):
+            return
+        weights, step = float(self.meta["weights_bytes"]), self.step_weight_bytes(gathers=False)
+        if step > weights * (1 + 1e-9):
+            raise TraceError(f"weights_bytes {weights:.6g} is less than the {step:.6g} bytes of "
+                             "weights one step of the rows reads", source, "meta.weights_bytes")
+
     def _op_codes(self) -> np.ndarray:
         """The op column as indices into OPS (integer compares are far faster than string ones)."""
         index = {o: i for i, o in enumerate(OPS)}

@@ -96,6 +96,7 @@ def read_trace(path) -> Trace:
     trace = Trace(cols, meta)
     trace.validate(str(path), first_line)
     trace.check_flops(str(path), first_line)
+    trace.check_meta_weights(str(path))
     return trace
 
 
@@ -110,6 +111,7 @@ def _read_hdf5(path: Path) -> tuple[dict, dict, None]:
         meta = _parse_meta(f.attrs.get("meta"), path)
         if "schema_version" in f.attrs:
             meta["schema_version"] = f.attrs["schema_version"]
+        _no_unknown_columns(list(f), path)
         cols = {}
         for col, kind in COLUMNS.items():
             if col not in f:
@@ -124,6 +126,15 @@ def _read_hdf5(path: Path) -> tuple[dict, dict, None]:
             else:
                 cols[col] = data.astype(np.int64)
     return cols, meta, None
+
+
+def _no_unknown_columns(names, path: Path) -> None:
+    """A column the schema does not have would be dropped unread: refuse it (a typo of a
+    real column would otherwise pass as that column missing, or worse, unnoticed)."""
+    unknown = [c for c in names if c not in COLUMNS]
+    if unknown:
+        raise TraceError(f"unknown column(s) {', '.join(unknown)}; the schema's columns are "
+                         f"{', '.join(COLUMNS)}", path, unknown[0])
 
 
 def _encode(text: np.ndarray) -> np.ndarray:
@@ -175,6 +186,7 @@ def _read_csv(path: Path) -> tuple[dict, dict, int]:
             skip += 1
     if header is None:
         raise TraceError("no header row", path)
+    _no_unknown_columns(header, path)
     if version is not None:  # the first line wins over the JSON copy
         meta["schema_version"] = version
 
