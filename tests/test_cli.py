@@ -319,3 +319,20 @@ def test_a_trace_must_agree_with_its_meta_and_schema(capsys, tmp_path):
 def test_a_name_that_is_not_a_string_is_an_error(capsys, value):
     line = one_line_error(capsys, "run", "a100", "gpt2-small", "--set", f"mapping.strategy={value}")
     assert "mapping.strategy" in line
+
+
+def test_output_paths_that_cannot_be_written_are_one_line_errors(capsys, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    line = one_line_error(capsys, "trace", "gpt2-small", "--input-len", "4", "--output-len", "1",
+                          "--out", str(tmp_path / "afile" / "x.csv"))
+    assert "is a file, not a folder" in line
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("name: s\narch: a100\nmodel: gpt2-small\nscenario: {input_len: 4, output_len: 1}\n"
+                     "axes:\n  - {set: gpu.clock, values: [1.0 GHz]}\n")
+    line = one_line_error(capsys, "sweep", str(sweep), "--out", str(tmp_path / "afile" / "sub" / "x.h5"),
+                          "--workers", "0", "--no-progress")
+    assert "cannot write" in line
+    (tmp_path / "dir.h5").mkdir()
+    line = one_line_error(capsys, "sweep", str(sweep), "--out", str(tmp_path / "dir.h5"),
+                          "--workers", "0", "--no-progress")
+    assert "folder" in line

@@ -88,6 +88,15 @@ def test_timeline_from_perfetto_json(tmp_path):
     assert plots.plot(src, out, "timeline", start_us=1.0) == out and drawn(out)
 
 
+@pytest.mark.parametrize("ts,dur", [(0, "abc"), (0, -3), ("x", 1), (float("nan"), 1)])
+def test_timeline_events_must_carry_numbers(tmp_path, ts, dur):
+    src = tmp_path / "t.json"
+    src.write_text(json.dumps({"traceEvents": [{"ph": "X", "name": "a", "ts": ts, "dur": dur,
+                                                "pid": 1, "tid": 1}]}))
+    with pytest.raises(ConfigError, match="event 0"):
+        plots.plot(src, tmp_path / "t.svg", "timeline")
+
+
 @pytest.mark.skipif(not (ARCH_DIR / "h100.yaml").exists(), reason="needs the h100 baseline")
 def test_plots_of_a_real_run(tmp_path):
     from archsim.api import simulate_case

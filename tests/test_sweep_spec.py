@@ -84,6 +84,10 @@ def test_expression_is_restricted():
         assert words in str(e.value) and str(e.value).startswith("s.yaml: constraints.where[0]: ")
     with pytest.raises(ConfigError, match="too large"):
         Expression("2 ** 10 ** 5 > 1", set())({})
+    # exponents under the limit whose exact integer result would take hours
+    with pytest.raises(ConfigError, match="4096 bits"):
+        Expression("((9 ** 999) ** 999) ** 999 > 1", set())({})
+    assert Expression("2 ** 1000 > 1 and 2.5 ** 700 > 1", set())({})
 
 
 @pytest.mark.parametrize("over, key, words", [

@@ -5,6 +5,7 @@ One lane per component, one bar per task, coloured by op (the ten busiest ops; t
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 from archsim.errors import ConfigError
@@ -35,14 +36,21 @@ def plot(source, out, **opts):
     lanes: dict = {}
     bars = defaultdict(list)      # (lane, op) -> [(start, duration)]
     busy = defaultdict(float)
-    for ev in _events(src):
+    for i, ev in enumerate(_events(src)):
         if not isinstance(ev, dict):
             continue
         key = (ev.get("pid"), ev.get("tid"))
         if ev.get("ph") == "M" and ev.get("name") == "thread_name":
             lanes.setdefault(key, (ev.get("args") or {}).get("name", str(key[1])))
         elif ev.get("ph") == "X":
-            s, d = float(ev.get("ts", 0.0)), float(ev.get("dur", 0.0))
+            try:
+                s, d = float(ev.get("ts", 0.0)), float(ev.get("dur", 0.0))
+            except (TypeError, ValueError):
+                raise ConfigError(f"event {i}: ts and dur must be numbers, got {ev.get('ts')!r} "
+                                  f"and {ev.get('dur')!r}", src.name) from None
+            if not (math.isfinite(s) and math.isfinite(d)) or d < 0:
+                raise ConfigError(f"event {i}: ts must be finite and dur finite and >= 0, got "
+                                  f"{s:g} and {d:g}", src.name)
             if (t0 is not None and s + d < float(t0)) or (t1 is not None and s > float(t1)):
                 continue
             lanes.setdefault(key, str(key[1]))

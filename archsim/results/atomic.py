@@ -41,7 +41,10 @@ def atomic_path(path):
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
         os.close(fd)
     except OSError as exc:
-        raise ArchsimError(f"cannot write: {exc.strerror or exc}", path) from None
+        # mkdir says "File exists" when a part of the folder path is a file: name that part
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror or exc
+        raise ArchsimError(f"cannot write: {why}", path) from None
     try:
         yield Path(tmp)
         with open(tmp, "rb") as fh:   # flush to disk before the rename makes it visible

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -108,10 +109,13 @@ def write_result_h5(result, path) -> None:
 
 def open_archsim_h5(path, fmt: str, max_version: int, what: str):
     """Open an archsim HDF5 file for reading after checking its `format` and version attributes."""
+    if Path(path).is_dir():
+        raise ArchsimError("is a folder, not a file", path)
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as exc:
-        raise ArchsimError(f"cannot read as HDF5: {exc}", path) from None
+        # h5py's messages run over several lines: keep the first
+        raise ArchsimError(f"cannot read as HDF5: {str(exc).splitlines()[0].strip()}", path) from None
     if f.attrs.get("format") != fmt:
         f.close()
         raise ArchsimError(f"not an archsim {what} file (no `format: {fmt}` attribute)", path)

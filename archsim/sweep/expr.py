@@ -21,6 +21,11 @@ FUNCTIONS = {"min": min, "max": max, "abs": abs, "int": int, "float": float, "ro
 def _pow(a, b):
     if isinstance(b, (int, float)) and abs(b) > 1024:   # keep 10 ** 10 ** 10 from hanging a sweep
         raise ValueError(f"exponent {b} is too large")
+    if (isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1
+            and b * math.log2(abs(a)) > 4096):
+        # integers are exact: (9 ** 999) ** 999 would take hours to compute
+        raise ValueError(f"an integer power of more than 4096 bits (a {abs(a).bit_length()}-bit "
+                         f"base to the power {b})")
     return a ** b
 
 

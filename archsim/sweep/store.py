@@ -118,7 +118,11 @@ class _Lock:
         except ImportError:   # no flock on this platform: one writer is the user's promise
             return
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as exc:      # e.g. a part of the folder path is a file
+                raise ArchsimError(f"cannot write: {exc.strerror or exc}", self.target) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
