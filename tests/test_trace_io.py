@@ -285,3 +285,14 @@ def test_run_empty_trace(capsys, tmp_path):
     path.write_text(",".join(COLUMNS) + "\n")
     code, _, err = _run(capsys, "--trace", str(path))
     assert code == 2 and "no op rows" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("col", ["layer", "expert"])
+def test_indexes_below_minus_one_are_errors(col):
+    from archsim.workload.model_spec import load_model
+    from archsim.workload.trace_builder import build_trace
+    t = build_trace(load_model("gpt2-small"), batch=1, input_len=4, output_len=1)
+    t.columns[col] = t.columns[col].copy()
+    t.columns[col][3] = -7
+    with pytest.raises(TraceError, match=f"{col} = -7"):
+        t.validate()

@@ -138,6 +138,7 @@ class LocalExecutor(Executor):
     def __init__(self, workers=None, max_attempts: int | None = None):
         super().__init__(workers)
         self.workers = max(1, self.workers)
+        _local_processes(self.workers)
         if max_attempts is not None:
             self.max_attempts = max_attempts
         self._procs: list[_Proc] = []
@@ -235,6 +236,16 @@ class _WarmThenRun:
         return self.fn(arg)
 
 
+def _local_processes(n: int) -> None:
+    """Processes started on this machine: each loads the simulator (a few hundred MB), and
+    more than a few per core only compete for the cores."""
+    cores = os.cpu_count() or 1
+    if n > 4 * cores:
+        raise ArchsimError(f"{n} worker processes on a machine with {cores} cores; use at most "
+                           f"{4 * cores} (or a Dask cluster: --executor dask --scheduler ADDRESS)",
+                           "--workers")
+
+
 class DaskExecutor(Executor):
     kind = "dask"
 
@@ -242,6 +253,8 @@ class DaskExecutor(Executor):
         super().__init__(workers)
         self.workers = max(1, self.workers)
         self.scheduler = scheduler
+        if not scheduler:
+            _local_processes(self.workers)
         self.client = self.cluster = None
 
     def describe(self) -> str:

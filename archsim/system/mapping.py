@@ -22,6 +22,7 @@ import numpy as np
 from archsim.components.base import Job, lookup
 from archsim.config.schema import Field, validate
 from archsim.errors import CapacityError, ConfigError
+from archsim.units import format_quantity
 
 PREV_OP = -1
 
@@ -198,17 +199,18 @@ class Mapping:
         free = min(kv_mem, memory - weights_bytes)
         per_token = kv_bytes_per_token * max(batch, 1)
         max_tokens = int(max(free, 0) // per_token) if per_token > 0 else 0
-        gib = 2.0 ** 30
+        def q(b: float) -> str:     # bytes in the unit that shows them (a KiB short, not 0.00 GiB)
+            return f"{b:.0f} B" if abs(b) < 1024 else format_quantity(b, "B", binary=True)
+
         for what, size, room, names in (("the weights need", weights_bytes, w_mem, wn),
                                         ("the KV cache needs", kv_bytes, kv_mem, kn),
                                         ("weights and KV cache need", needed, memory, wn + kn)):
             if size > room:
                 where = " + ".join(dict.fromkeys(names))
                 raise CapacityError(
-                    f"the workload does not fit: {what} {size / gib:.2f} GiB (weights "
-                    f"{weights_bytes / gib:.2f} GiB + KV cache {kv_bytes / gib:.2f} GiB), the memory "
-                    f"that holds them ({where}) has {room / gib:.2f} GiB (short by "
-                    f"{(size - room) / gib:.2f} GiB); use a smaller model, batch or context, or a "
+                    f"the workload does not fit: {what} {q(size)} (weights {q(weights_bytes)} + "
+                    f"KV cache {q(kv_bytes)}), the memory that holds them ({where}) has {q(room)} "
+                    f"(short by {q(size - room)}); use a smaller model, batch or context, or a "
                     "machine that keeps them in a larger tier (the flexgen strategy's `weights` and "
                     "`kv`)", self.system.arch.file, "mapping.memory")
         return Capacity(weights_bytes, kv_bytes_per_token, memory, needed, max_tokens)

@@ -127,6 +127,11 @@ class Trace:
             bad = np.nonzero(self.columns[c] < 0)[0]
             if len(bad):
                 raise TraceError(f"negative value {self.columns[c][bad[0]]} in {where(bad[0])}", source, c)
+        for c, outside in (("layer", "the layers"), ("expert", "the experts")):
+            bad = np.nonzero(self.columns[c] < -1)[0]
+            if len(bad):
+                raise TraceError(f"{where(bad[0])}: {c} = {self.columns[c][bad[0]]}; expected an "
+                                 f"index >= 0, or -1 for an op outside {outside}", source, c)
         for c, allowed in (("phase", PHASES), ("op", OPS)):
             unknown = set(self.columns[c].tolist()) - set(allowed)
             if unknown:
