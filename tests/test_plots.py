@@ -209,3 +209,12 @@ def test_bad_options_exit_2_naming_them(sweep_h5, tmp_path, capsys, kind, opt, w
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "x.png").exists()
+
+
+
+@pytest.mark.parametrize("kind", ["breakdown", "roofline"])
+def test_a_sweep_row_picked_from_one_run_is_an_error(tmp_path, kind):
+    src = tmp_path / "run.json"
+    src.write_text(json.dumps(RUN))
+    with pytest.raises(ConfigError, match="one run"):
+        plots.plot(src, tmp_path / "f.png", kind, point=3)

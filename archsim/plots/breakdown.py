@@ -94,7 +94,9 @@ def plot(source, out, **opts):
         raise ConfigError(f"expected both, seconds or energy_j, got {o['quantity']!r}", "--opt quantity")
     src = load_source(source)
     need(src, KIND, "run", "sweep")
-    if src.kind == "sweep" and o["point"] is not None:
+    if o["point"] is not None:
+        if src.kind != "sweep":
+            raise ConfigError("picks a row of a sweep; this source is one run", "--opt point")
         src = run_from_sweep(src, o["point"])
     fig = _run_bars(src, o) if src.kind == "run" else _sweep_bars(src, o)
     return save(fig, out)

@@ -75,8 +75,11 @@ def check_opts(kind: str, opts: dict, allowed: dict) -> dict:
     """Fill defaults from `allowed` (name -> default) and refuse unknown options."""
     unknown = sorted(set(opts) - set(allowed))
     if unknown:
+        # `archsim plot` has flags for these; the rest come from --opt KEY=VALUE
+        flags = ("x", "y", "z", "hue", "where", "logx", "logy", "title")
         raise ConfigError(f"{kind} plots take {', '.join(sorted(allowed)) or 'no options'}; "
-                          f"unknown: {', '.join(unknown)}", "--opt")
+                          f"unknown: {', '.join(unknown)}",
+                          f"--{unknown[0]}" if unknown[0] in flags else "--opt")
     o = {**allowed, **{k: v for k, v in opts.items() if v is not None}}
     for k, default in allowed.items():   # a flag stays a flag and a count a count
         v = o[k]

@@ -87,6 +87,8 @@ def plot(source, out, **opts):
     need(src, KIND, "run", "sweep")
     if src.kind == "sweep":
         src = run_from_sweep(src, 0 if o["point"] is None else o["point"])
+    elif o["point"] is not None:
+        raise ConfigError("picks a row of a sweep; this source is one run", "--opt point")
     summary = src.data
     bw, peaks = roofs_from_config(summary.get("config") or {}, _act_dtype(summary))
     if o["bandwidth"] is not None:
