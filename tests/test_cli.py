@@ -336,3 +336,8 @@ def test_output_paths_that_cannot_be_written_are_one_line_errors(capsys, tmp_pat
     line = one_line_error(capsys, "sweep", str(sweep), "--out", str(tmp_path / "dir.h5"),
                           "--workers", "0", "--no-progress")
     assert "folder" in line
+    # results are HDF5, and `archsim plot` tells the kinds of file by their names
+    assert ".h5" in one_line_error(capsys, "run", "a100", "gpt2-small", "--input-len", "4",
+                                   "--output-len", "1", "--out", str(tmp_path / "r.txt"))
+    assert ".h5" in one_line_error(capsys, "sweep", str(sweep), "--out", str(tmp_path / "s.csv"),
+                                   "--workers", "0")

@@ -65,6 +65,10 @@ def main(args) -> int:
     from archsim.api import simulate_case
     from archsim.errors import ConfigError
 
+    if args.out and not str(args.out).lower().endswith((".h5", ".hdf5")):
+        # the file is HDF5 whatever its name; `archsim plot` reads it by its extension
+        raise ConfigError(f"the result file is HDF5: name it .h5 or .hdf5, got {args.out!r}",
+                          key="--out")
     trace = None
     if args.trace:
         from archsim.workload.trace_io import read_trace

@@ -63,6 +63,9 @@ def main(args) -> int:
     make_executor(executor, args.workers, args.scheduler)   # option errors before any work
     spec = load_sweep(args.sweep)
     out = Path(args.out) if args.out else Path(f"{spec.name}.h5")
+    if out.suffix.lower() not in (".h5", ".hdf5"):
+        raise ArchsimError(f"the results file is HDF5: name it .h5 or .hdf5, got {str(out)!r}",
+                           key="--out")
     the_plan = plan(spec, limit=args.limit)
     if args.dry_run:
         _dry_run(the_plan, out)
