@@ -219,3 +219,22 @@ def test_op_grid_larger_than_the_weights_is_an_error(kind, m, k, n, grid, fit):
         run_op("wse2", kind, m, k, n, "fp16", [f"mesh.op_grid={grid}"])
     assert "mesh.op_grid" in str(e.value) and f"at most {fit}" in str(e.value)
     assert run_op("wse2", kind, m, k, n, "fp16", [f"mesh.op_grid={fit}"])["seconds"] > 0
+
+
+def test_a_long_rotation_is_bandwidth_bound_at_any_link_latency():
+    # the two short runs it extends can both be latency-bound when a link takes 2+ cycles;
+    # the busiest link still moves one wavelet a cycle
+    from archsim.components.wafer import FabricContext
+    from archsim.mappings.waferllm.comm import BulkRotate
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    times = []
+    for latency in (1, 2, 3):
+        s = System(load_arch("wse2", [f"mesh.router.link_latency={latency}"]))
+        wafer = next(c for c in s.components.values() if hasattr(c, "fabric"))
+        ctx = FabricContext(wafer)
+        rot = BulkRotate(64, 1, "x", 100_000)
+        cyc, closed = rot.run(ctx).cycles, rot.analytic(ctx).cycles
+        assert cyc == pytest.approx(closed, rel=0.01)
+        times.append(cyc)
+    assert times == sorted(times)

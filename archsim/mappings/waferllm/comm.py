@@ -65,6 +65,10 @@ def _capped_run(ctx, tr: _Tracker, mesh, src, dst, flits: int, cap: int) -> int:
         f2 = max(f1 // 2, 1)
         r2 = ctx.run_phase(mesh, src, dst, [f2] * m, [0] * m, colours)
         slope = (t - int(r2.tail.max())) / max(f1 - f2, 1)
+        # short runs can both be latency-bound (a link latency above one cycle hides the
+        # second wavelet); the busiest link still takes one wavelet a cycle, which bounds the
+        # slope from below
+        slope = max(slope, int(r1.link_flits.max()) / f1)
         t = int(round(t + slope * (flits - f1)))
         tr.flit_hops = int(round(tr.flit_hops * flits / f1))
         tr.links = np.rint(tr.links * (flits / f1)).astype(np.int64)
