@@ -163,3 +163,20 @@ def test_npu_dram_words_per_cycle_is_whole():
     assert SystolicNPU.from_config("npu", {"dram_words_per_cycle": 4}).gemm(16, 16, 16)["cycles"] > 0
     with pytest.raises(ConfigError, match="npu.dram_words_per_cycle: must be a whole number"):
         SystolicNPU.from_config("npu", {"dram_words_per_cycle": 0.5})
+
+
+def test_macs_run_in_the_activations_float_type_else_the_wider_integer():
+    from archsim.components.systolic.npu import SystolicNPU
+    npu = SystolicNPU.from_config("npu", {"macs_per_pe": {"int8": 4, "fp16": 1, "bf16": 1, "fp32": 1}})
+    assert npu.mac_dtype("int8", "fp16") == "fp16"       # w8a16: weights widened to fp16
+    assert npu.mac_dtype("int4", "bf16") == "bf16"
+    assert npu.mac_dtype("int8", "int8") == "int8"
+    assert npu.mac_dtype("int4", "int8") == "int8"       # no int4 rate: int8 PEs
+    cyc = {p: npu.gemm(1, 4096, 4096, w, "analytic", dtype_a=a)["cycles"]
+           for p, (w, a) in {"fp16": ("fp16", "fp16"), "w8a16": ("int8", "fp16"),
+                             "w4a16": ("int4", "fp16"), "int8": ("int8", "int8"),
+                             "w4a8": ("int4", "int8")}.items()}
+    # narrower weights never make the array slower; only integer activations speed it up
+    assert cyc["fp16"] == cyc["w8a16"] == cyc["w4a16"] > cyc["int8"] == cyc["w4a8"]
+    npu4 = SystolicNPU.from_config("npu", {"macs_per_pe": {"int4": 8, "int8": 4, "fp16": 1}})
+    assert npu4.mac_dtype("int4", "int4") == "int4"

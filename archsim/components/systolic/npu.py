@@ -12,7 +12,9 @@ Job shapes (out[m, n] = A[m, k] x W[k, n], repeated `batch` times back to back):
   attention_qk / attention_av: per (sequence, head) instance: m query tokens, k = head_dim
   (qk) or kv_len (av), n = kv_len (qk) or head_dim (av); batch = sequences x heads.
 Element types: `macs_per_pe` gives MACs one PE retires per cycle per dtype (an INT8
-dot-product PE takes several); the K dimension is shortened by that factor.
+dot-product PE takes several); the K dimension is shortened by that factor. The MACs run in
+the activations' type when it is floating point (w8a16: fp16), else in integers as wide as
+the wider operand (`mac_dtype`).
 """
 
 from __future__ import annotations
@@ -90,6 +92,19 @@ class SystolicNPU(Component):
         table = self.params["macs_per_pe"]
         return int(table.get(dtype, table.get("fp16", 1)))
 
+    def mac_dtype(self, dtype_w: str, dtype_a: str | None = None) -> str:
+        """The type the MACs run in. With floating-point activations, theirs: narrower weights
+        are widened as they enter the array, so w8a16 and w4a16 run at the fp16 rate. With
+        integer activations, integer MACs as wide as the wider operand, at the rate
+        `macs_per_pe` gives that width, else at int8's (int4 weights on int8 PEs)."""
+        a = dtype_a or dtype_w
+        if not a.startswith("int"):
+            return a
+        if not dtype_w.startswith("int"):
+            return dtype_w
+        width = f"int{int(round(8 * max(elem_bytes(dtype_w), elem_bytes(a))))}"
+        return width if width in self.params["macs_per_pe"] else "int8"
+
     def choose_dataflow(self, m: int, k: int, n: int, lanes: int) -> str:
         df = self.params["dataflow"]
         if df != "auto":
@@ -97,9 +112,11 @@ class SystolicNPU(Component):
         return min(DATAFLOWS, key=lambda d: (closed_form_cycles(d, self.rows, self.cols, m, k, n, lanes), d))
 
     def gemm(self, m: int, k: int, n: int, dtype: str = "int8", fidelity: str = "cycle",
-             dataflow: str | None = None) -> dict:
-        """One GEMM instance on the array: cycles and counters."""
-        lanes = self.pe_lanes(dtype)
+             dataflow: str | None = None, dtype_a: str | None = None) -> dict:
+        """One GEMM instance on the array: cycles and counters. `dtype` is the weights' type,
+        `dtype_a` the activations' (default: the same)."""
+        dtype_a = dtype_a or dtype
+        lanes = self.pe_lanes(self.mac_dtype(dtype, dtype_a))
         df = dataflow or self.choose_dataflow(m, k, n, lanes)
         sr, sc, t = map_gemm(df, m, k, n, lanes)
         macs = m * k * n
@@ -107,13 +124,12 @@ class SystolicNPU(Component):
             cyc = closed_form_cycles(df, self.rows, self.cols, m, k, n, lanes) + 1
             return {"dataflow": df, "cycles": cyc, "macs": macs, "sram_words": m * k + k * n + m * n,
                     "stall_cycles": 0}
-        eb = elem_bytes(dtype)
-        half_a = int(self.params["ifmap_sram"] / 2 / eb)
-        half_w = int(self.params["filter_sram"] / 2 / eb)
-        for key, half in (("ifmap_sram", half_a), ("filter_sram", half_w)):
+        half_a = int(self.params["ifmap_sram"] / 2 / elem_bytes(dtype_a))
+        half_w = int(self.params["filter_sram"] / 2 / elem_bytes(dtype))
+        for key, half, dt in (("ifmap_sram", half_a, dtype_a), ("filter_sram", half_w, dtype)):
             if half < 1:   # a buffer half must hold at least one value to stage a tile
-                raise ConfigError(f"{self.params[key]:g} B holds no {dtype} value in each half of its "
-                                  f"double buffer; at least {2 * eb:g} B needed", self.file,
+                raise ConfigError(f"{self.params[key]:g} B holds no {dt} value in each half of its "
+                                  f"double buffer; at least {2 * elem_bytes(dt):g} B needed", self.file,
                                   f"{self.name}.{key}")
         bw = self.params["dram_words_per_cycle"]
         out = simulate_gemm(self.rows, self.cols, DF_CODE[df], sr, sc, t, int(math.ceil(bw)), half_a, half_w)
@@ -129,10 +145,10 @@ class SystolicNPU(Component):
         if job.kind in MATRIX_KINDS:
             if min(job.m, job.k, job.n) <= 0:
                 return Cost(0.0, 0)
-            r = self.gemm(job.m, job.k, job.n, job.dtype_w, fidelity)
+            r = self.gemm(job.m, job.k, job.n, job.dtype_w, fidelity, dtype_a=job.dtype_a)
             reps = max(1, job.batch)
             cycles = r["cycles"] * reps + over
-            mac_e = e["mac_int8"] if job.dtype_w.startswith("int") else e["mac_fp16"]
+            mac_e = e["mac_int8"] if self.mac_dtype(job.dtype_w, job.dtype_a).startswith("int") else e["mac_fp16"]
             energy = reps * (r["macs"] * mac_e + r["sram_words"] * elem_bytes(job.dtype_w) * e["sram_byte"])
             return Cost(cycles / clock, cycles, energy * 1e12, job.bytes_read + job.bytes_written,
                         {"dataflow": r["dataflow"], "macs": r["macs"] * reps, "array_cycles": r["cycles"] * reps})
