@@ -248,6 +248,23 @@ def test_read_ahead_hides_the_first_read_behind_the_last_compute():
     assert t1 >= p.flash_tiles * s.t_read_ps / 1e12 - comp
 
 
+def test_read_ahead_of_a_matrix_in_edge_tiles_alone_uses_their_compute():
+    # 1024x1024 on Cambricon-LLM-L holds no 512x16384 tile: edge tiles only. The first read
+    # hides behind the previous GEMV's last compute, which is an edge page's, so faster
+    # cores never make the GEMV slower and it never beats one array read
+    from archsim.components.base import Job
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    times = []
+    for macs in (1, 2, 4, 8):
+        flash = System(load_arch("cambricon-llm-l", [f"flash.compute.macs_per_cycle={macs}"])).components["flash"]
+        job = Job(kind="gemv", m=1, k=1024, n=1024, batch=1, flops=2 * 1024 * 1024,
+                  bytes_read=1024 * 1024, dtype_w="int8", dtype_a="int8")
+        times.append(flash.cost(job).seconds)
+        assert times[-1] >= flash.spec.t_read_ps / 1e12
+    assert times == sorted(times, reverse=True)
+
+
 def test_slicing_and_tiling_speed_up_a_gemv():
     from dataclasses import replace
     from archsim.components.flash.compute import analytic_gemv

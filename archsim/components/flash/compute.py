@@ -364,6 +364,10 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
     ahead = None
     g_in, g_mem, g_slice = [], [], []
     for th, tw, tiles in plan.groups():
+        if tiles == 0:
+            # no main tiles (a matrix narrower than the tile runs in edge tiles alone): the
+            # read-ahead credit is the first group that runs
+            continue
         w_ch = tw // ch
         h_core = th // cc
         cps = core.page_ps(min(values, w_ch * h_core), plan.m, plan.value_bits, spec.page_size)
