@@ -125,3 +125,11 @@ def test_flash_runs_report_channel_use_and_bytes_per_token(arch, model, scen):
 def test_no_flash_no_flash_stats():
     s = simulate_case("a100", "opt-6.7b", {"batch": 1, "input_len": 16, "output_len": 2}).summary
     assert "flash" not in s["stats"]
+
+
+@pytest.mark.parametrize("arch", ["cambricon-llm-s", "cambricon-llm-l"])
+def test_a_faster_flash_bus_never_slows_decode(arch):
+    # the split streams no more to the NPU than the die-to-die link and the NPU take
+    times = [simulate_case(arch, "llama2-7b", SCEN, [f"flash.bus_rate={r} MT/s"]).summary["decode"]["seconds"]
+             for r in (1000, 1600, 2400)]
+    assert times == sorted(times, reverse=True)

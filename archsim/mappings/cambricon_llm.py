@@ -73,11 +73,28 @@ class CambriconLLM(Mapping):
         return base
 
     # --- the split -------------------------------------------------------------------------
+    def _sink_rate(self, op) -> float | None:
+        """Bytes/s of weights the NPU side takes while the flash computes: the slower of the
+        die-to-die link and the NPU's GEMV over the whole matrix. The split must not stream
+        more than they absorb (a faster flash bus would otherwise only queue it there)."""
+        p, nbytes = self.params, float(op["bytes_w"])
+        job = Job(kind="gemv", m=int(op["m"]), k=int(op["k"]), n=int(op["n"]), dtype_w=str(op["dtype_w"]),
+                  dtype_a=str(op["dtype_a"]), bytes_read=nbytes, label=f"{op['name']}.npu_rate")
+        times = [self.system.cost(p["npu"], job).seconds]
+        if p["link"]:
+            times.append(self.system.cost(p["link"], Job(kind="transfer", bytes_read=nbytes,
+                                                          label=f"{op['name']}.d2d_rate")).seconds)
+        slowest = max(times)
+        return nbytes / slowest if nbytes > 0 and slowest > 0 else None
+
     def _flash_job(self, op) -> Job:
         extra = {}
         for key in ("tiling", "slicing", "tile"):
             if self.params[key] is not None:
                 extra[key] = self.params[key]
+        rate = self._sink_rate(op)
+        if rate is not None:
+            extra["sink_rate"] = rate
         return Job(kind="gemv", m=int(op["m"]), n=int(op["n"]), k=int(op["k"]), batch=1,
                    flops=float(op["flops"]), bytes_read=float(op["bytes_w"]), dtype_w=str(op["dtype_w"]),
                    dtype_a=str(op["dtype_a"]), extra=tuple(sorted(extra.items())), label=str(op["name"]))

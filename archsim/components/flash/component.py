@@ -200,7 +200,8 @@ class NandFlash(Component):
         return {"seconds": t / 1e12, "channel_busy_s": busy_total / 1e12, "pages": pages}
 
     # --- in-flash GEMV ----------------------------------------------------------------------
-    def plan(self, k: int, n: int, m: int = 1, dtype: str = "int8", tiling=None, tile=None):
+    def plan(self, k: int, n: int, m: int = 1, dtype: str = "int8", tiling=None, tile=None,
+             sink_rate=None):
         c = self.params
         if not c["compute"]["enabled"]:
             raise ConfigError("this flash has no compute cores (compute.enabled is false)", self.file,
@@ -212,7 +213,7 @@ class NandFlash(Component):
         check_tile(self.spec, t, self.file, key)
         try:
             return plan_gemv(self.spec, self.core, k, n, m, bits, tile=t, tiling=til,
-                             slicing=c["slicing"]["enabled"])
+                             slicing=c["slicing"]["enabled"], sink_rate=sink_rate)
         except ValueError as exc:
             raise ConfigError(f"{exc} ({dtype} weights, {k}x{n})", self.file, key) from None
 
@@ -234,7 +235,7 @@ class NandFlash(Component):
             tiling = job.get("tiling")
             tile = job.get("tile")
             slicing = job.get("slicing")
-            p = self.plan(job.k, job.n, max(job.m, 1), job.dtype_w, tiling, tile)
+            p = self.plan(job.k, job.n, max(job.m, 1), job.dtype_w, tiling, tile, job.get("sink_rate"))
             if slicing is not None and bool(slicing) != p.slicing:
                 from dataclasses import replace
                 p = replace(p, slicing=bool(slicing))

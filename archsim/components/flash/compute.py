@@ -246,10 +246,12 @@ def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits
 
 def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value_bits: int = 8,
               tile: "tuple[int, int] | str | None" = None, tiling: bool = True, slicing: bool = True,
-              alpha: float | None = None) -> GemvPlan:
+              alpha: float | None = None, sink_rate: float | None = None) -> GemvPlan:
     """Split a k-input, n-output GEMV between flash cores and NPU. `tile`: None or "optimal"
     (the paper's one shape for all matrices), "auto" (the fastest predicted shape per
-    matrix, an exploration beyond the paper) or (H, W)."""
+    matrix, an exploration beyond the paper) or (H, W). `sink_rate`: bytes/s of weights the
+    NPU side can take (its link and its GEMV rate); the streamed share is balanced against
+    the slower of that and the channels."""
     elem_b = value_bits / 8.0
     total_bytes = int(math.ceil(k * n * elem_b))
     cc, ch = spec.dies_per_channel, spec.channels
@@ -267,9 +269,10 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
         pipeline's tail, the core and the buffer)."""
         _, fr, nr = rates(h, w)
         t_f = flash_time(spec, core, h, w, m, value_bits, ft, edge)
-        if npu and nr <= 0:
+        rate = ch * nr if sink_rate is None else min(ch * nr, sink_rate)
+        if npu and rate <= 0:
             return math.inf
-        t_n = npu / (ch * nr) if npu else 0.0
+        t_n = npu / rate if npu else 0.0
         return max(t_f, t_n)
 
     def split(h, w):
