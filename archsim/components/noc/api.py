@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -43,7 +44,6 @@ def _check_memory(rows: int, cols: int, router: RouterConfig) -> None:
     """Refuse a mesh whose router state would not fit in this machine's memory (the run
     would be killed): per router, 5 input ports x VCs of 16-byte records (more with packet
     rings), credit and ownership words, and the router's own record, rounded up."""
-    import os
     vcs = 1 << max(router.vcs - 1, 0).bit_length()
     rec = 16 if router.wait_for_tail_credit else 16 + 4 * (1 << max(router.vc_buf - 1, 0).bit_length())
     need = rows * cols * (5 * vcs * (rec + 16) + 512)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import time
 
-from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, MAX_SIDE, closed_form_cycles, fold_counts,
-                                                map_gemm, simulate_gemm)
+from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, MAX_SIDE, closed_form_cycles,
+                                                fold_counts, map_gemm, simulate_gemm)
 from archsim.errors import ConfigError
 
 _WARM = False

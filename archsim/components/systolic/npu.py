@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 
 from archsim.components.base import Component, Cost, Job, register
-from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, MAX_SIDE, closed_form_cycles, map_gemm,
-                                                simulate_gemm)
+from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, MAX_SIDE, closed_form_cycles,
+                                                map_gemm, simulate_gemm)
 from archsim.components.systolic.vector import vector_cycles
 from archsim.config.schema import Field
 from archsim.errors import ConfigError
@@ -148,7 +148,8 @@ class SystolicNPU(Component):
             r = self.gemm(job.m, job.k, job.n, job.dtype_w, fidelity, dtype_a=job.dtype_a)
             reps = max(1, job.batch)
             cycles = r["cycles"] * reps + over
-            mac_e = e["mac_int8"] if self.mac_dtype(job.dtype_w, job.dtype_a).startswith("int") else e["mac_fp16"]
+            integer = self.mac_dtype(job.dtype_w, job.dtype_a).startswith("int")
+            mac_e = e["mac_int8"] if integer else e["mac_fp16"]
             energy = reps * (r["macs"] * mac_e + r["sram_words"] * elem_bytes(job.dtype_w) * e["sram_byte"])
             return Cost(cycles / clock, cycles, energy * 1e12, job.bytes_read + job.bytes_written,
                         {"dataflow": r["dataflow"], "macs": r["macs"] * reps, "array_cycles": r["cycles"] * reps})
