@@ -24,7 +24,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for MoE expert routing (default 0)")
     add_set_option(p)
     add_format_option(p)
-    p.add_argument("--out", help="write result, per-op timeline and resolved config to this HDF5 file")
+    p.add_argument("--out", help="write result, per-op timeline and resolved config to this HDF5 "
+                                 "file (.h5 or .hdf5)")
     p.add_argument("--timeline", help="write a Chrome/Perfetto trace (JSON) of the ops on each component")
     p.set_defaults(func=main)
 

@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a Dask scheduler, e.g. tcp://host:8786 (implies --executor dask; "
                         "without it Dask starts a LocalCluster)")
-    p.add_argument("--out", help="results file (default: SWEEP_NAME.h5 in this folder)")
+    p.add_argument("--out", help="results file, HDF5 (.h5 or .hdf5; default: SWEEP_NAME.h5 in "
+                                 "this folder)")
     p.add_argument("--dry-run", action="store_true", help="list the points (and their state in --out); run nothing")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N points")
     p.add_argument("--retry-failed", action="store_true", help="run again the points that failed before")
