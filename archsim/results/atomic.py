@@ -27,6 +27,15 @@ def _final_mode(path: Path) -> int:
         return 0o666 & ~_UMASK
 
 
+def cannot_write(exc: OSError, path) -> ArchsimError:
+    """The one-line error for an OSError met writing `path`. mkdir says "File exists" (or
+    open "Not a directory") when a part of the folder path is a file: that part is named."""
+    path = Path(path)
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    why = f"{blocker} is a file, not a folder" if blocker else exc.strerror or exc
+    return ArchsimError(f"cannot write: {why}", path)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed.
@@ -41,10 +50,7 @@ def atomic_path(path):
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
         os.close(fd)
     except OSError as exc:
-        # mkdir says "File exists" when a part of the folder path is a file: name that part
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror or exc
-        raise ArchsimError(f"cannot write: {why}", path) from None
+        raise cannot_write(exc, path) from None
     try:
         yield Path(tmp)
         with open(tmp, "rb") as fh:   # flush to disk before the rename makes it visible
@@ -53,7 +59,7 @@ def atomic_path(path):
         try:
             os.replace(tmp, path)
         except OSError as exc:      # e.g. the target is a folder
-            raise ArchsimError(f"cannot write: {exc.strerror or exc}", path) from None
+            raise cannot_write(exc, path) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -29,7 +29,7 @@ import numpy as np
 
 from archsim import __version__
 from archsim.errors import ArchsimError
-from archsim.results.atomic import atomic_path
+from archsim.results.atomic import atomic_path, cannot_write
 
 FORMAT = "archsim.sweep"
 FORMAT_VERSION = 1
@@ -122,7 +122,7 @@ class _Lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             except OSError as exc:      # e.g. a part of the folder path is a file
-                raise ArchsimError(f"cannot write: {exc.strerror or exc}", self.target) from None
+                raise cannot_write(exc, self.target) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
