@@ -126,6 +126,8 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None
     arch_spec = load_arch(arch, arch_sets)
     precision = run_precision(precision, arch_spec.mapping, "fp16")
     system = System(arch_spec, fidelity)
+    for comp in system.components.values():
+        comp.cold_start()
     trace = op_trace(kind, m, k, n, precision, heads)
     graph = system.mapping.build(trace)
     components = graph.components

@@ -265,6 +265,24 @@ def test_read_ahead_of_a_matrix_in_edge_tiles_alone_uses_their_compute():
     assert times == sorted(times, reverse=True)
 
 
+def test_a_lone_op_gets_no_read_ahead():
+    # `archsim op` runs one GEMV with nothing before it: its first page is sensed in full
+    from archsim.api import run_op
+    on = run_op("cambricon-llm-l", "gemv", 1, 4096, 4096, "int8")
+    off = run_op("cambricon-llm-l", "gemv", 1, 4096, 4096, "int8", ["flash.compute.read_ahead=false"])
+    assert on["seconds"] == off["seconds"]
+    # inside a run the same GEMV follows another, so the credit stays
+    from archsim.components.base import Job
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    job = Job(kind="gemv", m=1, k=4096, n=4096, batch=1, flops=2 * 4096 * 4096,
+              bytes_read=4096 * 4096, dtype_w="int8", dtype_a="int8")
+    flash = System(load_arch("cambricon-llm-l")).components["flash"]
+    warm = flash.cost(job).seconds
+    flash.cold_start()
+    assert flash.cost(job).seconds > warm + 10e-6
+
+
 def test_slicing_and_tiling_speed_up_a_gemv():
     from dataclasses import replace
     from archsim.components.flash.compute import analytic_gemv

@@ -99,6 +99,10 @@ class Component:
         """Power drawn while the system runs, whether busy or not (charged over wall time)."""
         return 0.0
 
+    def cold_start(self) -> None:
+        """The jobs that follow have nothing before them (`archsim op` runs one op alone):
+        a part that overlaps a job with the previous one's tail stops crediting it."""
+
     def unsupported(self, job: Job) -> ConfigError:
         return ConfigError(f"component type {self.type_name!r} cannot run a {job.kind!r} job",
                            self.file, self.name)

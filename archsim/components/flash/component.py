@@ -19,6 +19,8 @@ a stream no longer than the window is simulated whole. Windows are memoised per 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from archsim.components.base import Component, Cost, Job, register
@@ -216,6 +218,10 @@ class NandFlash(Component):
                              slicing=c["slicing"]["enabled"], sink_rate=sink_rate)
         except ValueError as exc:
             raise ConfigError(f"{exc} ({dtype} weights, {k}x{n})", self.file, key) from None
+
+    def cold_start(self) -> None:
+        # a lone GEMV has no previous GEMV whose compute hides its first page's sensing
+        self.core = dataclasses.replace(self.core, read_ahead=False)
 
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
         s = self.spec
