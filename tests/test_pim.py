@@ -57,6 +57,17 @@ def test_pim_gpt_runs_through_archsim_run():
     assert s["decode"]["energy_j_per_token"] > 0
 
 
+def test_pim_gpt_counts_a_batch_once():
+    # a token-wise trace row's m already holds every sequence's tokens: a batch of B runs
+    # B GEMVs per weight matrix (no reuse across the batch in the banks), not B squared
+    from archsim.api import simulate_case
+    one, two = (simulate_case("pim-gpt", "gpt2-small", {"batch": b, "input_len": 16, "output_len": 2}).summary
+                for b in (1, 2))
+    assert two["tpot_s"] == pytest.approx(2 * one["tpot_s"], rel=0.03)
+    assert two["breakdown"]["pim"]["bytes"] == pytest.approx(2 * one["breakdown"]["pim"]["bytes"], rel=0.01)
+    assert two["decode"]["tokens_per_s"] == pytest.approx(one["decode"]["tokens_per_s"], rel=0.03)
+
+
 def test_row_switch_waits_on_the_last_mac_not_on_the_readout():
     """One 2 KB row per neuron, no refresh: the next ACTAB follows the last MACAB by tRTP + tRP
     (RDMAC reads the MAC latches, not the array, so it overlaps the switch), and the first

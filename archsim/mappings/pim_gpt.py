@@ -35,9 +35,11 @@ class PimGpt(Mapping):
     def stages(self, op: dict) -> list[Stage]:
         kind = op["op"]
         pim, asic = self.params["pim"], self.params["asic"]
-        rows = max(1, int(op["m"])) * max(1, int(op["batch"]))
+        # a token-wise row's m already counts every sequence's tokens (the trace format);
+        # attention rows give m per sequence, with the batch and heads apart
+        rows = max(1, int(op["m"]))
         if kind in GEMV_OPS:
-            job = Job(kind=kind, m=int(op["m"]), n=int(op["n"]), k=int(op["k"]), batch=int(op["batch"]),
+            job = Job(kind=kind, m=int(op["m"]), n=int(op["n"]), k=int(op["k"]), batch=1,
                       flops=float(op["flops"]), bytes_read=float(op["bytes_w"]), dtype_w=str(op["dtype_w"]),
                       dtype_a=str(op["dtype_a"]), label=str(op["name"]))
             pim_comp = self.system.components[pim]
@@ -58,7 +60,8 @@ class PimGpt(Mapping):
                                    label=str(op["name"])))]
         if kind in ASIC_OPS:
             return [Stage(asic, Job(kind=kind, m=int(op["m"]), n=int(op["n"]),
-                                    batch=max(1, int(op["batch"])) * max(1, int(op["heads"])),
+                                    batch=max(1, int(op["heads"])) * (max(1, int(op["batch"]))
+                                                                       if kind == "softmax" else 1),
                                     flops=float(op["flops"]), bytes_read=float(op["bytes_a"]),
                                     label=str(op["name"])))]
         return []          # allreduce: one device, nothing to reduce
