@@ -101,7 +101,7 @@ def op_trace(kind: str, m: int, k: int, n: int, precision: str = "fp16", heads: 
             {**att, "op": "attention_qk", "name": "attention_qk", "m": m, "k": k, "n": n, "bytes_w": 0,
              "bytes_a": int((m * k * heads + m * n * heads) * ab), "bytes_kv": kv_bytes,
              "flops": 2 * heads * m * k * n},
-            {**att, "op": "softmax", "name": "softmax", "m": m * heads, "k": 0, "n": n, "bytes_w": 0,
+            {**att, "op": "softmax", "name": "softmax", "m": m, "k": 0, "n": n, "bytes_w": 0,
              "bytes_a": int(2 * m * n * heads * ab), "bytes_kv": 0, "flops": 5 * m * n * heads},
             {**att, "op": "attention_av", "name": "attention_av", "m": m, "k": n, "n": k, "bytes_w": 0,
              "bytes_a": int((m * n * heads + m * k * heads) * ab), "bytes_kv": kv_bytes,
@@ -138,21 +138,23 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None
                              [system.components[c].lanes for c in names])
     seconds = float(finish.max()) / PS_PER_S if len(finish) else 0.0
     breakdown: dict = {}
-    for comp, cost in zip(components, costs):
-        b = breakdown.setdefault(comp, {"seconds": 0.0, "energy_j": 0.0, "bytes": 0.0})
+    for comp, job, cost in zip(components, graph.jobs, costs):
+        b = breakdown.setdefault(comp, {"seconds": 0.0, "energy_j": 0.0, "bytes": 0.0, "jobs": []})
         b["seconds"] += cost.seconds
         b["energy_j"] += cost.energy_pj * 1e-12
         b["bytes"] += cost.bytes
-        for part, v in cost.breakdown.items():
-            parts = b.setdefault("parts", {})
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                parts[part] = parts.get(part, 0.0) + v      # amounts add up over the op's jobs
-            else:
-                parts[part] = v                             # a label (e.g. the flash's tile)
+        # a job's parts (counts, labels, per-job settings) do not add up over jobs: each job
+        # keeps its own, and a component that ran one job shows them as `parts` too
+        b["jobs"].append({"label": job.label or job.kind, "seconds": cost.seconds,
+                          "energy_j": cost.energy_pj * 1e-12, "bytes": cost.bytes,
+                          "parts": dict(cost.breakdown)})
+    for b in breakdown.values():
+        if len(b["jobs"]) == 1:
+            b["parts"] = b["jobs"][0]["parts"]
     static = sum(c.static_power_w for c in system.components.values()) * seconds
     first = components[0] if components else names[0]
     return {"arch": arch_spec.name, "op": kind, "m": m, "k": k, "n": n, "precision": precision,
             "fidelity": fidelity, "seconds": seconds,
             "cycles": int(round(seconds * system.components[first].clock_hz)),
             "energy_j": sum(c.energy_pj for c in costs) * 1e-12 + static,
-            "breakdown": breakdown}
+            "static_energy_j": static, "breakdown": breakdown}

@@ -285,3 +285,17 @@ def test_build_speed(llama):
     t = build_trace(llama, batch=64, input_len=2048, output_len=1024)
     assert time.perf_counter() - start < 2.0
     assert len(t) == (3 + 32 * 13) * 1025
+
+
+def test_an_op_runs_the_attention_rows_a_model_trace_has():
+    # `archsim op ARCH attention` must build the rows the trace builder makes for one layer of
+    # a decode step (gpt2-medium: 16 heads of 64; step 0 after 128 tokens attends over 129)
+    from archsim.api import op_trace
+    from archsim.workload.model_spec import load_model
+    t = build_trace(load_model("gpt2-medium"), batch=1, input_len=128, output_len=1, precision="fp16")
+    op = op_trace("attention", 1, 64, 129, "fp16", 16)
+    for name in ("attention_qk", "softmax", "attention_av"):
+        row = (t["layer"] == 0) & (t["phase"] == "decode") & (t["name"] == name)
+        mine = op["name"] == name
+        for col in ("m", "k", "n", "heads", "batch", "kv_len", "flops"):
+            assert int(op[col][mine][0]) == int(t[col][row][0]), (name, col)
