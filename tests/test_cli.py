@@ -265,6 +265,18 @@ def test_trace_round_trip_runs_like_the_model(capsys, tmp_path):
     assert from_trace["prefill"]["seconds"] == from_model["prefill"]["seconds"]
 
 
+def test_a_trace_run_keeps_the_traces_seed(capsys, tmp_path):
+    # the rows hold the expert routing drawn with the trace's seed: provenance says that seed,
+    # and a different --seed is refused rather than ignored
+    f = tmp_path / "m.h5"
+    assert main(["trace", "mixtral-8x7b", "--seed", "3", "--input-len", "8", "--output-len", "1",
+                 "--out", str(f)]) == 0
+    capsys.readouterr()
+    res = json.loads(run_cli(capsys, "run", "a100x8", "--trace", str(f), "--format", "json")[1])
+    assert res["provenance"]["seed"] == 3
+    assert "seed 3" in one_line_error(capsys, "run", "a100x8", "--trace", str(f), "--seed", "4")
+
+
 def test_unknown_arch_and_bad_scenario(capsys):
     assert "unknown arch" in one_line_error(capsys, "run", "a1000", "llama3-8b")
     assert "batch" in one_line_error(capsys, "run", "a100", "llama3-8b", "--batch", "0")

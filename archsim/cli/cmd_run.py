@@ -21,7 +21,8 @@ def register(sub) -> None:
     p.add_argument("--output-len", type=int, help="decode steps (default 128)")
     p.add_argument("--precision", help="fp16, bf16, fp32, int8, w4a16, w2a8, ... (default: the model's)")
     p.add_argument("--fidelity", choices=("cycle", "analytic"), default="cycle")
-    p.add_argument("--seed", type=int, default=0, help="seed for MoE expert routing (default 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed for MoE expert routing (default 0; a trace keeps its own)")
     add_set_option(p)
     add_format_option(p)
     p.add_argument("--out", help="write result, per-op timeline and resolved config to this HDF5 "
@@ -45,6 +46,10 @@ def trace_scenario(trace, path, args) -> dict:
         raise ConfigError("--precision does not apply to a trace: its dtype_w/dtype_a columns fix the "
                           "element types", "archsim run", "precision")
     scenario = trace.scenario(str(path))
+    own_seed = trace.meta.get("seed")
+    if args.seed is not None and own_seed is not None and args.seed != own_seed:
+        raise ConfigError(f"--seed {args.seed} disagrees with the trace, whose expert routing was "
+                          f"drawn with seed {own_seed} (a trace is run as written)", str(path), "seed")
     missing = []
     for key, value in scenario.items():
         given = getattr(args, key)
@@ -81,7 +86,8 @@ def main(args) -> int:
         scenario = {k: v if (v := getattr(args, k)) is not None else DEFAULTS[k] for k in DEFAULTS}
     if args.precision:
         scenario["precision"] = args.precision
-    result = simulate_case(args.arch, args.model, scenario, args.sets, args.fidelity, args.seed, trace)
+    seed = 0 if args.seed is None else args.seed
+    result = simulate_case(args.arch, args.model, scenario, args.sets, args.fidelity, seed, trace)
     if args.out:
         from archsim.results.hdf5_io import write_result_h5
         write_result_h5(result, args.out)

@@ -217,6 +217,7 @@ def run(arch, model, scenario: Scenario, fidelity: str = "cycle", trace=None, se
         scenario = Scenario(precision=precision, **scen)
         cap = system.mapping.capacity(weights, kv, scenario.batch, scenario.input_len + scenario.output_len)
         model_name = str(meta.get("model", "trace"))
+        seed = meta.get("seed")       # the trace's rows carry its routing: its seed, if it says
     result = run_trace(system, trace, model_name, scenario.as_dict(precision), cap)
     result.summary["provenance"] = provenance(system, model_name, {"seed": seed})
     result.summary["config"] = result.config
