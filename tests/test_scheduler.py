@@ -78,6 +78,8 @@ def test_toy_system_overlaps_fetch_with_compute(tmp_path):
     # 4 fetches of 1 s pipelined under 4 computes of 1 s: 5 s, not 8 s
     assert res.summary["decode"]["seconds"] == pytest.approx(5.0)
     assert res.summary["breakdown"]["alu"]["seconds"] == pytest.approx(4.0)
-    assert res.summary["stats"]["distinct_jobs"] == 2  # identical layers cost once
+    st = res.summary["stats"]
+    assert st["distinct_jobs"] == 2  # identical layers cost once
+    assert st["distinct_jobs"] + st["memo_hits"] == st["jobs"]
     starts = res.timeline["start_ps"]
     assert np.all(np.diff(starts[res.timeline["component"] == "dma"]) == 10 ** 12)

@@ -79,7 +79,6 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     n = len(graph)
     # cost each distinct (component, job) once, then spread over the tasks by index
     pair_costs = [system.cost(c, j) for c, j in graph.pairs]
-    system.memo_hits += n - len(graph.pairs)
     pick = graph.pair_index
 
     def spread(values, dtype):
@@ -143,8 +142,8 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
         "breakdown": breakdown,
         "ops": ops,
         "capacity": capacity.as_dict(),
-        "stats": {"ops": len(trace), "jobs": n, "distinct_jobs": len(system._memo),
-                  "memo_hits": system.memo_hits},
+        "stats": {"ops": len(trace), "jobs": n, "distinct_jobs": len(graph.pairs),
+                  "memo_hits": n - len(graph.pairs)},
     }
     phases = (("prefill", is_pre, pre_s, in_tokens), ("decode", is_dec, dec_s, dec_tokens))
     flash = _flash_channels(system, comp_names, resource, nbytes, channel_bytes, phases)
