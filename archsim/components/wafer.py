@@ -117,15 +117,16 @@ class CommResult:
 class FabricContext:
     """What a collective may ask of the machine while it schedules its phases."""
 
-    def __init__(self, wafer: "Wafer"):
+    def __init__(self, wafer: "Wafer", zero_load: bool = False):
         self.wafer = wafer
         self.fabric = wafer.fabric
         self.relay_cycles = wafer.relay_cycles
         self.wavelet_bits = wafer.wavelet_bits
         self.colors = wafer.colors
+        self.zero_load = zero_load     # phases get contention-free timing; their traffic is exact
 
     def run_phase(self, mesh, src, dst, flits, start, color=None):
-        return self.fabric.run_phase(mesh, src, dst, flits, start, color)
+        return self.fabric.run_phase(mesh, src, dst, flits, start, color, zero_load=self.zero_load)
 
     def latency(self) -> tuple[float, float]:
         """(alpha, c0) for closed forms: a d-hop message's head lands c0 + d*alpha after it is
@@ -358,6 +359,7 @@ class Wafer(Component):
 
     def run_program(self, prog: Program, fidelity: str = "cycle", label: str = "") -> Cost:
         ctx = FabricContext(self)
+        traffic = FabricContext(self, zero_load=True)
         compute_total = comm_total = total = 0
         flit_hops = 0
         sim = reused = 0
@@ -366,15 +368,20 @@ class Wafer(Component):
             comp = self.core_cycles(seg.compute) if fidelity == "cycle" else self.analytic_core_cycles(seg.compute)
             comm = 0
             if seg.comm is not None:
-                res = seg.comm.run(ctx) if fidelity == "cycle" else seg.comm.analytic(ctx)
+                if fidelity == "cycle":
+                    res = load = seg.comm.run(ctx)
+                else:
+                    # closed-form time; the traffic (bytes, wavelet-hop energy, link loads) is
+                    # the same flows' count without the engine
+                    res, load = seg.comm.analytic(ctx), seg.comm.run(traffic)
                 comm = int(res.cycles)
-                flit_hops += res.flit_hops * seg.repeat
+                flit_hops += load.flit_hops * seg.repeat
                 sim += res.simulated
                 reused += (res.lines - res.simulated)
                 phases += res.phases
-                if self.link_log is not None and res.links:
-                    self.link_log.append({"label": label or seg.label, "grid": prog.grid, "links": res.links,
-                                          "repeat": seg.repeat, "lines": res.lines})
+                if self.link_log is not None and load.links:
+                    self.link_log.append({"label": label or seg.label, "grid": prog.grid, "links": load.links,
+                                          "repeat": seg.repeat, "lines": load.lines})
             step = max(comp, comm) if seg.overlap else comp + comm
             total += step * seg.repeat
             compute_total += comp * seg.repeat
