@@ -144,3 +144,18 @@ def test_kv_groups_that_fit_still_run():
     for sets in (["flash.kv.channels_per_group=4"], ["flash.kv.group_tokens=8"], ["flash.kv.channels_per_group=128"]):
         s = simulate_case("a6000-instcsd", "opt-6.7b", {**SCEN, "output_len": 1}, sets=sets).summary
         assert s["decode"]["tokens_per_s"] > 0
+
+
+def test_the_first_token_does_not_wait_for_the_background_kv_writes():
+    # the drive programs the prompt's KV behind the prefill: TTFT is the GPU's (the prefill's
+    # lm_head), and the decode's time runs from there, its overlap with the writes included
+    scen = {"batch": 1, "input_len": 128, "output_len": 4}
+    csd = simulate_case("a6000-instcsd", "gpt2-medium", scen)
+    gpu = simulate_case("a6000", "gpt2-medium", scen).summary
+    s, tl = csd.summary, csd.timeline
+    assert s["ttft_s"] == pytest.approx(gpu["ttft_s"])
+    pre = tl["phase"] == "prefill"
+    assert tl["finish_ps"][pre].max() > s["ttft_s"] * 1e12            # writes run past it
+    dec = tl["phase"] == "decode"
+    assert tl["start_ps"][dec].min() >= s["ttft_s"] * 1e12 * (1 - 1e-9)
+    assert s["prefill"]["seconds"] + s["decode"]["seconds"] == pytest.approx(tl["finish_ps"].max() / 1e12)

@@ -89,7 +89,6 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     dur = spread([int(round(c.seconds * PS_PER_S)) for c in pair_costs], np.int64)
     energy = spread([c.energy_pj for c in pair_costs], np.float64)
     nbytes = spread([c.bytes for c in pair_costs], np.float64)
-    cycles = spread([c.cycles for c in pair_costs], np.int64)
     channel_bytes = spread([c.breakdown.get("channel_bytes", 0.0) for c in pair_costs], np.float64)
     lanes = [system.components[c].lanes for c in comp_names]
     start, finish = schedule(resource, dur, (graph.dep_ptr, graph.dep_idx), lanes)
@@ -98,7 +97,10 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     phase = trace["phase"][op_idx] if n else np.zeros(0, dtype=object)
     is_pre = phase == "prefill"
     is_dec = phase == "decode"
-    pre_end = int(finish[is_pre].max()) if is_pre.any() else 0
+    # prefill ends with the first token: its lm_head's logits (work a mapping leaves running
+    # behind it, such as a drive programming the prompt's KV, overlaps the decode)
+    first = is_pre & (trace["op"][op_idx] == "lm_head") if n else is_pre
+    pre_end = int(finish[first].max()) if first.any() else int(finish[is_pre].max()) if is_pre.any() else 0
     end = int(finish.max()) if n else 0
     pre_s = pre_end / PS_PER_S
     dec_s = (end - pre_end) / PS_PER_S if is_dec.any() else 0.0
@@ -130,7 +132,7 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     summary = {
         "arch": system.arch.name, "model": model_name, "fidelity": system.fidelity,
         "scenario": scenario,
-        "prefill": {"seconds": pre_s, "cycles": int(cycles[is_pre].sum()),
+        "prefill": {"seconds": pre_s, "cycles": _elapsed_cycles(system, resource, comp_names, is_pre, pre_s),
                     "tokens_per_s": in_tokens / pre_s if pre_s > 0 else 0.0, "energy_j": float(pre_e)},
         "decode": {"seconds": dec_s, "seconds_per_token": dec_s / out_len if out_len else 0.0,
                    "tokens_per_s": dec_tokens / dec_s if dec_s > 0 else 0.0, "energy_j": float(dec_e),
@@ -145,7 +147,10 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
         "stats": {"ops": len(trace), "jobs": n, "distinct_jobs": len(graph.pairs),
                   "memo_hits": n - len(graph.pairs)},
     }
-    phases = (("prefill", is_pre, pre_s, in_tokens), ("decode", is_dec, dec_s, dec_tokens))
+    # channel use over the span of each phase's work (a prefill's background work runs past
+    # its first token)
+    pre_span = int(finish[is_pre].max()) / PS_PER_S if is_pre.any() else 0.0
+    phases = (("prefill", is_pre, pre_span, in_tokens), ("decode", is_dec, dec_s, dec_tokens))
     flash = _flash_channels(system, comp_names, resource, nbytes, channel_bytes, phases)
     if flash:
         summary["stats"]["flash"] = flash
@@ -158,11 +163,20 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     return RunResult(summary, timeline, system.arch.resolved())
 
 
+def _elapsed_cycles(system: System, resource, comp_names, mask, seconds: float) -> int:
+    """`seconds` in the clock of the component that runs the phase's first job (busy cycles of
+    parts in other clock domains do not add up to an elapsed count)."""
+    if not mask.any():
+        return 0
+    first = comp_names[int(resource[np.argmax(mask)])]
+    return int(round(seconds * system.components[first].clock_hz))
+
+
 def _flash_channels(system: System, comp_names, resource, nbytes, channel_bytes, phases) -> dict:
     """Per flash component (one with a `channel_bandwidth`) and phase: the bytes its array
     read or wrote and the bytes its channel buses carried, in all and per token, and the
-    channels' mean utilisation over the phase's wall time (channel bytes / (bus limit x phase
-    seconds)). In-flash compute keeps most weight bytes off the channels, so the two differ."""
+    channels' mean utilisation over the span of the phase's work (channel bytes / (bus limit x
+    span)). In-flash compute keeps most weight bytes off the channels, so the two differ."""
     out = {}
     for i, c in enumerate(comp_names):
         bw = getattr(system.components[c], "channel_bandwidth", None)
