@@ -137,3 +137,16 @@ def test_a_faster_flash_bus_never_slows_decode(arch):
     times = [simulate_case(arch, "llama2-7b", SCEN, [f"flash.bus_rate={r} MT/s"]).summary["decode"]["seconds"]
              for r in (1000, 1600, 2400)]
     assert times == sorted(times, reverse=True)
+
+
+def test_a_prefetched_weight_load_counts_for_the_op_whose_weights_it_loads():
+    # FlexGen loads op i+1's weights while op i computes: the per-op table and the timeline
+    # name op i+1, so a norm shows no weight traffic and a projection shows its own
+    res = simulate_case("cambricon-flexgen-dram", "gpt2-medium", {"batch": 1, "input_len": 16, "output_len": 2})
+    ops, tl = res.summary["ops"], res.timeline
+    spec = load_model("gpt2-medium")
+    assert ops["attn_norm"]["bytes"] < 0.01 * ops["qkv_proj"]["bytes"]
+    qkv = (tl["name"] == "qkv_proj") & (tl["component"] == "dram")
+    # its weights (at least a byte each) in every layer of the prefill and the two decode steps
+    assert float(tl["bytes"][qkv].sum()) >= 3 * spec.layers * spec.hidden * 3 * spec.hidden
+    assert sum(o["bytes"] for o in ops.values()) == pytest.approx(sum(b["bytes"] for b in res.summary["breakdown"].values()))

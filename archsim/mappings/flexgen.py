@@ -19,6 +19,8 @@ a flash alone needs to deliver a model (used by the stand-alone flash configs).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
@@ -121,8 +123,9 @@ class FlexGen(Mapping):
         if nxt is not None:
             # the next op's weights stream in while this op computes (double buffering)
             first = len(st)
-            st += self._move(p["weights"], p["weight_path"], p["weight_staging"], nxt[0],
-                             f"{nxt[1]}.weights", False, (PREV_OP,))
+            st += [replace(m, serves_ahead=1) for m in
+                   self._move(p["weights"], p["weight_path"], p["weight_staging"], nxt[0],
+                              f"{nxt[1]}.weights", False, (PREV_OP,))]
             st.append(Stage(p["compute"], join_job(f"{op['name']}.prefetched"),
                             after=tuple(range(first - 1, len(st)))))
         return st

@@ -47,6 +47,9 @@ class Stage:
     component: str
     job: Job
     after: tuple | None = None
+    #: the stage does the work of the op this many rows later (a prefetch of the next op's
+    #: weights): the per-op tables name that op; the schedule still runs it with this one
+    serves_ahead: int = 0
 
 
 def join_job(label: str) -> Job:
@@ -79,6 +82,11 @@ class TaskGraph:
     op_index: np.ndarray      # task -> trace row
     dep_ptr: np.ndarray
     dep_idx: np.ndarray
+    serves_index: np.ndarray | None = None   # task -> trace row whose op it works for
+
+    def __post_init__(self):
+        if self.serves_index is None:
+            self.serves_index = self.op_index
 
     def __len__(self) -> int:
         return len(self.pair_index)
@@ -165,7 +173,8 @@ class Mapping:
                 stages = list(self.stages(op if op is not None else dict(zip(names, values))))
                 ids = [pair_ids.setdefault((st.component, st.job), len(pair_ids)) for st in stages]
                 e = entry_of_key[key] = len(entries)
-                entries.append((ids, [_dep_spec(s_i, st.after) for s_i, st in enumerate(stages)]))
+                entries.append((ids, [_dep_spec(s_i, st.after) for s_i, st in enumerate(stages)],
+                                [st.serves_ahead for st in stages]))
             row_entry[i] = e
         return _assemble(entries, row_entry, list(pair_ids))
 
@@ -226,17 +235,18 @@ def _dep_spec(s_i: int, after) -> tuple[tuple, bool]:
 def _assemble(entries: list, row_entry: np.ndarray, pairs: list) -> TaskGraph:
     """Lay the cached stage lists of every row out as task arrays (vectorised over rows)."""
     n_rows = len(row_entry)
-    lengths = np.array([len(ids) for ids, _ in entries], dtype=np.int64)
+    lengths = np.array([len(ids) for ids, _, _ in entries], dtype=np.int64)
     row_len = lengths[row_entry] if n_rows else np.zeros(0, dtype=np.int64)
     row_base = np.concatenate(([0], np.cumsum(row_len)[:-1])) if n_rows else row_len
     # the last task of the nearest earlier row that has tasks (-1: none)
     last = np.where(row_len > 0, row_base + row_len - 1, -1)
     prev_last = np.concatenate(([-1], np.maximum.accumulate(last)[:-1])) if n_rows else last
     # per entry, flattened per stage: pair id, own-deps count, waits-on-previous-op flag
-    e_pairs = [np.array(ids, dtype=np.int64) for ids, _ in entries]
-    e_own = [np.array([len(rel) for rel, _ in spec], dtype=np.int64) for _, spec in entries]
-    e_prev = [np.array([p for _, p in spec], dtype=bool) for _, spec in entries]
-    e_rel = [np.array([r for rel, _ in spec for r in rel], dtype=np.int64) for _, spec in entries]
+    e_pairs = [np.array(ids, dtype=np.int64) for ids, _, _ in entries]
+    e_own = [np.array([len(rel) for rel, _ in spec], dtype=np.int64) for _, spec, _ in entries]
+    e_prev = [np.array([p for _, p in spec], dtype=bool) for _, spec, _ in entries]
+    e_rel = [np.array([r for rel, _ in spec for r in rel], dtype=np.int64) for _, spec, _ in entries]
+    e_ahead = [np.array(ahead, dtype=np.int64) for _, _, ahead in entries]
     order = np.repeat(np.arange(n_rows), row_len)
     task_entry = row_entry[order]
     stage_pos = np.arange(len(order)) - row_base[order]
@@ -260,7 +270,8 @@ def _assemble(entries: list, row_entry: np.ndarray, pairs: list) -> TaskGraph:
     dep_idx[dep_idx_pos] = row_base[order][task_with_own] + rel_all[rel_start[task_with_own] + k]
     prev_tasks = np.nonzero(waits_prev)[0]
     dep_idx[dep_ptr[prev_tasks] + own[prev_tasks]] = prev_last[order][prev_tasks]
-    return TaskGraph(pairs, pair_index, order.astype(np.int64), dep_ptr, dep_idx)
+    serves = np.minimum(order + flat(e_ahead, np.int64)[pick], max(n_rows - 1, 0))
+    return TaskGraph(pairs, pair_index, order.astype(np.int64), dep_ptr, dep_idx, serves.astype(np.int64))
 
 
 _MAPPINGS: dict[str, type[Mapping]] = {}

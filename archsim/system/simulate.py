@@ -121,10 +121,12 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
                         "bytes": float(nbytes[sel].sum()),
                         "jobs": int(sel.sum())}
     ops = {}
-    names = trace["name"][op_idx] if n else np.zeros(0, dtype=object)
+    # per op: the op a task works for (a prefetch of the next op's weights is that op's)
+    serves = graph.serves_index
+    names = trace["name"][serves] if n else np.zeros(0, dtype=object)
     for name in dict.fromkeys(names.tolist()):
         sel = names == name
-        rows = np.unique(op_idx[sel])
+        rows = np.unique(serves[sel])
         ops[name] = {"seconds": float(dur[sel].sum() / PS_PER_S), "energy_j": float(energy[sel].sum() * 1e-12),
                      "flops": float(trace["flops"][rows].sum()), "bytes": float(nbytes[sel].sum())}
 
