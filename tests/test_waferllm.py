@@ -135,6 +135,22 @@ def test_run_reports_capacity_pipeline_and_shift_vs_concat():
     assert concat["decode"]["seconds"] >= shift["decode"]["seconds"] * 0.9
 
 
+def test_the_capacity_is_the_longest_context_the_layout_runs():
+    # the run accepts a context of max_decode_tokens and refuses one more: the working buffers
+    # that grow with the context (the scores) count, so the bytes at the run's own context are
+    # only an upper bound (LLaMA2-13B on 360x360, six overlapping regions at the top)
+    from archsim.errors import CapacityError
+    sets = ["mesh.decode_grid=360x360", "model.max_seq_len=20000"]
+    cap = run_case("wse2", "llama2-13b", {"batch": 1, "input_len": 63, "output_len": 1}, sets,
+                   fidelity="analytic")["capacity"]
+    top = cap["max_decode_tokens"]
+    assert 0 < top < cap["max_tokens_by_bytes"]
+    assert run_case("wse2", "llama2-13b", {"batch": 1, "input_len": top - 1, "output_len": 1}, sets,
+                    fidelity="analytic")["capacity"]["max_decode_tokens"] == top
+    with pytest.raises(CapacityError):
+        run_case("wse2", "llama2-13b", {"batch": 1, "input_len": top, "output_len": 1}, sets, fidelity="analytic")
+
+
 def test_decode_grid_trend_comes_from_the_fabric():
     scen = {"batch": 1, "input_len": 256, "output_len": 1}
     t = [run_case("wse2", "gpt2-small", scen, [f"mesh.decode_grid={g}x{g}"])["decode"]["seconds"]

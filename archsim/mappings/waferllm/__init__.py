@@ -15,6 +15,8 @@ every core computes and which collectives the cores perform (see archsim/compone
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.errors import CapacityError, ConfigError
@@ -117,9 +119,15 @@ class WaferLLMMapping(Mapping):
         free = w.usable_cores * per_core - weights
         per_token = decode_kv_bytes_per_token(s, grid) * self._batch
         tokens = self.kv.max_tokens(free, per_token, grid[0])
+        bytes_tokens = int(tokens)
+        if s.layers:
+            # whole layers per region and whole regions on the wafer: the cores that cannot
+            # form a region hold no KV, so the bytes above are an upper bound
+            tokens = self._longest_placeable(s, self._batch, int(tokens))
         cap = self._cap
         cap.max_decode_tokens = int(tokens)
         cap.extra = {"kv_cache": self.kv.name, "decode_grid": f"{grid[0]}x{grid[1]}",
+                     "max_tokens_by_bytes": bytes_tokens,
                      "placed_weights_bytes": int(weights), "kv_bytes_per_token_placed": int(per_token),
                      "usable_cores": int(w.usable_cores)}
         if self.decode_plan is not None:
@@ -136,14 +144,7 @@ class WaferLLMMapping(Mapping):
         file = self.system.arch.file
         batch = int(trace["batch"].max()) if len(trace) else 1
         if "decode" in phases and s.layers:
-            grid = w.grid("decode")
-            free = self._room(grid, decode_buffer_bytes(s, grid, batch), "decode")
-            kv = decode_kv_bytes_per_core(s, grid, max(s.context, 1) * batch) if self.kv.name == "shift" else \
-                cdiv(2 * kv_dims_per_core(s, grid[1]) * (cdiv(s.input_len, grid[0]) + s.context - s.input_len)
-                     * batch * s.kv_bits, 8)
-            layer = decode_weight_bytes_per_core(s.linears, grid) + kv
-            head = decode_weight_bytes_per_core(s.head_linears, grid)
-            self.decode_plan = plan_regions(grid, s.layers, layer, head, free, w.usable_cores, "decode", file)
+            self.decode_plan = self._decode_plan(s, batch)
         if "prefill" in phases and s.layers:
             p = min(w.grid("prefill"))
             tokens = s.input_len * batch
@@ -154,6 +155,37 @@ class WaferLLMMapping(Mapping):
             self.prefill_plan = plan_streamed((p, p), s.layers, layer, head, free, w.usable_cores, wafer_free,
                                               "prefill", file)
             self._stream_bytes = prefill_weight_bytes_per_core(s.linears, p)
+
+    def _decode_plan(self, s: ModelShape, batch: int) -> RegionPlan:
+        """Decode layers (weights and their KV cache at `s.context`) packed into regions."""
+        w = self.wafer
+        grid = w.grid("decode")
+        free = self._room(grid, decode_buffer_bytes(s, grid, batch), "decode")
+        kv = decode_kv_bytes_per_core(s, grid, max(s.context, 1) * batch) if self.kv.name == "shift" else \
+            cdiv(2 * kv_dims_per_core(s, grid[1]) * (cdiv(s.input_len, grid[0]) + s.context - s.input_len)
+                 * batch * s.kv_bits, 8)
+        layer = decode_weight_bytes_per_core(s.linears, grid) + kv
+        head = decode_weight_bytes_per_core(s.head_linears, grid)
+        return plan_regions(grid, s.layers, layer, head, free, w.usable_cores, "decode", self.system.arch.file)
+
+    def _longest_placeable(self, s: ModelShape, batch: int, upper: int) -> int:
+        """The longest context (at most `upper`) whose decode layers still pack into the
+        regions the wafer has room for: the layout limit the run itself enforces."""
+        def fits(context: int) -> bool:
+            try:
+                self._decode_plan(replace(s, context=context, input_len=min(s.input_len, context)), batch)
+                return True
+            except CapacityError:
+                return False
+        if upper <= 0 or not fits(1):
+            return 0
+        lo, hi = 1, upper
+        if fits(hi):
+            return hi
+        while hi - lo > 1:          # fits(lo), not fits(hi)
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        return lo
 
     def _room(self, grid, buffers: int, phase: str) -> int:
         """Bytes a core of `grid` keeps for layers beside its program and working buffers."""

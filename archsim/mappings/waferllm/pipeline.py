@@ -2,7 +2,9 @@
 
 A phase runs on a sub-grid (`decode_grid`, `prefill_grid`). When the model's layers do not
 all fit one sub-grid, consecutive layers are packed into regions of that size, side by side on
-the wafer; a request walks through the regions in order. With one request in flight only one
+the wafer (overlapping where more regions are needed than fit side by side: a core then keeps
+layers of two regions, and only the bytes over all usable cores must fit); a request walks
+through the regions in order. With one request in flight only one
 region computes at a time: the others wait (the pipeline bubble). The plan records how many
 regions there are and what fraction of the placed cores is busy at any moment.
 """
@@ -70,9 +72,16 @@ def plan_regions(grid, layers: int, layer_bytes: int, head_bytes: int, free_byte
     if used + lm > free_bytes:
         head_region = region + 1
     plan = RegionPlan(tuple(grid), head_region + 1, region_of, head_region, layer_bytes, free_bytes)
-    if plan.cores > usable_cores:
-        raise CapacityError(f"the {what} needs {plan.regions} regions of {grid[0]}x{grid[1]} cores "
-                            f"({plan.cores} cores); the wafer offers {usable_cores}", file, "mesh")
+    # regions are compute windows; where there are more than the wafer has room for side by
+    # side they overlap, and a core in an overlap keeps the layers of both: what must fit is
+    # the bytes, over every usable core
+    cells = grid[0] * grid[1]
+    need = (layers * layer_bytes + head_bytes) * cells
+    room = usable_cores * free_bytes
+    if need > room:
+        raise CapacityError(f"the {what} needs {need / 2 ** 30:.2f} GiB in {plan.regions} regions of "
+                            f"{grid[0]}x{grid[1]} cores; the wafer's {usable_cores} usable cores hold "
+                            f"{room / 2 ** 30:.2f} GiB beside their programs and buffers", file, "mesh")
     return plan
 
 
