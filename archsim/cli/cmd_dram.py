@@ -25,8 +25,8 @@ def register(sub) -> None:
                     "bandwidth_gbps is in GB/s (1e9 bytes/s); wall_s times the simulation alone "
                     "(trace parsed and kernel compiled beforehand, reported as parse_s and "
                     "compile_s).")
-    p.add_argument("standard", help="ddr4-2400, ddr4-3200, ddr5-4800, lpddr5-6400, lpddr5x-8533, "
-                                    "gddr6-16000, hbm2-2000, hbm2e-3200, hbm3-6400")
+    from archsim.components.dram.standards import STANDARDS
+    p.add_argument("standard", help=", ".join(STANDARDS))
     p.add_argument("--channels", type=int, default=1, help="channels, cache-line interleaved "
                    "(power of two: address bits; otherwise round-robin); the front end offers one "
                    f"request per channel per DRAM tick; at most {MAX_CHANNELS}")
@@ -75,7 +75,8 @@ def simulate_cli(standard: str, channels: int = 1, trace=None, pattern=None, req
             std = std.with_overrides(std_over, "--set")
         except KeyError as exc:
             raise ConfigError(f"unknown key for {std.name}; timings: {', '.join(sorted(std.timing))}"
-                              ", or org.<level>, org.rows, org.columns, tCK_ps", "--set",
+                              ", or org.<level>, org.rows, org.columns, tCK_ps; the controller: "
+                              + ", ".join(f"controller.{k}" for k in CONTROLLER_KEYS), "--set",
                               str(exc.args[0])) from None
     if not 0 < channels <= MAX_CHANNELS:
         raise ConfigError(f"must be in 1..{MAX_CHANNELS}, got {channels}", "--channels", "channels")
