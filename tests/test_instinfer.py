@@ -159,3 +159,14 @@ def test_the_first_token_does_not_wait_for_the_background_kv_writes():
     dec = tl["phase"] == "decode"
     assert tl["start_ps"][dec].min() >= s["ttft_s"] * 1e12 * (1 - 1e-9)
     assert s["prefill"]["seconds"] + s["decode"]["seconds"] == pytest.approx(tl["finish_ps"].max() / 1e12)
+
+
+def test_flexgen_prefill_writes_the_prompts_kv_and_reads_none_back():
+    # the prefill's attention uses the K and V its projections just made on the GPU; the SSD
+    # sees them once, written, and the decode reads them back
+    spec = load_model("gpt2-medium")
+    scen = {"batch": 1, "input_len": 128, "output_len": 1}
+    res = simulate_case("a6000-flexgen-ssd", "gpt2-medium", scen)
+    tl = res.timeline
+    pre = (tl["phase"] == "prefill") & (tl["component"] == "flash")
+    assert float(tl["bytes"][pre].sum()) == pytest.approx(spec.kv_bytes_per_token("fp16") * 128, rel=0.01)

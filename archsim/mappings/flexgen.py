@@ -114,7 +114,10 @@ class FlexGen(Mapping):
         if self._weighted(op) and (not p["prefetch"] or key in getattr(self, "_own", set())):
             pre += self._move(p["weights"], p["weight_path"], p["weight_staging"], float(op["bytes_w"]),
                               f"{op['name']}.weights", False, (PREV_OP,))
-        if p["kv"] is not None and op["bytes_kv"] > 0:
+        # a prefill's attention reads the K and V its own projections just made, still on the
+        # compute device: only their write-out goes to the KV tier
+        own_kv = op["phase"] == "prefill" and op["op"] in ATTENTION
+        if p["kv"] is not None and op["bytes_kv"] > 0 and not own_kv:
             write = op["op"] not in ATTENTION
             pre += self._move(p["kv"], p["kv_path"], p["kv_staging"], float(op["bytes_kv"]),
                               f"{op['name']}.kv", write, (PREV_OP,))
