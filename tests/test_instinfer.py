@@ -170,3 +170,19 @@ def test_flexgen_prefill_writes_the_prompts_kv_and_reads_none_back():
     tl = res.timeline
     pre = (tl["phase"] == "prefill") & (tl["component"] == "flash")
     assert float(tl["bytes"][pre].sum()) == pytest.approx(spec.kv_bytes_per_token("fp16") * 128, rel=0.01)
+
+
+def test_flexgen_writes_the_new_kv_after_computing_it_without_holding_the_gpu():
+    import numpy as np
+    res = simulate_case("a6000-flexgen-ssd", "gpt2-medium", {"batch": 1, "input_len": 64, "output_len": 2})
+    tl = res.timeline
+    step = (tl["phase"] == "decode") & (tl["step"] == 1) & (tl["layer"] == 2)
+    qkv = step & (tl["name"] == "qkv_proj")
+    gpu = np.nonzero(qkv & (tl["component"] == "gpu") & (tl["bytes"] > 0))[0][0]
+    write = np.nonzero(qkv & (tl["component"] == "flash"))[0][0]
+    assert tl["start_ps"][write] >= tl["finish_ps"][gpu]            # K, V exist before they are written
+    o_proj = np.nonzero(step & (tl["name"] == "o_proj"))[0][0]
+    # the GPU goes on to the attention once its reads are in: never waits for the program itself
+    qk_read = np.nonzero(step & (tl["name"] == "attention_qk") & (tl["component"] == "flash"))[0][0]
+    assert tl["start_ps"][qk_read] >= tl["finish_ps"][write]         # the drive serves them in turn
+    assert tl["start_ps"][o_proj] > tl["finish_ps"][qk_read]

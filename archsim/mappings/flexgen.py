@@ -6,8 +6,11 @@ brought to it before the op that needs it:
             link of `weight_path`, through a staging memory (`weight_staging`: written, then
             read again, as when an NPU cannot read flash directly and weights pass through
             DRAM);
-  KV cache  read from `kv` for each attention op across `kv_path` (and `kv_staging`), and the
-            new tokens' K/V written back the same way by the QKV op.
+  KV cache  read from `kv` for each decode attention op across `kv_path` (and `kv_staging`);
+            the new tokens' K/V are written back the same way once the QKV op has computed
+            them, off the critical path (later ops wait for the compute; the write queues on
+            the links and the KV tier ahead of later reads). A prefill's attention uses the K/V
+            it just made, on the compute device.
 All stages of one transfer run together (a pipelined stream: the slowest sets its time); the
 op computes when its data is in. With `prefetch` (FlexGen's overlap of loading with compute,
 double-buffered at op granularity) the next weight op's weights load while this op computes;
@@ -117,11 +120,19 @@ class FlexGen(Mapping):
         # a prefill's attention reads the K and V its own projections just made, still on the
         # compute device: only their write-out goes to the KV tier
         own_kv = op["phase"] == "prefill" and op["op"] in ATTENTION
-        if p["kv"] is not None and op["bytes_kv"] > 0 and not own_kv:
-            write = op["op"] not in ATTENTION
+        kv = p["kv"] is not None and op["bytes_kv"] > 0 and not own_kv
+        writes = kv and op["op"] not in ATTENTION
+        if kv and not writes:
             pre += self._move(p["kv"], p["kv_path"], p["kv_staging"], float(op["bytes_kv"]),
-                              f"{op['name']}.kv", write, (PREV_OP,))
+                              f"{op['name']}.kv", False, (PREV_OP,))
         st = pre + [Stage(p["compute"], job, after=tuple(range(len(pre))) + (PREV_OP,))]
+        if writes:
+            # the new tokens' K and V leave once computed; the ops after wait for the compute,
+            # not for the write (it queues on the links and the KV tier, ahead of later reads)
+            done = len(st) - 1
+            st += self._move(p["kv"], p["kv_path"], p["kv_staging"], float(op["bytes_kv"]),
+                             f"{op['name']}.kv", True, (done,))
+            st.append(Stage(p["compute"], join_job(f"{op['name']}.computed"), after=(done,)))
         nxt = getattr(self, "_next", {}).get(key) if p["prefetch"] else None
         if nxt is not None:
             # the next op's weights stream in while this op computes (double buffering)
