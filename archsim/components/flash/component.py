@@ -230,9 +230,11 @@ class NandFlash(Component):
             nbytes = job.bytes_written if write else job.bytes_read
             r = self.stream_seconds(nbytes, write)
             if fidelity == "analytic":
-                rate = min(s.bus_limit(), s.array_limit()) if not write else min(
-                    s.bus_limit(), s.planes * s.page_size / (s.t_prog_ps / 1e12))
-                r["seconds"] = nbytes / rate if nbytes else 0.0
+                # the first wave of pages' array time (tR or tPROG), then the slower of the
+                # buses and the further waves (one page per plane per wave)
+                t_op = (s.t_prog_ps if write else s.t_read_ps) / 1e12
+                waves = -(-int(-(-nbytes // s.page_size)) // s.planes)
+                r["seconds"] = t_op + max(nbytes / s.bus_limit(), (waves - 1) * t_op) if nbytes else 0.0
             e = r["pages"] * (s.e_prog_j if write else s.e_read_j) + nbytes * s.e_bus_byte_j
             util = r["channel_busy_s"] / r["seconds"] if r["seconds"] else 0.0
             return Cost(r["seconds"], int(round(r["seconds"] * self.clock_hz)), e * 1e12, float(nbytes),
