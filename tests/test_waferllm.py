@@ -254,3 +254,13 @@ def test_a_long_rotation_is_bandwidth_bound_at_any_link_latency():
         assert cyc == pytest.approx(closed, rel=0.01)
         times.append(cyc)
     assert times == sorted(times)
+
+
+def test_row_attention_stores_every_query_heads_kv():
+    # one hidden-wide head: K and V expanded to every query head (4 per KV head on LLaMA3-8B)
+    scen = {"batch": 1, "input_len": 63, "output_len": 1}
+    sets = ["mesh.decode_grid=360x360"]
+    group, row = (run_case("wse2", "llama3-8b", scen, sets + [f"mapping.decode_attention={m}"],
+                           fidelity="analytic")["capacity"] for m in ("group", "row"))
+    assert row["kv_bytes_per_token_placed"] == 4 * group["kv_bytes_per_token_placed"]
+    assert row["max_decode_tokens"] < group["max_decode_tokens"] / 3

@@ -109,7 +109,7 @@ class WaferLLMMapping(Mapping):
         program and buffers reserved, the rest holds KV in the decode layout."""
         if self._cap is None:
             return
-        s, w = self.shape, self.wafer
+        s, w = self._decode_shape(self.shape), self.wafer
         grid = w.grid("decode")
         cells = grid[0] * grid[1]
         per_core = w.sram_bytes - int(w.core["program_bytes"]) - decode_buffer_bytes(s, grid, self._batch)
@@ -121,9 +121,9 @@ class WaferLLMMapping(Mapping):
         tokens = self.kv.max_tokens(free, per_token, grid[0])
         bytes_tokens = int(tokens)
         if s.layers:
-            # whole layers per region and whole regions on the wafer: the cores that cannot
-            # form a region hold no KV, so the bytes above are an upper bound
-            tokens = self._longest_placeable(s, self._batch, int(tokens))
+            # the placement the run uses, with the buffers of each context: the bytes above
+            # (the buffers of the run's own context) are an upper bound
+            tokens = self._longest_placeable(self.shape, self._batch, int(tokens))
         cap = self._cap
         cap.max_decode_tokens = int(tokens)
         cap.extra = {"kv_cache": self.kv.name, "decode_grid": f"{grid[0]}x{grid[1]}",
@@ -156,8 +156,14 @@ class WaferLLMMapping(Mapping):
                                               "prefill", file)
             self._stream_bytes = prefill_weight_bytes_per_core(s.linears, p)
 
+    def _decode_shape(self, s: ModelShape) -> ModelShape:
+        """The model as the decode layout stores it: 'row' attention runs one head of all
+        heads' dims, so every query head keeps its own K and V (expanded) and scores."""
+        return replace(s, kv_heads=s.heads) if self.params["decode_attention"] == "row" else s
+
     def _decode_plan(self, s: ModelShape, batch: int) -> RegionPlan:
         """Decode layers (weights and their KV cache at `s.context`) packed into regions."""
+        s = self._decode_shape(s)
         w = self.wafer
         grid = w.grid("decode")
         free = self._room(grid, decode_buffer_bytes(s, grid, batch), "decode")
