@@ -186,3 +186,12 @@ def test_flexgen_writes_the_new_kv_after_computing_it_without_holding_the_gpu():
     qk_read = np.nonzero(step & (tl["name"] == "attention_qk") & (tl["component"] == "flash"))[0][0]
     assert tl["start_ps"][qk_read] >= tl["finish_ps"][write]         # the drive serves them in turn
     assert tl["start_ps"][o_proj] > tl["finish_ps"][qk_read]
+
+
+def test_a_csd_refuses_the_die_compute_sections_it_does_not_use():
+    # the engine sits at the controller: in-flash GEMV settings would be silently inert
+    from archsim.errors import ConfigError
+    for key in ("flash.tiling.enabled=false", "flash.compute.macs_per_cycle=8", "flash.ecc.enabled=false",
+                "flash.slicing.enabled=false"):
+        with pytest.raises(ConfigError, match="unknown key"):
+            simulate_case("a6000-instcsd", "gpt2-medium", {"batch": 1, "input_len": 16, "output_len": 1}, [key])

@@ -10,7 +10,8 @@ HELP = """Run host requests against the flash of CONFIG (an arch name or YAML pa
 `nand_flash` / `computational_ssd` component, or --component NAME) with the cycle-level
 kernel. Each request of --request-bytes is split into pages; sequential requests stripe
 pages over channels, then dies, then planes; random requests start at uniform random pages
-(--seed). Requests are submitted --queue-depth at a time (default 64; 0 = all at once).
+(--seed). Requests are submitted --queue-depth at a time (default: the config's queue_depth, 64
+unless set; 0 = all at once).
 Prints {bandwidth_gbps (GB/s, 1e9 B/s), avg_latency_us (submission to last byte),
 channel_utilisation (bus busy / (channels x time)), wall_s (the simulation alone), ...} and
 the bus and array limits the bandwidth cannot exceed."""
@@ -23,7 +24,8 @@ def register(subparsers) -> None:
     p.add_argument("--requests", type=int, default=10000)
     p.add_argument("--request-bytes", type=int, default=16384)
     p.add_argument("--op", default="read", help="read | write (default: read)")
-    p.add_argument("--queue-depth", type=int, default=64)
+    p.add_argument("--queue-depth", type=int, default=None,
+                   help="requests in flight (default: the config's queue_depth, 64 unless set; 0 = all)")
     p.add_argument("--slice-bytes", type=int, default=0, help="send page data in slices of this size (0: whole)")
     p.add_argument("--component", default=None, help="the flash component to use (default: the only one)")
     p.add_argument("--seed", type=int, default=1)
@@ -69,7 +71,7 @@ def load_flash(config: str, sets=(), component: str | None = None):
 
 def main(args) -> int:
     from archsim.components.flash.api import run_pattern
-    if args.queue_depth < 0:
+    if args.queue_depth is not None and args.queue_depth < 0:
         raise ConfigError(f"must be >= 0, got {args.queue_depth}", key="--queue-depth")
     if args.slice_bytes < 0:
         raise ConfigError(f"must be >= 0, got {args.slice_bytes}", key="--slice-bytes")

@@ -91,7 +91,7 @@ class GPU(Component):
                                  nullable=True, min=0.0),
         "host_interval": Field("time", None, "host time to issue one kernel; the GPU waits for it "
                                "(null: the software preset)", nullable=True, min=0.0),
-        "tdp": Field("power", doc="board power limit"),
+        "tdp": Field("power", doc="board power limit (checked: static_power must be below it)"),
         "static_power": Field("power", doc="idle board power, charged over wall time"),
         "energy": {
             "tensor_flop": Field("energy", doc="dynamic energy per fp16 tensor FLOP"),
@@ -101,7 +101,7 @@ class GPU(Component):
         "interconnect": {
             "nvlink": Field("bandwidth", None, "NVLink bandwidth, both directions (informational; "
                             "collectives run on a `link` component)", nullable=True),
-            "pcie": Field("bandwidth", None, "host link bandwidth, both directions", nullable=True),
+            "pcie": Field("bandwidth", None, "host link bandwidth, both directions (informational; host transfers run on a `link` component)", nullable=True),
         },
     }
 

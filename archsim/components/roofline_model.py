@@ -41,10 +41,14 @@ MIN_SPLIT_K = 256
 
 def compute_dtype(dtype_w: str, dtype_a: str) -> str:
     """The type a matmul computes in: the activations' type; integer activations with
-    integer weights use the integer units."""
+    integer weights use the integer units as wide as the wider operand (int4 x int4 on int4
+    units, anything wider on int8 ones)."""
     a = dtype_a or dtype_w or "fp16"
     if a.startswith("int"):
-        return "int8" if (dtype_w or a).startswith("int") else dtype_w
+        w = dtype_w or a
+        if not w.startswith("int"):
+            return w
+        return "int4" if max(int(w[3:]), int(a[3:])) <= 4 else "int8"
     return a
 
 

@@ -199,7 +199,8 @@ WAFER_SCHEMA = {
     "cores": Field("int", 850000, "physical cores, spares included (the fabric exposes fewer)"),
     "sram_total": Field("bytes", 40e9, "on-wafer SRAM as published (reference only: the capacity is "
                         "the usable cores x core.sram)"),
-    "fabric_bandwidth": Field("bandwidth", 220e15 / 8, "aggregate fabric bandwidth as published"),
+    "fabric_bandwidth": Field("bandwidth", 220e15 / 8, "aggregate fabric bandwidth as published "
+                              "(reference only: the fabric runs on the router model)"),
     "fabric": Field("grid", _grid_default("757x996"), "core array exposed to software (rows x cols)"),
     "usable": Field("grid", _grid_default("750x994"), "area a program may occupy (fabric less the I/O halo)"),
     "prefill_grid": Field("grid", _grid_default("660x660"), "sub-grid that runs prefill"),
@@ -207,9 +208,10 @@ WAFER_SCHEMA = {
     "op_grid": Field("str", "auto", "grid of a lone op (`archsim op`): 'auto' or e.g. '720x720'"),
     "core": {
         "sram": Field("bytes", 49152.0, "local SRAM per core"),
-        "read_ports": Field("int", 2, "operand reads per cycle"),
+        "read_ports": Field("int", 2, "operand reads per cycle (reference: the SIMD width is the "
+                            "narrower of read_port_bits and write_port_bits)"),
         "read_port_bits": Field("int", 64, "bits per operand read"),
-        "write_ports": Field("int", 1, "writes per cycle"),
+        "write_ports": Field("int", 1, "writes per cycle (reference, as read_ports)"),
         "write_port_bits": Field("int", 64, "bits per write"),
         "pipeline_depth": Field("int", 4, "datapath stages: operand fetch, multiply, add, write back"),
         "issue_cycles": Field("int", 6, "instructions to launch one vector op (DSR loads, operand, op, branch)"),

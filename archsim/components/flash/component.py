@@ -41,7 +41,8 @@ COMPUTE_SCHEMA = {
     "buffer": Field("bytes", 2048.0, "input + output buffer bytes of a core"),
     "result_bytes": Field("int", 1, "bytes per partial sum returned"),
     "act_bytes": Field("int", 1, "bytes per input-vector value"),
-    "compute_plane": Field("int", 0, "the plane of each die that feeds its core", min=0),
+    "compute_plane": Field("int", 0, "the plane of each die that feeds its core (the planes are "
+                           "alike, so which one changes no timing)", min=0),
     "mac_energy": Field("energy", 0.23e-12, "energy per MAC (J)", min=0),
     "read_ahead": Field("bool", False, "a GEMV's first page is sensed while the cores finish the previous "
                         "GEMV (weight addresses are known ahead; the input is needed only to compute)"),
@@ -49,8 +50,8 @@ COMPUTE_SCHEMA = {
 ECC_SCHEMA = {
     "enabled": Field("bool", True, "on-die outlier ECC in front of the core"),
     "fraction": Field("float", 0.01, "protected share of a page's values", gt=0, max=1),
-    "copies": Field("int", 2, "copies stored per protected value"),
-    "threshold_copies": Field("int", 9, "copies of the threshold"),
+    "copies": Field("int", 2, "copies stored per protected value (the layout must fit the spare area)"),
+    "threshold_copies": Field("int", 9, "copies of the threshold (as copies)"),
     "pipeline": Field("int", 4, "decode pipeline depth (cycles)", min=0),
 }
 SLICING_SCHEMA = {

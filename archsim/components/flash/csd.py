@@ -42,7 +42,7 @@ import math
 
 from archsim.components.base import Cost, Job, register
 from archsim.components.flash.component import NandFlash
-from archsim.config.schema import Field
+from archsim.config.schema import Field, validate
 from archsim.errors import ConfigError
 
 ENGINE_SCHEMA = {
@@ -68,16 +68,25 @@ KV_SCHEMA = {
 }
 
 
+# the dies compute nothing in a computational SSD (the engine sits at the controller): the
+# in-flash GEMV's sections are not part of that type, so a config that sets them is refused
+DIE_COMPUTE = ("compute", "ecc", "slicing", "tiling")
+
+
 @register
 class ComputationalSSD(NandFlash):
     """A computational SSD: NAND flash holding the KV cache plus an attention engine."""
 
     type_name = "computational_ssd"
-    schema = {**NandFlash.schema, "engine": ENGINE_SCHEMA, "kv": KV_SCHEMA,
-              "dram": Field("bytes", 2 * 2.0 ** 30, "controller DRAM (KV write buffer, mapping tables)")}
+    schema = {**{k: v for k, v in NandFlash.schema.items() if k not in DIE_COMPUTE},
+              "engine": ENGINE_SCHEMA, "kv": KV_SCHEMA,
+              "dram": Field("bytes", 2 * 2.0 ** 30, "controller DRAM (KV write buffer, mapping tables; "
+                            "reference: its size is not checked against the buffered groups)")}
 
     def __init__(self, name, params, file=None):
-        super().__init__(name, params, file)
+        die = {k: validate({}, NandFlash.schema[k], file, f"{name}.{k}") for k in DIE_COMPUTE}
+        die["compute"]["enabled"] = False
+        super().__init__(name, {**params, **die}, file)
         kv = params["kv"]
         if kv["group_bytes"] > self.spec.page_size:
             raise ConfigError("a KV group must fit in a page", file, f"{name}.kv.group_bytes")

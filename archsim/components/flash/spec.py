@@ -21,17 +21,20 @@ FLASH_SCHEMA = {
     "blocks_per_plane": Field("int", 1024, "erase blocks per plane"),
     "pages_per_block": Field("int", 256, "pages per block"),
     "page_size": Field("bytes", 16384.0, "user bytes of a page"),
-    "spare_size": Field("bytes", 1664.0, "spare (out-of-band) bytes of a page", min=0),
+    "spare_size": Field("bytes", 1664.0, "spare (out-of-band) bytes of a page (must hold the outlier "
+                         "ECC)", min=0),
     "t_read": Field("time", 30e-6, "array read tR (page sensed into the data register)"),
     "t_prog": Field("time", 600e-6, "page program tPROG"),
-    "t_erase": Field("time", 3.5e-3, "block erase tBERS"),
+    "t_erase": Field("time", 3.5e-3, "block erase tBERS (reference: no erase is issued; there is "
+                      "no FTL or garbage collection)"),
     "bus_rate": Field("rate", 1e9, "channel transfers per second (MT/s)"),
     "bus_width": Field("int", 8, "channel data bits per transfer", choices=(8, 16)),
     "command_overhead": Field("time", 100e-9, "bus time of a command: opcode and address cycles, tWB", min=0),
     "transfer_overhead": Field("time", 100e-9, "bus turnaround before each data transaction (tWHR/tCCS)", min=0),
     "cache_read": Field("bool", True, "a cache register lets the array read the next page during data-out"),
     "read_retry_rate": Field("float", 0.0, "mean extra array reads per page read (read retry)", min=0),
-    "queue_depth": Field("int", 0, "host requests outstanding at once (0 = all)", min=0),
+    "queue_depth": Field("int", 64, "host requests outstanding at once in `archsim flash` (0 = all; "
+                         "--queue-depth overrides); a model run submits a job's pages at once", min=0),
     "energy": {
         "array_read_power": Field("power", 0.0825, "array power while sensing (J per tR = this x tR)", min=0),
         "array_prog_power": Field("power", 0.0825, "array power while programming", min=0),

@@ -53,7 +53,7 @@ class SystolicNPU(Component):
                              "MACs one PE retires per cycle, per element type of the weights"),
         "ifmap_sram": Field("bytes", 512 * 1024.0, "input (A) buffer, double-buffered"),
         "filter_sram": Field("bytes", 512 * 1024.0, "weight (W) buffer, double-buffered"),
-        "ofmap_sram": Field("bytes", 256 * 1024.0, "output buffer"),
+        "ofmap_sram": Field("bytes", 256 * 1024.0, "output buffer (reference: outputs drain without stalls, as SCALE-Sim's)"),
         "dram_words_per_cycle": Field("float", 0.0, "array-side DRAM interface (0 = unlimited)", min=0),
         "vector_lanes": Field("int", 16, "SIMD lanes of the vector / special-function unit"),
         "vector_latency": Field("int", 8, "vector pipeline depth (cycles)", min=0),
