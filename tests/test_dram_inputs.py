@@ -120,3 +120,15 @@ def test_a_gpu_whose_dram_model_outruns_its_declared_peak_is_refused(capsys):
                  "--set", "gpu.dram.tck_ps=1"]) == 2
     err = capsys.readouterr().err
     assert "h100.yaml: gpu.dram.tck_ps:" in err and "exceeds the declared memory bandwidth" in err
+
+
+def test_a_dram_part_with_a_strided_pattern_needs_its_stride():
+    from archsim.api import run_case
+    scen = {"batch": 1, "input_len": 16, "output_len": 1}
+    with pytest.raises(ConfigError, match="stride"):
+        run_case("cambricon-flexgen-dram", "gpt2-small", scen, ["dram.pattern=strided"])
+    seq = run_case("cambricon-flexgen-dram", "gpt2-small", scen)
+    strided = run_case("cambricon-flexgen-dram", "gpt2-small", scen,
+                       ["dram.pattern=strided", "dram.stride=4096", "dram.elem_bytes=64"])
+    # 64 B pieces 4 KiB apart: a row per piece, slower than the stream
+    assert strided["decode"]["seconds"] > 1.2 * seq["decode"]["seconds"]

@@ -33,11 +33,16 @@ class Dram(Component):
         "pattern": Field("str", "seq", "address pattern of the jobs' streams (a job's extra "
                          "`pattern`, `stride`, `elem_bytes` override it)",
                          choices=("seq", "random", "strided")),
+        "stride": Field("bytes", 0.0, "bytes from one strided piece to the next (pattern strided)", min=0),
+        "elem_bytes": Field("bytes", 0.0, "bytes of each strided piece (pattern strided)", min=0),
     }
 
     def __init__(self, name, params, file=None):
         super().__init__(name, params, file)
         self.std = get_standard(params["standard"], file, f"{name}.standard")
+        if params["pattern"] == "strided" and not (params["stride"] > 0 and params["elem_bytes"] > 0):
+            raise ConfigError("a strided pattern needs a stride and elem_bytes (a stride of 0 is a "
+                              "sequential stream)", file, f"{name}.stride")
 
     @property
     def memory_bytes(self) -> float:
@@ -48,7 +53,8 @@ class Dram(Component):
         nbytes = float(job.bytes_read + job.bytes_written)
         pattern = job.get("pattern", self.params["pattern"])
         bw, pj_per_byte = stream_cost(self.std.name, self.params["channels"], int(nbytes), pattern,
-                                      int(job.get("stride", 0)), int(job.get("elem_bytes", 0)))
+                                      int(job.get("stride", self.params["stride"])),
+                                      int(job.get("elem_bytes", self.params["elem_bytes"])))
         seconds = nbytes / bw if bw > 0 else 0.0
         return Cost(seconds, int(round(seconds * 1e12 / self.std.tick_ps)), nbytes * pj_per_byte,
                     nbytes, {"achievable_bandwidth": bw, "pattern": pattern})
