@@ -20,17 +20,13 @@ class System:
             self.components[name] = cls(name, body, arch.file)
         self.mapping = mapping_class(arch.mapping["strategy"])(self, arch.mapping)
         self._memo: dict = {}
-        self.memo_hits = 0
-        self.memo_misses = 0
 
     def cost(self, component: str, job: Job) -> Cost:
         """Cost of `job` on `component`, computed once per distinct job signature."""
         key = (component, job)
         hit = self._memo.get(key)
         if hit is not None:
-            self.memo_hits += 1
             return hit
-        self.memo_misses += 1
         c = self.components[component].cost(job, self.fidelity)
         self._memo[key] = c
         return c
