@@ -80,3 +80,28 @@ def test_bad_options_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "non-negative number of workers" in err and "--scheduler is for --executor dask" in err
     assert "no such sweep file" in err
+
+
+def test_retry_failed_reruns_the_failed_points_from_the_cli(tmp_path, capsys):
+    p = sweep_file(tmp_path, constraints={"fits": "fail"})
+    out = tmp_path / "o.h5"
+    assert main(["sweep", str(p), "--out", str(out), "--workers", "0", "--no-progress"]) == 1
+    capsys.readouterr()
+    assert main(["sweep", str(p), "--dry-run", "--retry-failed", "--out", str(out)]) == 0
+    assert "2 to run" in capsys.readouterr().out
+    before = to_dataframe(out).set_index("point_id")["time"]
+    assert main(["sweep", str(p), "--out", str(out), "--workers", "0", "--no-progress", "--retry-failed"]) == 1
+    assert "ran 2" in capsys.readouterr().out
+    after = to_dataframe(out).set_index("point_id")
+    failed = after.index[after["status"] == "failed"]
+    assert len(failed) == 2 and (after.loc[failed, "time"] != before[failed]).all()
+
+
+def test_a_dry_run_refuses_a_file_of_another_sweep(tmp_path, capsys):
+    out = tmp_path / "o.h5"
+    assert main(["sweep", str(sweep_file(tmp_path)), "--out", str(out), "--workers", "0", "--no-progress",
+                 "--limit", "1"]) == 0
+    other = sweep_file(tmp_path, metrics=["decode.tokens_per_s"])
+    capsys.readouterr()
+    assert main(["sweep", str(other), "--dry-run", "--out", str(out)]) == 2
+    assert "Use another --out" in capsys.readouterr().err

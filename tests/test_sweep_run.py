@@ -215,3 +215,22 @@ def test_executor_options_are_checked(tmp_path):
         run(spec, tmp_path / "o.h5", scheduler="tcp://127.0.0.1:1")
     with pytest.raises(ArchsimError, match="unknown executor"):
         run(spec, tmp_path / "o.h5", executor="slurm")
+
+
+def test_a_store_cleans_only_its_own_temporaries(tmp_path):
+    from archsim.sweep.store import SweepStore
+    mine, other = tmp_path / ".res.ab12cd34.tmp.h5", tmp_path / ".res.x.ab12cd34.tmp.h5"
+    mine.touch()
+    other.touch()          # res.x.h5's, whose writer holds another lock
+    SweepStore.open(tmp_path / "res.h5", ["a"], ["m"], {"name": "t"}).close()
+    assert not mine.exists() and other.exists()
+
+
+def test_the_pareto_front_keeps_tied_points():
+    import pandas as pd
+    from archsim.sweep import pareto_front
+    df = pd.DataFrame({"tps": [10.0, 10.0, 8.0, 12.0], "jpt": [1.0, 1.0, 0.5, 2.0], "id": [0, 1, 2, 3]})
+    front = pareto_front(df, "tps", "jpt")
+    assert sorted(front["id"]) == [0, 1, 2, 3]
+    worse = pd.concat([df, pd.DataFrame({"tps": [9.0], "jpt": [1.5], "id": [4]})])
+    assert 4 not in set(pareto_front(worse, "tps", "jpt")["id"])

@@ -176,3 +176,11 @@ def test_metric_missing_from_the_first_result_stops_the_run(tmp_path):
     assert not (tmp_path / "o.h5").exists()      # no file with a column that could only be NaN
     s = spec(metrics=["breakdown.memory.seconds"])
     assert run_sweep(s, tmp_path / "o.h5", evaluate=toy_evaluate, workers=0, progress=False).ok == 2
+
+
+def test_an_axis_over_the_model_or_arch_stands_for_the_top_level_key():
+    base = {k: v for k, v in BASE.items() if k not in ("model", "axes")}
+    spec = parse_sweep({**base, "axes": [{"set": "model", "values": ["gpt2-small", "gpt2-medium"]}]}, "s.yaml")
+    assert [a.values for a in spec.axes if a.path == "model"] == [["gpt2-small", "gpt2-medium"]]
+    with pytest.raises(ConfigError, match="required key is missing"):
+        parse_sweep({**base, "axes": [{"set": "scenario.batch", "values": [1, 2]}]}, "s.yaml")

@@ -31,12 +31,14 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
-def _dry_run(the_plan, out) -> None:
+def _dry_run(the_plan, out, retry_failed: bool = False) -> None:
     from archsim.results.text_table import text_table
     from archsim.sweep.engine import rows_status
 
-    status = rows_status(out)
     spec = the_plan.spec
+    status = rows_status(out, spec.axis_names, spec.metrics)
+    if retry_failed:
+        status = {k: v for k, v in status.items() if v != "failed"}
     header = ["#", "point_id", *spec.axis_names, "state"]
     rows = [[pp.index, pp.point_id, *(pp.point.inputs[a] for a in spec.axis_names),
              status.get(pp.point_id, "to run")] for pp in the_plan.points]
@@ -69,7 +71,7 @@ def main(args) -> int:
                            key="--out")
     the_plan = plan(spec, limit=args.limit)
     if args.dry_run:
-        _dry_run(the_plan, out)
+        _dry_run(the_plan, out, args.retry_failed)
         return 0
 
     def stop(signum, frame):   # SIGTERM: commit what finished, like Ctrl-C
@@ -78,7 +80,7 @@ def main(args) -> int:
     old = signal.signal(signal.SIGTERM, stop)
     try:
         report = run_sweep(spec, out, executor=executor, workers=args.workers, scheduler=args.scheduler,
-                           progress=not args.no_progress, planned=the_plan)
+                           progress=not args.no_progress, planned=the_plan, retry_failed=args.retry_failed)
     finally:
         signal.signal(signal.SIGTERM, old)
     for index, error in report.failures[:5]:

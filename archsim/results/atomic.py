@@ -60,6 +60,12 @@ def atomic_path(path):
             os.replace(tmp, path)
         except OSError as exc:      # e.g. the target is a folder
             raise cannot_write(exc, path) from None
+        with contextlib.suppress(OSError):     # the rename itself reaches the disk
+            dfd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -194,6 +194,11 @@ def run_sweep(spec: SweepSpec, out, *, executor: str = "local", workers: int | N
         todo = [pp for pp in the_plan.points
                 if pp.point_id not in store or (retry_failed and store.status(pp.point_id) == "failed")]
         report.reused = len(the_plan.points) - len(todo)
+        fn = functools.partial(run_point, evaluate, metrics=list(spec.metrics), fits=spec.fits,
+                               keep_result=spec.keep_result)
+        if todo:
+            # the executor first: a scheduler that cannot be reached leaves no results file
+            ex.start(fn, functools.partial(warm, evaluate), warm_case(todo[0].point.case))
         store.commit(force=not out.exists())
         by_id = {pp.point_id: pp for pp in todo}
         for pp in the_plan.points:
@@ -203,9 +208,6 @@ def run_sweep(spec: SweepSpec, out, *, executor: str = "local", workers: int | N
                    disable=not progress, file=stream or sys.stderr, dynamic_ncols=True, smoothing=0.05)
         bar.set_postfix(failed=counts["failed"], skipped=counts["skipped"], refresh=False)
         if todo:
-            fn = functools.partial(run_point, evaluate, metrics=list(spec.metrics), fits=spec.fits,
-                                   keep_result=spec.keep_result)
-            ex.start(fn, functools.partial(warm, evaluate), warm_case(todo[0].point.case))
             last_commit = time.perf_counter()
             retries = getattr(ex, "retries", None)
             for key, result in ex.imap((pp.point_id, pp.point.case) for pp in todo):
@@ -228,7 +230,8 @@ def run_sweep(spec: SweepSpec, out, *, executor: str = "local", workers: int | N
         report.interrupted = True
     finally:
         try:
-            store.commit()
+            if out.exists() or len(store):
+                store.commit()
         finally:
             ex.close()
             store.close()
@@ -240,16 +243,19 @@ def run_sweep(spec: SweepSpec, out, *, executor: str = "local", workers: int | N
     return report
 
 
-def rows_status(out) -> dict:
-    """point id -> status in `out` (for --dry-run); empty if there is no such file yet."""
-    from archsim.sweep.store import read_table
+def rows_status(out, axes=None, metrics=None) -> dict:
+    """point id -> status in `out` (for --dry-run); empty if there is no such file yet. With
+    `axes` and `metrics`, a file of another sweep is refused as the run would refuse it."""
+    from archsim.sweep.store import check_same_sweep, read_table
 
     out = Path(out)
     if not out.exists():
         return {}
     try:
-        _, groups = read_table(out)
+        attrs, groups = read_table(out)
     except ArchsimError:
         return {}
+    if axes is not None:
+        check_same_sweep(out, attrs, list(axes), list(metrics))
     meta = groups.get("meta", {})
     return dict(zip(meta.get("point_id", []), meta.get("status", [])))

@@ -288,11 +288,16 @@ def parse_sweep(data: dict, file, text: str = "") -> SweepSpec:
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping", file)
     _unknown(data, list(TOP_KEYS), file, "")
-    for req in ("arch", "model", "axes"):
-        if req not in data:
-            raise ConfigError("required key is missing", file, req)
-    archs = _names(data["arch"], "arch", file)
-    models = _names(data["model"], "model", file)
+    if "axes" not in data:
+        raise ConfigError("required key is missing", file, "axes")
+    # an axis over arch or model gives it (its first value stands in until the axis sets it)
+    picked = {a.get("set"): a.get("values") for a in data["axes"] if isinstance(a, dict)} \
+        if isinstance(data["axes"], list) else {}
+    for req in ("arch", "model"):
+        if req not in data and not (isinstance(picked.get(req), list) and picked[req]):
+            raise ConfigError("required key is missing (or an axis over it)", file, req)
+    archs = _names(data["arch"] if "arch" in data else picked["arch"][:1], "arch", file)
+    models = _names(data["model"] if "model" in data else picked["model"][:1], "model", file)
 
     scen = data.get("scenario") or {}
     if not isinstance(scen, dict):

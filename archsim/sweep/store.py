@@ -21,6 +21,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 
@@ -148,6 +149,14 @@ class _Lock:
             self.fd = None
 
 
+def check_same_sweep(path, attrs: dict, axes: list, metrics: list) -> None:
+    """A results file takes the rows of one sweep shape only (its axes and metrics)."""
+    if attrs["axes"] != axes or attrs["metrics"] != metrics:
+        raise ArchsimError(
+            f"holds sweep {attrs.get('name')!r} with axes {attrs['axes']} and metrics {attrs['metrics']}; "
+            f"this sweep has axes {axes} and metrics {metrics}. Use another --out", path)
+
+
 class SweepStore:
     """The rows of one sweep file, in memory; `commit()` makes them durable."""
 
@@ -179,7 +188,10 @@ class SweepStore:
 
     def _clean_temporaries(self) -> None:
         # a commit cut short by a crash leaves its temporary file; we hold the lock, so none is live
+        ours = re.compile(rf"\.{re.escape(self.path.stem)}\.[^.]+\.tmp{re.escape(self.path.suffix)}")
         for tmp in self.path.parent.glob(f".{self.path.stem}.*.tmp{self.path.suffix}"):
+            if not ours.fullmatch(tmp.name):
+                continue        # another file's (e.g. res.x.h5's for res.h5)
             try:
                 tmp.unlink()
             except OSError:
@@ -187,11 +199,7 @@ class SweepStore:
 
     def _load(self) -> None:
         attrs, groups = read_table(self.path)
-        if attrs["axes"] != self.axes or attrs["metrics"] != self.metrics:
-            raise ArchsimError(
-                f"holds sweep {attrs.get('name')!r} with axes {attrs['axes']} and metrics {attrs['metrics']}; "
-                f"this sweep has axes {self.axes} and metrics {self.metrics}. Use another --out",
-                self.path)
+        check_same_sweep(self.path, attrs, self.axes, self.metrics)
         self.created = attrs.get("created", self.created)
         n = len(groups.get("meta", {}).get("point_id", []))
         for i in range(n):
