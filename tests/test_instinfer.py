@@ -195,3 +195,13 @@ def test_a_csd_refuses_the_die_compute_sections_it_does_not_use():
                 "flash.slicing.enabled=false"):
         with pytest.raises(ConfigError, match="unknown key"):
             simulate_case("a6000-instcsd", "gpt2-medium", {"batch": 1, "input_len": 16, "output_len": 1}, [key])
+
+
+def test_the_write_buffer_must_fit_the_drives_dram():
+    # OPT-13B, batch 64, 1024 + 20: at the worst step 15 tokens of each of 64 x 40 streams wait
+    # in every one of 40 layers, K and V and SparF's K copy: 1125 MiB
+    from archsim.errors import CapacityError
+    scen = {"batch": 64, "input_len": 1024, "output_len": 20}
+    simulate_case("a6000-instcsd", "opt-13b", scen, fidelity="analytic")
+    with pytest.raises(CapacityError, match="1125.0 MiB"):
+        simulate_case("a6000-instcsd", "opt-13b", scen, ["flash.dram=1 GiB"], fidelity="analytic")

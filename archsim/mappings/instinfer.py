@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from archsim.components.base import Job
 from archsim.config.schema import Field
+from archsim.errors import CapacityError
 from archsim.mappings.single_device import op_job
 from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_mapping
 from archsim.workload.precision import dtype_bits
@@ -66,7 +67,23 @@ class InstInfer(Mapping):
             io[key.replace("_bytes", "_bytes_per_layer")] = io[key] / layers if layers else 0.0
         io["layers"] = layers
         self._io = io
+        self._check_write_buffer(trace)
         return graph
+
+    def _check_write_buffer(self, trace) -> None:
+        """The incomplete groups of every layer wait in the drive's DRAM at once."""
+        csd = self.system.components[self.params["csd"]]
+        per_step: dict = {}
+        for op in trace.rows():
+            if op["op"] == "attention_qk" and op["phase"] == "decode":
+                step = int(op["step"])
+                per_step[step] = per_step.get(step, 0.0) + csd.buffered_bytes(self._csd_job(op))
+        need = max(per_step.values(), default=0.0)
+        if need > csd.params["dram"]:
+            raise CapacityError(f"the KV write buffer needs {need / 2 ** 20:.1f} MiB (the incomplete "
+                                f"groups of every layer and sequence), the drive's DRAM has "
+                                f"{csd.params['dram'] / 2 ** 20:.1f} MiB", self.system.arch.file,
+                                f"{self.params['csd']}.dram")
 
     def stats(self) -> dict:
         return {"csd_io": dict(getattr(self, "_io", {}))}

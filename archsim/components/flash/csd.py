@@ -81,7 +81,7 @@ class ComputationalSSD(NandFlash):
     schema = {**{k: v for k, v in NandFlash.schema.items() if k not in DIE_COMPUTE},
               "engine": ENGINE_SCHEMA, "kv": KV_SCHEMA,
               "dram": Field("bytes", 2 * 2.0 ** 30, "controller DRAM (KV write buffer, mapping tables; "
-                            "reference: its size is not checked against the buffered groups)")}
+                            "it must hold every layer's incomplete KV groups at once)")}
 
     def __init__(self, name, params, file=None):
         die = {k: validate({}, NandFlash.schema[k], file, f"{name}.{k}") for k in DIE_COMPUTE}
@@ -187,6 +187,18 @@ class ComputationalSSD(NandFlash):
         scattered = 0 if kv["attention"] == "dense" else groups
         return {"groups": groups, "bytes": nbytes, "scattered": scattered, "group_bytes": group_bytes,
                 "dense_bytes": streams * in_flash * head_dim * elem, "work": work}
+
+    def buffered_bytes(self, job: Job) -> float:
+        """Bytes of an attention_qk job's layer that wait in the controller DRAM: the tokens of
+        each stream's incomplete group, K and V (and SparF's channel-indexed K)."""
+        if not self.params["kv"]["write_buffer"]:
+            return 0.0
+        heads = int(job.get("heads", 1))
+        streams = max(1, job.batch // max(heads, 1)) * int(job.get("kv_heads", heads))
+        kv_len, elem = int(job.get("kv_len", job.n)), float(job.get("kv_elem_bytes", 2.0))
+        waiting = kv_len % self.group_tokens(job.k, elem)
+        copies = 3 if self.params["kv"]["attention"] == "sparf" else 2
+        return float(streams * waiting * job.k * elem * copies)
 
     def kv_write_bytes(self, job: Job) -> float:
         """Bytes a KV write programs: K and V, plus SparF's channel-indexed copy of K ([IA]
