@@ -120,6 +120,7 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None
     cycles are counted in the clock of the component that runs the op's first job."""
     from archsim.system.mapping import run_precision
     from archsim.system.scheduler import PS_PER_S, schedule
+    from archsim.system.simulate import elapsed_cycles
 
     arch_sets, model_sets = split_sets(sets)
     _no_model_sets(model_sets, "`archsim op` runs one op, not a model")
@@ -155,6 +156,6 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None
     first = components[0] if components else names[0]
     return {"arch": arch_spec.name, "op": kind, "m": m, "k": k, "n": n, "precision": precision,
             "fidelity": fidelity, "seconds": seconds,
-            "cycles": int(round(seconds * system.components[first].clock_hz)),
+            "cycles": elapsed_cycles(system, first, seconds),
             "energy_j": sum(c.energy_pj for c in costs) * 1e-12 + static,
             "static_energy_j": static, "breakdown": breakdown}

@@ -134,7 +134,8 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     summary = {
         "arch": system.arch.name, "model": model_name, "fidelity": system.fidelity,
         "scenario": scenario,
-        "prefill": {"seconds": pre_s, "cycles": _elapsed_cycles(system, resource, comp_names, is_pre, pre_s),
+        "prefill": {"seconds": pre_s, "cycles": elapsed_cycles(system, comp_names[int(resource[np.argmax(is_pre)])], pre_s)
+                    if is_pre.any() else 0,
                     "tokens_per_s": in_tokens / pre_s if pre_s > 0 else 0.0, "energy_j": float(pre_e)},
         "decode": {"seconds": dec_s, "seconds_per_token": dec_s / out_len if out_len else 0.0,
                    "tokens_per_s": dec_tokens / dec_s if dec_s > 0 else 0.0, "energy_j": float(dec_e),
@@ -165,12 +166,9 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     return RunResult(summary, timeline, system.arch.resolved())
 
 
-def _elapsed_cycles(system: System, resource, comp_names, mask, seconds: float) -> int:
-    """`seconds` in the clock of the component that runs the phase's first job (busy cycles of
+def elapsed_cycles(system: System, first: str, seconds: float) -> int:
+    """`seconds` in the clock of `first`, the component that runs the first job (busy cycles of
     parts in other clock domains do not add up to an elapsed count)."""
-    if not mask.any():
-        return 0
-    first = comp_names[int(resource[np.argmax(mask)])]
     return int(round(seconds * system.components[first].clock_hz))
 
 

@@ -162,6 +162,19 @@ class ComputationalSSD(NandFlash):
             nbytes += streams * touched * cpg * tokens * elem
         return groups, nbytes
 
+    def _kv_streams(self, job: Job) -> tuple:
+        """(streams, kv_len, head_dim, elem bytes, tokens per group, tokens in the flash) of an
+        attention job: [IA] Sec. IV-C, Fig. 11, a new token's K, V and channel-indexed K wait in
+        the controller DRAM until `group_tokens` tokens fill a group."""
+        heads = int(job.get("heads", 1))
+        streams = max(1, job.batch // max(heads, 1)) * int(job.get("kv_heads", heads))
+        kv_len = int(job.get("kv_len", job.n if job.kind == "attention_qk" else job.k))
+        head_dim = job.k if job.kind == "attention_qk" else job.n
+        elem = float(job.get("kv_elem_bytes", 2.0))
+        g_tok = self.group_tokens(head_dim, elem)
+        in_flash = (kv_len // g_tok) * g_tok if self.params["kv"]["write_buffer"] else kv_len
+        return streams, kv_len, head_dim, elem, g_tok, in_flash
+
     def kv_read(self, job: Job) -> dict:
         """Groups and bytes an attention job reads from the flash. Job: kind
         attention_qk|attention_av, batch = sequences x heads, kv_len / heads / kv_heads /
@@ -169,18 +182,9 @@ class ComputationalSSD(NandFlash):
         group's unused tail is not sent); `groups` counts page units sensed; `work` is the share
         of dense attention's FLOPs the engine does (over the whole context)."""
         kv = self.params["kv"]
-        heads = int(job.get("heads", 1))
-        kv_heads = int(job.get("kv_heads", heads))
-        seqs = max(1, job.batch // max(heads, 1))
-        kv_len = int(job.get("kv_len", job.n if job.kind == "attention_qk" else job.k))
-        head_dim = job.k if job.kind == "attention_qk" else job.n
-        elem = float(job.get("kv_elem_bytes", 2.0))
-        g_tok = self.group_tokens(head_dim, elem)
-        streams = seqs * kv_heads
+        streams, kv_len, head_dim, elem, g_tok, in_flash = self._kv_streams(job)
         group_bytes = min(kv["group_bytes"], g_tok * head_dim * elem)
-        # [IA] Sec. IV-C, Fig. 11: a new token's K, V and channel-indexed K wait in the controller
-        # DRAM until `group_tokens` tokens fill a group; the engine reads those from DRAM
-        in_flash = (kv_len // g_tok) * g_tok if kv["write_buffer"] else kv_len
+        # the tokens still in the DRAM buffer are read from there
         groups, nbytes = self._kv_volume(job.kind, streams, in_flash, head_dim, elem, kv_len)
         dense_all = streams * kv_len * head_dim * elem
         work = self._kv_volume(job.kind, streams, kv_len, head_dim, elem, kv_len)[1] / dense_all if kv_len else 0.0
@@ -191,14 +195,9 @@ class ComputationalSSD(NandFlash):
     def buffered_bytes(self, job: Job) -> float:
         """Bytes of an attention_qk job's layer that wait in the controller DRAM: the tokens of
         each stream's incomplete group, K and V (and SparF's channel-indexed K)."""
-        if not self.params["kv"]["write_buffer"]:
-            return 0.0
-        heads = int(job.get("heads", 1))
-        streams = max(1, job.batch // max(heads, 1)) * int(job.get("kv_heads", heads))
-        kv_len, elem = int(job.get("kv_len", job.n)), float(job.get("kv_elem_bytes", 2.0))
-        waiting = kv_len % self.group_tokens(job.k, elem)
+        streams, kv_len, head_dim, elem, _, in_flash = self._kv_streams(job)
         copies = 3 if self.params["kv"]["attention"] == "sparf" else 2
-        return float(streams * waiting * job.k * elem * copies)
+        return float(streams * (kv_len - in_flash) * head_dim * elem * copies)
 
     def kv_write_bytes(self, job: Job) -> float:
         """Bytes a KV write programs: K and V, plus SparF's channel-indexed copy of K ([IA]
