@@ -264,3 +264,46 @@ def test_row_attention_stores_every_query_heads_kv():
                            fidelity="analytic")["capacity"] for m in ("group", "row"))
     assert row["kv_bytes_per_token_placed"] == 4 * group["kv_bytes_per_token_placed"]
     assert row["max_decode_tokens"] < group["max_decode_tokens"] / 3
+
+
+
+def _fmac_elements(prog):
+    return sum(seg.repeat * op.n * op.count for seg in prog.segments for op in seg.compute if op.kind == "fmac")
+
+
+@pytest.mark.parametrize("batch", [1, 2, 4, 5, 12])
+def test_prefill_attention_keeps_each_sequence_to_its_own_keys(batch):
+    # a batch's sequences never attend to each other: on p rows each takes p // batch of them,
+    # so q.K^T and p.V step around that ring only, over tiles of the sequence's own tokens
+    from archsim.mappings.waferllm.ops import prefill_av, prefill_attention_rows, prefill_qk
+    p, m, heads, hd = 60, 120, 4, 64
+    d_t = -(-(hd * heads) // p)
+    ring, mt, seqs = prefill_attention_rows(p, m, batch)
+    assert (ring, seqs) == (p // batch, 1) and ring * mt >= m > (ring - 1) * mt
+    qk = prefill_qk(p, m, batch, heads, hd, 16, "kn")
+    assert _fmac_elements(qk) == ring * mt * mt * d_t
+    assert _fmac_elements(prefill_av(p, m, batch, heads, hd, 16, "kn")) == ring * mt * mt * d_t
+    assert qk.segments[0].repeat == ring and qk.segments[0].comm.n == ring
+    # the batch as one sequence would multiply every query by every sequence's keys
+    whole = prefill_qk(p, m * batch, 1, heads, hd, 16, "kn")
+    assert _fmac_elements(whole) == batch * _fmac_elements(qk)
+
+
+def test_more_sequences_than_rows_keep_whole_sequences_on_a_core():
+    from archsim.mappings.waferllm.ops import prefill_attention_rows, prefill_qk
+    p, m, heads, hd = 60, 120, 4, 64
+    assert prefill_attention_rows(p, m, 130) == (1, m, 3)
+    qk = prefill_qk(p, m, 130, heads, hd, 16, "kn")
+    assert _fmac_elements(qk) == 3 * m * m * -(-(hd * heads) // p)
+    assert qk.segments[0].comm is None          # nothing to shift: a core holds all its keys
+
+
+def test_batched_prefill_attention_grows_with_the_batch_not_its_square():
+    sets = ["mesh.prefill_grid=64x64", "mesh.decode_grid=64x64"]
+    sc = {"input_len": 256, "output_len": 1}
+    one = run_case("wse2", "gpt2-small", {**sc, "batch": 1}, sets)["ops"]
+    four = run_case("wse2", "gpt2-small", {**sc, "batch": 4}, sets)["ops"]
+    for op in ("attention_qk", "attention_av"):
+        # four sequences on 16 rows each: a quarter of the steps over the same tiles, so
+        # about the time of one sequence on the whole grid (16x as one 1024-token sequence)
+        assert four[op]["seconds"] < 1.5 * one[op]["seconds"]

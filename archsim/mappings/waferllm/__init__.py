@@ -360,11 +360,11 @@ class WaferLLMMapping(Mapping):
         if kind == "embedding":
             return [O.prefill_elementwise(p, m, n, bits, 1, "copy")]
         if kind == "attention_qk":
-            return [O.prefill_qk(p, m * batch, heads, k, bits, loop)]
+            return [O.prefill_qk(p, m, batch, heads, k, bits, loop)]
         if kind == "softmax":
-            return [O.prefill_softmax(p, m * batch, heads, self._head_dim(), bits, ar, kk)]
+            return [O.prefill_softmax(p, m, batch, heads, self._head_dim(), bits, ar, kk)]
         if kind == "attention_av":
-            return [O.prefill_av(p, m * batch, heads, n, bits, loop)]
+            return [O.prefill_av(p, m, batch, heads, n, bits, loop)]
         return [O.prefill_elementwise(p, max(m, 1), max(n, 1), bits, 1)]
 
     def _rope_parts(self, n: int) -> tuple:

@@ -4,7 +4,8 @@ Decode (stage R x C; see layouts.py): norms reduce a scalar per sequence along y
 works per KV-head group: the group's columns hold its dims, the rows hold tokens, so q.K^T
 reduces along x within the group (all the group's query heads at once, GQA without copying
 K/V) and softmax and p.V reduce along y. Prefill (P x P): norms reduce per token along x;
-Q x K^T is dist-GEMM-T per head over the head's columns; p x V is a MeshGEMM per head.
+Q x K^T is dist-GEMM-T per head over the head's columns; p x V is a MeshGEMM per head. A
+batch's sequences each keep their own rows, so their attention steps only over those.
 """
 
 from __future__ import annotations
@@ -137,14 +138,27 @@ def prefill_head_dims(p, heads, head_dim):
     return gc, cdiv(head_dim * heads, p)
 
 
-def prefill_qk(p, tokens, heads, head_dim, bits, loop) -> Program:
+def prefill_attention_rows(p: int, tokens: int, batch: int) -> tuple[int, int, int]:
+    """Where a batch's prefill attention runs: each sequence keeps its own rows, so its keys
+    travel around a ring of those rows only and no query meets another sequence's keys.
+    Returns (rows of a sequence's ring, its tokens per core, sequences per core)."""
+    batch = max(batch, 1)
+    if batch <= p:
+        ring = p // batch
+        return ring, cdiv(tokens, ring), 1
+    return 1, tokens, cdiv(batch, p)
+
+
+def prefill_qk(p, tokens, batch, heads, head_dim, bits, loop) -> Program:
     gc, d_t = prefill_head_dims(p, heads, head_dim)
-    return gemm_t_program(p, cdiv(tokens, p), d_t, gc, bits, loop)
+    ring, mt, seqs = prefill_attention_rows(p, tokens, batch)
+    return gemm_t_program(p, mt, d_t, gc, bits, loop, ring=ring, seqs=seqs)
 
 
-def prefill_softmax(p, tokens, heads, head_dim, bits, ar, k) -> Program:
+def prefill_softmax(p, tokens, batch, heads, head_dim, bits, ar, k) -> Program:
     gc, _ = prefill_head_dims(p, heads, head_dim)
-    mt = cdiv(tokens, p)
+    _, mt, seqs = prefill_attention_rows(p, tokens, batch)
+    mt *= seqs                        # query rows a core holds
     local = cdiv(tokens, gc)          # scores of a query row held by one core of its head group
     s1 = Segment((VecOp(local, mt, "max", bits),),
                  allreduce(ar, gc, p * max(p // gc, 1), "x", mt, bits, k) if gc > 1 else None, label="softmax_max")
@@ -155,9 +169,12 @@ def prefill_softmax(p, tokens, heads, head_dim, bits, ar, k) -> Program:
     return Program((p, p), (s1, s2, s3))
 
 
-def prefill_av(p, tokens, heads, head_dim, bits, loop) -> Program:
+def prefill_av(p, tokens, batch, heads, head_dim, bits, loop) -> Program:
     _, d_t = prefill_head_dims(p, heads, head_dim)
-    mt = cdiv(tokens, p)
-    compute = step_compute(mt, mt, d_t, bits, loop)
-    step = Parallel((InterleavedShift(p, p, "x", mt * mt, bits), InterleavedShift(p, p, "y", mt * d_t, bits)))
-    return Program((p, p), (Segment(compute, step, overlap=True, repeat=p, label="av"),))
+    ring, mt, seqs = prefill_attention_rows(p, tokens, batch)
+    compute = step_compute(mt, mt, d_t * seqs, bits, loop)
+    # scores move along the row (as one sequence's whole grid would), V around the ring
+    shifts = (InterleavedShift(p, p, "x", mt * mt * seqs, bits),)
+    if ring > 1:
+        shifts += (InterleavedShift(ring, p * (p // ring), "y", mt * d_t, bits),)
+    return Program((p, p), (Segment(compute, Parallel(shifts), overlap=True, repeat=ring, label="av"),))
