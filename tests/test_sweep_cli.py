@@ -105,3 +105,26 @@ def test_a_dry_run_refuses_a_file_of_another_sweep(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sweep", str(other), "--dry-run", "--out", str(out)]) == 2
     assert "Use another --out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signalled_sweep_keeps_what_finished_and_exits_128_plus_the_signal(tmp_path, sig, code):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = sweep_file(tmp_path, axes=[{"set": "scenario.batch", "range": {"start": 1, "stop": 400, "step": 1}}])
+    out = tmp_path / "o.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "archsim.cli.main", "sweep", str(p), "--out", str(out),
+                             "--workers", "1", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    end = time.time() + 120
+    while time.time() < end and proc.poll() is None:   # until some points are committed
+        time.sleep(0.2)
+        if out.exists() and len(to_dataframe(out)) > 0:
+            break
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err.decode()
+    rows = to_dataframe(out)
+    assert 0 < len(rows) < 399 and rows["point_id"].is_unique

@@ -74,7 +74,10 @@ def main(args) -> int:
         _dry_run(the_plan, out, args.retry_failed)
         return 0
 
+    caught = [signal.SIGINT]
+
     def stop(signum, frame):   # SIGTERM: commit what finished, like Ctrl-C
+        caught[0] = signum
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, stop)
@@ -90,5 +93,5 @@ def main(args) -> int:
               file=sys.stderr)
     print(report.line())
     if report.interrupted:
-        return 130
+        return 128 + int(caught[0])    # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
     return 1 if report.failed else 0
