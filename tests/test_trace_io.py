@@ -296,3 +296,16 @@ def test_indexes_below_minus_one_are_errors(col):
     t.columns[col][3] = -7
     with pytest.raises(TraceError, match=f"{col} = -7"):
         t.validate()
+
+
+def test_moe_expert_count_comes_from_the_meta_else_the_rows(tmp_path):
+    t = build_trace(load_model("mixtral-8x7b"), batch=1, input_len=2, output_len=1, precision="bf16", seed=0)
+    assert t.meta["experts"] == 8 and t.moe_experts() == 8
+    seen = int(t.columns["expert"].max()) + 1
+    del t.meta["experts"]
+    assert t.moe_experts() == seen
+    t.meta["experts"] = seen - 1
+    path = tmp_path / "t.csv"
+    write_trace(t, path)
+    with pytest.raises(TraceError, match="meta.experts|experts must be"):
+        read_trace(path)

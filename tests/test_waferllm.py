@@ -307,3 +307,21 @@ def test_batched_prefill_attention_grows_with_the_batch_not_its_square():
         # four sequences on 16 rows each: a quarter of the steps over the same tiles, so
         # about the time of one sequence on the whole grid (16x as one 1024-token sequence)
         assert four[op]["seconds"] < 1.5 * one[op]["seconds"]
+
+
+def test_a_moe_layer_places_every_expert():
+    # the decode routes to 2 of 8 experts, but all 8 must stay on the wafer
+    sets = ["model.layers=2"]
+    sc = {"batch": 1, "input_len": 16, "output_len": 1, "precision": "w2a16"}
+    cap = run_case("wse3", "mixtral-8x7b", sc, sets)["capacity"]
+    assert cap["weights_bytes"] <= cap["placed_weights_bytes"] < 1.15 * cap["weights_bytes"]
+
+
+def test_mla_caches_the_latent_once():
+    # DeepSeek's absorbed decode attends over a 576-wide latent that serves as K and V
+    sets = ["model.layers=4", "model.moe.experts=16"]
+    sc = {"batch": 1, "input_len": 16, "output_len": 1, "precision": "w2a16"}
+    cap = run_case("wse3", "deepseek-r1", sc, sets)["capacity"]
+    assert cap["kv_bytes_per_token"] == 4 * 576 * 2
+    assert cap["kv_bytes_per_token"] <= cap["kv_bytes_per_token_placed"] < 1.3 * cap["kv_bytes_per_token"]
+    assert cap["weights_bytes"] <= cap["placed_weights_bytes"] < 1.15 * cap["weights_bytes"]

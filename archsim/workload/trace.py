@@ -174,6 +174,23 @@ class Trace:
             out = max(out, float(self.columns["bytes_w"][sel & keep].sum()))
         return out
 
+    def moe_experts(self, source: str = "trace") -> int:
+        """Routed experts per MoE layer (0 for a dense model): the meta's `experts`, else one
+        more than the highest expert index the rows name (a trace need not route to all)."""
+        seen = int(self.columns["expert"].max()) + 1 if len(self) else 0
+        if "experts" not in self.meta or self.meta["experts"] is None:
+            return max(seen, 0)
+        v = self.meta["experts"]
+        try:
+            ok = not isinstance(v, bool) and int(v) == float(v) >= max(seen, 1)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise TraceError(f"experts must be an integer >= {max(seen, 1)} (the rows name expert "
+                             f"{seen - 1}), got {v!r}" if seen > 0 else
+                             f"experts must be a positive integer, got {v!r}", source, "meta.experts")
+        return int(v)
+
     def check_meta_weights(self, source: str = "trace") -> None:
         """The meta line's weights_bytes (what the capacity check uses) must cover what the
         rows read in one step, or a model too big for the machine would pass it."""

@@ -97,6 +97,7 @@ def read_trace(path) -> Trace:
     trace.validate(str(path), first_line)
     trace.check_flops(str(path), first_line)
     trace.check_meta_weights(str(path))
+    trace.moe_experts(str(path))
     return trace
 
 

@@ -24,8 +24,8 @@ from archsim.mappings.waferllm import ops as O
 from archsim.mappings.waferllm.comm import BulkRotate, EdgeFill, RegionHandoff
 from archsim.mappings.waferllm.kv_cache import KVPolicy
 from archsim.mappings.waferllm.layouts import (X_INPUT, ModelShape, cdiv, decode_buffer_bytes,
-                                               decode_kv_bytes_per_core, decode_kv_bytes_per_token,
-                                               decode_weight_bytes_per_core, kv_dims_per_core,
+                                               decode_kv_bytes_per_core, decode_kv_bytes_per_token, kv_elems_per_core,
+                                               decode_weight_bytes_per_core,
                                                prefill_buffer_bytes, prefill_kv_bytes_per_core,
                                                prefill_weight_bytes_per_core)
 from archsim.mappings.waferllm.meshgemm import ALGORITHMS, gemm_program
@@ -168,7 +168,7 @@ class WaferLLMMapping(Mapping):
         grid = w.grid("decode")
         free = self._room(grid, decode_buffer_bytes(s, grid, batch), "decode")
         kv = decode_kv_bytes_per_core(s, grid, max(s.context, 1) * batch) if self.kv.name == "shift" else \
-            cdiv(2 * kv_dims_per_core(s, grid[1]) * (cdiv(s.input_len, grid[0]) + s.context - s.input_len)
+            cdiv(kv_elems_per_core(s, grid[1]) * (cdiv(s.input_len, grid[0]) + s.context - s.input_len)
                  * batch * s.kv_bits, 8)
         layer = decode_weight_bytes_per_core(s.linears, grid) + kv
         head = decode_weight_bytes_per_core(s.head_linears, grid)
@@ -397,9 +397,9 @@ class WaferLLMMapping(Mapping):
         return self.shape.head_dim if self.shape and self.shape.head_dim else 128
 
     def _kv_write(self, grid, batch, bits) -> Program:
-        d_c = kv_dims_per_core(self.shape, grid[1])
-        comm = self.kv.step_comm(grid, d_c, batch, self.shape.kv_bits)
-        return Program(tuple(grid), (Segment((VecOp(2 * d_c * batch, 1, "copy", bits),), comm, label="kv_write"),))
+        elems = kv_elems_per_core(self.shape, grid[1])
+        comm = self.kv.step_comm(grid, elems, batch, self.shape.kv_bits)
+        return Program(tuple(grid), (Segment((VecOp(elems * batch, 1, "copy", bits),), comm, label="kv_write"),))
 
     def _handoff(self, op) -> Program:
         if op["phase"] == "decode":

@@ -92,9 +92,10 @@ class KVPolicy:
         balanced = int(max(free_bytes_total, 0) // bytes_per_token)
         return balanced if self.name == "shift" else balanced // rows
 
-    def step_comm(self, grid, kv_dims: int, batch: int, bits: int):
-        """The fabric work of one decode step per layer (None for concatenation)."""
+    def step_comm(self, grid, kv_elems: int, batch: int, bits: int):
+        """The fabric work of one decode step per layer (None for concatenation); `kv_elems`:
+        the cached elements per token a core holds (its K and V dims)."""
         if self.name != "shift":
             return None
         rows, cols = grid
-        return NeighbourShift(n=rows, lines=cols, axis="y", elements=2 * kv_dims * batch, bits=bits)
+        return NeighbourShift(n=rows, lines=cols, axis="y", elements=kv_elems * batch, bits=bits)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from archsim.workload.precision import dtype_bits
 
 # linears that read a column-split (x) vector in the decode layout
@@ -52,54 +54,74 @@ class ModelShape:
     linears: list = field(default_factory=list)       # Linear of one layer
     head_linears: list = field(default_factory=list)  # lm_head (and embedding table as a linear)
     kv_bits: int = 16
+    v_dim: int = 0            # V's head dim (0: as K's)
+    v_in_k: bool = False      # V is part of the cached K vector (MLA's latent): stored once
     act_bits: int = 16
     input_len: int = 0
     context: int = 0          # longest kv_len seen
 
     @classmethod
     def from_trace(cls, trace) -> "ModelShape":
+        """One pass of the model (the first decode step, else the prefill) gives the layers'
+        weights and the cached K/V; every layer is placed as the largest one (DeepSeek's dense
+        first layers as its MoE ones), with all of a MoE layer's experts, routed to or not."""
         s = cls()
         cols = trace.columns
-        layer = cols["layer"]
-        names = cols["name"]
-        ops = cols["op"]
+        layer, names, ops = cols["layer"], cols["name"], cols["op"]
+        phase, step = cols["phase"], cols["step"]
         s.layers = int(layer.max()) + 1 if len(layer) and layer.max() >= 0 else 0
-        seen = set()
-        first = (layer == 0) if s.layers else (layer == layer)
-        for i in range(len(ops)):
-            if not first[i] or names[i] in seen:
-                continue
-            op, name = ops[i], names[i]
-            if op in ("gemv", "gemm") and cols["bytes_w"][i] > 0:
-                seen.add(name)
-                h = int(cols["heads"][i])
-                s.linears.append(Linear(name, int(cols["k"][i]), int(cols["n"][i]),
-                                        dtype_bits(cols["dtype_w"][i]), h))
-            elif op == "attention_qk":
-                seen.add(name)
-                s.heads = int(cols["heads"][i])
-                s.kv_heads = int(cols["kv_heads"][i])
-                s.head_dim = int(cols["k"][i])
-                s.kv_bits = dtype_bits(cols["dtype_w"][i])
-            elif op == "norm" and not s.hidden:
-                s.hidden = int(cols["n"][i])
-                s.act_bits = dtype_bits(cols["dtype_a"][i])
-        for i in range(len(ops)):
-            if ops[i] == "lm_head" and not s.vocab:
-                s.vocab = int(cols["n"][i])
-                s.hidden = s.hidden or int(cols["k"][i])
-                bits = dtype_bits(cols["dtype_w"][i])
-                s.head_linears = [Linear("lm_head", s.hidden, s.vocab, bits),
-                                  Linear("embed_tokens", s.hidden, s.vocab, bits)]
+        dec = phase == "decode"
+        one = (dec & (step == step[dec].min())) if dec.any() else phase == "prefill"
+        experts = max(trace.moe_experts(), 1)
+        per_layer: dict = {}
+        weights = one & (layer >= 0) & np.isin(ops, ("gemv", "gemm", "moe_gate")) & (cols["bytes_w"] > 0)
+        for i in np.flatnonzero(weights):
+            named = per_layer.setdefault(int(layer[i]), {})
+            if names[i] not in named:
+                lin = Linear(names[i], int(cols["k"][i]), int(cols["n"][i]), dtype_bits(cols["dtype_w"][i]),
+                             int(cols["heads"][i]))
+                named[names[i]] = (lin, experts if cols["expert"][i] >= 0 else 1)
+        if per_layer:
+            largest = max(per_layer.values(),
+                          key=lambda d: sum(l.k * l.n * l.heads * l.bits * c for l, c in d.values()))
+            s.linears = [lin for lin, copies in largest.values() for _ in range(copies)]
+        qk = np.flatnonzero(one & (ops == "attention_qk"))
+        if len(qk):
+            i = qk[0]
+            s.heads, s.kv_heads, s.head_dim = int(cols["heads"][i]), int(cols["kv_heads"][i]), int(cols["k"][i])
+            s.kv_bits = dtype_bits(cols["dtype_w"][i])
+            av = np.flatnonzero(one & (ops == "attention_av"))
+            s.v_dim = int(cols["n"][av[0]]) if len(av) else s.head_dim
+            # the trace's KV bytes per token say whether V has a cache of its own
+            meta_kv = trace.meta.get("kv_bytes_per_token")
+            s.v_in_k = (s.v_dim <= s.head_dim and meta_kv is not None and s.layers > 0 and
+                        int(meta_kv) == s.layers * s.kv_heads * s.head_dim * s.kv_bits // 8)
+        norms = np.flatnonzero((layer == 0) & (ops == "norm"))
+        if len(norms):
+            s.hidden = int(cols["n"][norms[0]])
+            s.act_bits = dtype_bits(cols["dtype_a"][norms[0]])
+        heads = np.flatnonzero(ops == "lm_head")
+        if len(heads):
+            i = heads[0]
+            s.vocab = int(cols["n"][i])
+            s.hidden = s.hidden or int(cols["k"][i])
+            bits = dtype_bits(cols["dtype_w"][i])
+            s.head_linears = [Linear("lm_head", s.hidden, s.vocab, bits),
+                              Linear("embed_tokens", s.hidden, s.vocab, bits)]
         kv = cols["kv_len"]
         s.context = int(kv.max()) if len(kv) else 0
-        pre = cols["phase"] == "prefill"
-        s.input_len = int(cols["m"][pre & (ops == "attention_qk")].max()) if (pre & (ops == "attention_qk")).any() else 0
+        pre_qk = (phase == "prefill") & (ops == "attention_qk")
+        s.input_len = int(cols["m"][pre_qk].max()) if pre_qk.any() else 0
         return s
 
     @property
+    def kv_dims(self) -> int:
+        """Cached elements per token of a KV head: K's, and V's unless V lies within K."""
+        return self.head_dim + (0 if self.v_in_k else (self.v_dim or self.head_dim))
+
+    @property
     def kv_bytes_per_token(self) -> int:
-        return self.layers * 2 * self.kv_heads * self.head_dim * self.kv_bits // 8
+        return self.layers * self.kv_heads * self.kv_dims * self.kv_bits // 8
 
 
 # --- decode layout ----------------------------------------------------------------------------
@@ -124,16 +146,23 @@ def kv_dims_per_core(shape: ModelShape, cols: int) -> int:
     return cdiv(shape.head_dim * shape.kv_heads, cols)
 
 
+def kv_elems_per_core(shape: ModelShape, cols: int) -> int:
+    """Cached elements per token a core holds: its share of K's dims, and of V's unless V
+    lies within K."""
+    v = 0 if shape.v_in_k else cdiv((shape.v_dim or shape.head_dim) * shape.kv_heads, cols)
+    return kv_dims_per_core(shape, cols) + v
+
+
 def decode_kv_bytes_per_core(shape: ModelShape, grid, tokens: int) -> int:
     """KV bytes of one layer on one core when `tokens` are spread evenly over the rows."""
     rows, cols = grid
-    return cdiv(2 * kv_dims_per_core(shape, cols) * cdiv(tokens, rows) * shape.kv_bits, 8)
+    return cdiv(kv_elems_per_core(shape, cols) * cdiv(tokens, rows) * shape.kv_bits, 8)
 
 
 def decode_kv_bytes_per_token(shape: ModelShape, grid) -> int:
     """KV bytes one token takes in the decode layout (all layers, padding included)."""
     _, cols = grid
-    return shape.layers * cdiv(2 * kv_dims_per_core(shape, cols) * cols * shape.kv_bits, 8)
+    return shape.layers * cdiv(kv_elems_per_core(shape, cols) * cols * shape.kv_bits, 8)
 
 
 def decode_buffer_bytes(shape: ModelShape, grid, batch: int = 1) -> int:
@@ -164,7 +193,7 @@ def prefill_buffer_bytes(shape: ModelShape, p: int, tokens: int) -> int:
 
 
 def prefill_kv_bytes_per_core(shape: ModelShape, p: int, tokens: int) -> int:
-    return cdiv(2 * cdiv(tokens, p) * cdiv(shape.kv_heads * shape.head_dim, p) * shape.kv_bits, 8)
+    return cdiv(cdiv(tokens, p) * kv_elems_per_core(shape, p) * shape.kv_bits, 8)
 
 
 # --- conservation -----------------------------------------------------------------------------
