@@ -325,3 +325,10 @@ def test_mla_caches_the_latent_once():
     assert cap["kv_bytes_per_token"] == 4 * 576 * 2
     assert cap["kv_bytes_per_token"] <= cap["kv_bytes_per_token_placed"] < 1.3 * cap["kv_bytes_per_token"]
     assert cap["weights_bytes"] <= cap["placed_weights_bytes"] < 1.15 * cap["weights_bytes"]
+
+
+def test_tied_embeddings_are_placed_once():
+    sc = {"batch": 1, "input_len": 16, "output_len": 1}
+    cap = run_case("wse2", "gpt2-medium", sc)["capacity"]        # lm_head is the embedding table
+    table = 50257 * 1024 * 2
+    assert cap["weights_bytes"] <= cap["placed_weights_bytes"] < cap["weights_bytes"] + table

@@ -427,6 +427,7 @@ def build_trace(model: ModelSpec, batch: int = 1, input_len: int = 128, output_l
             "output_len": int(output_len), "precision": p.name, "seed": int(seed),
             "routing": None if model.moe is None else ("user" if expert_choice is not None else "seeded"),
             "experts": None if model.moe is None else int(model.moe.experts),
+            "tied_embeddings": bool(model.tied_embeddings),
             # what a run of the trace checks capacity with (the rows see only the weights read)
             "weights_bytes": int(model.weight_bytes(p.name)),
             "kv_bytes_per_token": int(model.kv_bytes_per_token(p.name)),

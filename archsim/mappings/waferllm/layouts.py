@@ -106,8 +106,9 @@ class ModelShape:
             s.vocab = int(cols["n"][i])
             s.hidden = s.hidden or int(cols["k"][i])
             bits = dtype_bits(cols["dtype_w"][i])
-            s.head_linears = [Linear("lm_head", s.hidden, s.vocab, bits),
-                              Linear("embed_tokens", s.hidden, s.vocab, bits)]
+            s.head_linears = [Linear("lm_head", s.hidden, s.vocab, bits)]
+            if not trace.meta.get("tied_embeddings"):     # else one table serves both
+                s.head_linears.append(Linear("embed_tokens", s.hidden, s.vocab, bits))
         kv = cols["kv_len"]
         s.context = int(kv.max()) if len(kv) else 0
         pre_qk = (phase == "prefill") & (ops == "attention_qk")
