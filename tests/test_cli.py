@@ -353,3 +353,12 @@ def test_output_paths_that_cannot_be_written_are_one_line_errors(capsys, tmp_pat
                                    "--output-len", "1", "--out", str(tmp_path / "r.txt"))
     assert ".h5" in one_line_error(capsys, "sweep", str(sweep), "--out", str(tmp_path / "s.csv"),
                                    "--workers", "0")
+
+
+@pytest.mark.parametrize("out_len", [0, 1, 5])
+def test_end_to_end_counts_the_prefills_token_and_one_per_step(out_len):
+    from archsim.api import run_case
+    res = run_case("a100", "gpt2-small", {"batch": 3, "input_len": 16, "output_len": out_len})
+    e2e = res["end_to_end"]
+    assert e2e["tokens_per_s"] == pytest.approx(3 * (out_len + 1) / e2e["seconds"])
+    assert e2e["seconds"] == pytest.approx(res["ttft_s"] + res["decode"]["seconds"])

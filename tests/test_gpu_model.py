@@ -241,7 +241,8 @@ def test_decode_attention_splits_kv_and_pays_a_merge_kernel(a100):
 # uncompiled. Not a validation case and not used to set any compiled-path constant; the eager
 # figure sets the eager preset's host_interval (so the eager check is a consistency check).
 # Tolerance, fixed before running: the project's GPU decode accuracy target, 15%.
-GPTFAST = {"batch": 1, "input_len": 6, "output_len": 200}
+# 200 new tokens: the prefill's first and 199 decode steps
+GPTFAST = {"batch": 1, "input_len": 6, "output_len": 199}
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +257,7 @@ def test_gptfast_compiled_is_an_upper_bound(gptfast_compiled):
 
 
 @pytest.mark.xfail(strict=True, reason="known residual: the model is ~18% fast on gpt-fast's compiled "
-                   "Llama-2-7B (123.4 vs 104.9 tokens/s); docs/baselines.md, 'The decode miss'")
+                   "Llama-2-7B (124.0 vs 104.9 tokens/s); docs/baselines.md, 'The decode miss'")
 def test_gptfast_compiled_within_tolerance(gptfast_compiled):
     assert gptfast_compiled == pytest.approx(104.9, rel=0.15)
 

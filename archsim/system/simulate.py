@@ -131,6 +131,8 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
                      "flops": float(trace["flops"][rows].sum()), "bytes": float(nbytes[sel].sum())}
 
     dec_tokens = out_len * batch
+    # a request's tokens: the prefill's (its lm_head's logits) and one per decode step
+    all_tokens = dec_tokens + (batch if first.any() else 0)
     summary = {
         "arch": system.arch.name, "model": model_name, "fidelity": system.fidelity,
         "scenario": scenario,
@@ -141,7 +143,7 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
                    "tokens_per_s": dec_tokens / dec_s if dec_s > 0 else 0.0, "energy_j": float(dec_e),
                    "energy_j_per_token": float(dec_e / dec_tokens) if dec_tokens else 0.0},
         "end_to_end": {"seconds": pre_s + dec_s,
-                       "tokens_per_s": dec_tokens / (pre_s + dec_s) if dec_tokens and pre_s + dec_s > 0 else 0.0},
+                       "tokens_per_s": all_tokens / (pre_s + dec_s) if all_tokens and pre_s + dec_s > 0 else 0.0},
         "ttft_s": pre_s,
         "tpot_s": dec_s / out_len if out_len else 0.0,
         "breakdown": breakdown,
