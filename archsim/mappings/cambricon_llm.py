@@ -16,6 +16,8 @@ the flash. Every byte that crosses the flash channels also crosses the die-to-di
 
 from __future__ import annotations
 
+import numpy as np
+
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
@@ -49,28 +51,23 @@ class CambriconLLM(Mapping):
         return [self.params["dram"]]
 
     # --- K/V bytes of each layer, known when the QKV op is mapped --------------------------
-    def build(self, trace):
-        self._kv = {}
-        cols = {c: trace.columns[c].tolist() for c in ("op", "phase", "step", "layer", "bytes_kv")}
-        for name, phase, step, layer, nbytes in zip(*cols.values()):
-            if name in ATTENTION:
-                key = (phase, int(step), int(layer))
-                k, v = self._kv.get(key, (0, 0))
-                if name == "attention_qk":
-                    k += int(nbytes)
-                else:
-                    v += int(nbytes)
-                self._kv[key] = (k, v)
-        return super().build(trace)
+    def key_columns(self, trace) -> dict:
+        """A decode QKV op loads its layer's K/V cache: the bytes its step's attention reads."""
+        import pandas as pd
 
-    def _layer_kv(self, op) -> tuple[int, int]:
-        return getattr(self, "_kv", {}).get((op["phase"], int(op["step"]), int(op["layer"])), (0, 0))
-
-    def stage_key(self, op: dict):
-        base = super().stage_key(op)
-        if op["name"] in ("qkv_proj", "kv_a_proj") and op["phase"] == "decode":
-            return base + self._layer_kv(op)
-        return base
+        c = trace.columns
+        n = len(trace)
+        if not n:
+            return {"layer_k": np.zeros(0, np.int64), "layer_v": np.zeros(0, np.int64)}
+        group = pd.DataFrame({"phase": c["phase"], "step": c["step"], "layer": c["layer"]}).groupby(
+            ["phase", "step", "layer"], sort=False).ngroup().to_numpy(np.int64)
+        nb = c["bytes_kv"].astype(np.int64)
+        k = np.zeros(group.max() + 1, np.int64)
+        v = np.zeros_like(k)
+        np.add.at(k, group, np.where(c["op"] == "attention_qk", nb, 0))
+        np.add.at(v, group, np.where(c["op"] == "attention_av", nb, 0))
+        qkv = np.isin(c["name"], ("qkv_proj", "kv_a_proj")) & (c["phase"] == "decode")
+        return {"layer_k": np.where(qkv, k[group], 0), "layer_v": np.where(qkv, v[group], 0)}
 
     # --- the split -------------------------------------------------------------------------
     def _sink_rate(self, op) -> float | None:
@@ -141,7 +138,8 @@ class CambriconLLM(Mapping):
             stages.append(Stage(npu, join_job(f"{op['name']}.join"), after=tuple(joins)))
         # KV: the QKV op writes the new tokens' K/V and (decode) loads this layer's cache
         if op["name"] in ("qkv_proj", "kv_a_proj") and dram:
-            k_b, v_b = self._layer_kv(op) if op["phase"] == "decode" and p["overlap_kv_load"] else (0, 0)
+            k_b, v_b = ((op.get("layer_k", 0), op.get("layer_v", 0)) if op["phase"] == "decode"
+                        and p["overlap_kv_load"] else (0, 0))
             nb = float(op["bytes_kv"]) + k_b + v_b
             if nb > 0:
                 last = len(stages) - 1

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
@@ -82,30 +84,34 @@ class FlexGen(Mapping):
                                          label=f"{label}.staging"), after=after))
         return st
 
-    @staticmethod
-    def _key(op) -> tuple:
-        return (op["phase"], int(op["step"]), int(op["layer"]), str(op["name"]), int(op["expert"]))
-
     def _weighted(self, op) -> bool:
         return op["op"] in WEIGHT_OPS and op["bytes_w"] > 0 and self.params["weights"] is not None
 
-    def build(self, trace):
-        # which op loads whose weights: with prefetch, op i loads op i+1's while it computes
-        self._next, self._own = {}, set()
-        rows = list(trace.rows()) if self.params["prefetch"] else []
-        for i, op in enumerate(rows):
-            if i == 0 and self._weighted(op):
-                self._own.add(self._key(op))
-            if i + 1 < len(rows) and self._weighted(rows[i + 1]):
-                nxt = rows[i + 1]
-                self._next[self._key(op)] = (float(nxt["bytes_w"]), str(nxt["name"]))
-        return super().build(trace)
+    def key_columns(self, trace) -> dict:
+        """With prefetch, op i loads op i+1's weights while it computes (`next_bytes`,
+        `next_name`; -1 and '' when the next op has none), and the first op loads its own
+        (`own_weights`). Rows are matched by (phase, step, layer, name, expert): where several
+        rows share that, the last one's successor counts for all."""
+        import pandas as pd
 
-    def stage_key(self, op: dict):
-        k = self._key(op)
-        nxt = getattr(self, "_next", {}).get(k)
-        own = k in getattr(self, "_own", set())
-        return super().stage_key(op) + (nxt, own)
+        c = trace.columns
+        n = len(trace)
+        none = {"next_bytes": np.full(n, -1.0), "next_name": np.full(n, "", dtype=object),
+                "own_weights": np.zeros(n, bool)}
+        if not n or not self.params["prefetch"] or self.params["weights"] is None:
+            return none
+        weighted = np.isin(c["op"], WEIGHT_OPS) & (c["bytes_w"] > 0)
+        cols = ["phase", "step", "layer", "name", "expert"]
+        op_id = pd.DataFrame({k: c[k] for k in cols}).groupby(cols, sort=False).ngroup().to_numpy(np.int64)
+        setters = np.flatnonzero(weighted[1:])          # rows whose successor carries weights
+        last = np.full(op_id.max() + 1, -1, np.int64)
+        np.maximum.at(last, op_id[setters], setters)
+        src = last[op_id]
+        has = src >= 0
+        nxt = np.where(has, src + 1, 0)
+        return {"next_bytes": np.where(has, c["bytes_w"][nxt].astype(np.float64), -1.0),
+                "next_name": np.where(has, c["name"][nxt], ""),
+                "own_weights": (op_id == op_id[0]) & bool(weighted[0])}
 
     def stages(self, op: dict) -> list[Stage]:
         p = self.params
@@ -113,8 +119,7 @@ class FlexGen(Mapping):
             return []
         job = op_job(op, p["fuse_attention"])
         pre: list[Stage] = []
-        key = self._key(op)
-        if self._weighted(op) and (not p["prefetch"] or key in getattr(self, "_own", set())):
+        if self._weighted(op) and (not p["prefetch"] or op.get("own_weights", False)):
             pre += self._move(p["weights"], p["weight_path"], p["weight_staging"], float(op["bytes_w"]),
                               f"{op['name']}.weights", False, (PREV_OP,))
         # a prefill's attention reads the K and V its own projections just made, still on the
@@ -133,8 +138,8 @@ class FlexGen(Mapping):
             st += self._move(p["kv"], p["kv_path"], p["kv_staging"], float(op["bytes_kv"]),
                              f"{op['name']}.kv", True, (done,))
             st.append(Stage(p["compute"], join_job(f"{op['name']}.computed"), after=(done,)))
-        nxt = getattr(self, "_next", {}).get(key) if p["prefetch"] else None
-        if nxt is not None:
+        nxt = (op.get("next_bytes", -1.0), op.get("next_name", "")) if p["prefetch"] else (-1.0, "")
+        if nxt[0] >= 0:
             # the next op's weights stream in while this op computes (double buffering)
             first = len(st)
             st += [replace(m, serves_ahead=1) for m in

@@ -13,7 +13,6 @@ Stage.after:
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -149,33 +148,56 @@ class Mapping:
     def stages(self, op: dict) -> list[Stage]:
         raise NotImplementedError
 
-    def stage_key(self, op: dict):
-        """Ops with equal keys map to equal stages (default: all but layer and step)."""
-        return tuple(v for c, v in op.items() if c not in self.KEY_OMITS)
+    def key_columns(self, trace) -> dict:
+        """Per-row values, beyond the trace's own columns, that change how a row maps (one
+        array per name, in row order). Rows equal in these and in every column but
+        KEY_OMITS map to equal stages; `stages` finds them in its op as well."""
+        return {}
+
+    @staticmethod
+    def per_distinct(trace, columns: tuple, fn) -> np.ndarray:
+        """fn(op) for every row, called once per distinct combination of `columns` (the op
+        holds just those): a per-row key part computed without a loop over rows."""
+        import pandas as pd
+
+        n = len(trace)
+        if not n:
+            return np.zeros(0, dtype=object)
+        group = pd.DataFrame({c: trace.columns[c] for c in columns}).groupby(
+            list(columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
+        _, first = np.unique(group, return_index=True)
+        values = {c: trace.columns[c][first].tolist() for c in columns}
+        out = np.array([fn(dict(zip(columns, v))) for v in zip(*values.values())] + [None], dtype=object)[:-1]
+        return out[group]
 
     # --- shared machinery --------------------------------------------------------------
     def build(self, trace) -> TaskGraph:
-        """Chain the ops of `trace` into a task graph; stage lists are cached by stage key."""
+        """Chain the ops of `trace` into a task graph; stage lists are made once per distinct
+        key (identical layers and steps cost one call), the keys grouped without a loop over rows."""
+        import pandas as pd
+
         from archsim.workload.trace import COLUMNS
         names = list(COLUMNS)
-        columns = [trace.columns[c].tolist() for c in names]
-        custom_key = type(self).stage_key is not Mapping.stage_key
-        keep = operator.itemgetter(*[j for j, c in enumerate(names) if c not in self.KEY_OMITS])
-        entry_of_key: dict = {}
+        extra = self.key_columns(trace)
+        n = len(trace)
+        if n:
+            frame = pd.DataFrame({**{c: trace.columns[c] for c in names if c not in self.KEY_OMITS},
+                                  **{f"_key.{k}": v for k, v in extra.items()}})
+            # groups numbered in order of first appearance, as a walk over the rows would
+            row_entry = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
+            _, first = np.unique(row_entry, return_index=True)
+        else:
+            row_entry, first = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        firsts = {c: trace.columns[c][first].tolist() for c in names}
+        firsts.update({k: np.asarray(v)[first].tolist() for k, v in extra.items()})
+        keys = list(firsts)
         entries: list = []        # (pair ids, dependency spec per stage)
         pair_ids: dict = {}
-        row_entry = np.empty(len(trace), dtype=np.int64)
-        for i, values in enumerate(zip(*columns)):
-            op = dict(zip(names, values)) if custom_key else None
-            key = self.stage_key(op) if custom_key else keep(values)
-            e = entry_of_key.get(key)
-            if e is None:
-                stages = list(self.stages(op if op is not None else dict(zip(names, values))))
-                ids = [pair_ids.setdefault((st.component, st.job), len(pair_ids)) for st in stages]
-                e = entry_of_key[key] = len(entries)
-                entries.append((ids, [_dep_spec(s_i, st.after) for s_i, st in enumerate(stages)],
-                                [st.serves_ahead for st in stages]))
-            row_entry[i] = e
+        for values in zip(*firsts.values()):
+            stages = list(self.stages(dict(zip(keys, values))))
+            ids = [pair_ids.setdefault((st.component, st.job), len(pair_ids)) for st in stages]
+            entries.append((ids, [_dep_spec(s_i, st.after) for s_i, st in enumerate(stages)],
+                            [st.serves_ahead for st in stages]))
         return _assemble(entries, row_entry, list(pair_ids))
 
     def memory_components(self) -> list[str]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.errors import CapacityError, ConfigError
@@ -216,11 +218,14 @@ class WaferLLMMapping(Mapping):
             self._refine_capacity()
         return super().build(trace)
 
-    def stage_key(self, op):
-        base = super().stage_key(op)
-        flags = (self._boundary(op), self._streams(op),
-                 self.kv.name == "concat" and op["phase"] == "decode" and op["step"])
-        return base + flags
+    def key_columns(self, trace) -> dict:
+        # a region's first layer hands off, a streamed prefill's layers load weights, and a
+        # concatenated cache grows every step
+        cols = ("phase", "name", "layer")
+        concat = self.kv.name == "concat"
+        return {"boundary": self.per_distinct(trace, cols, self._boundary),
+                "streams": self.per_distinct(trace, cols, self._streams),
+                "concat_step": np.where(concat & (trace["phase"] == "decode"), trace["step"], 0)}
 
     def _streams(self, op) -> bool:
         """A streamed prefill loads each layer's weights as the layer before computes."""
