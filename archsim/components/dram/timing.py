@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -236,17 +235,19 @@ def compile_standard(std: Standard) -> Compiled:
         map_fields=tuple(sorted(fields.items())))
 
 
-@lru_cache(maxsize=64)
-def _compile_cached(std: Standard) -> Compiled:
-    return compile_standard(std)
+_COMPILED: dict = {}
 
 
 def compiled(std: Standard) -> Compiled:
-    """Memoised compile (Standards are frozen; their dict fields hash by identity of the key)."""
-    try:
-        return _compile_cached(std)
-    except TypeError:    # unhashable (dict fields): compile afresh
-        return compile_standard(std)
+    """Memoised compile, keyed by the standard's whole contents (its dict fields make the
+    frozen dataclass unhashable, so its repr stands for it)."""
+    key = repr(std)
+    comp = _COMPILED.get(key)
+    if comp is None:
+        if len(_COMPILED) >= 64:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        comp = _COMPILED[key] = compile_standard(std)
+    return comp
 
 
 def decode(comp: Compiled, addrs: np.ndarray, channels: int = 1, mapping: str = "RoBaRaCoCh",
