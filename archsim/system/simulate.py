@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from archsim import __version__
 from archsim.errors import ConfigError
@@ -124,11 +125,22 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     # per op: the op a task works for (a prefetch of the next op's weights is that op's)
     serves = graph.serves_index
     names = trace["name"][serves] if n else np.zeros(0, dtype=object)
-    for name in dict.fromkeys(names.tolist()):
-        sel = names == name
-        rows = np.unique(serves[sel])
-        ops[name] = {"seconds": float(dur[sel].sum() / PS_PER_S), "energy_j": float(energy[sel].sum() * 1e-12),
-                     "flops": float(trace["flops"][rows].sum()), "bytes": float(nbytes[sel].sum())}
+    if n:
+        # names numbered in order of first appearance: sums by number, not a pass per name
+        row_code, uniques = pd.factorize(trace["name"])
+        code = row_code[serves]
+        order = pd.unique(code)
+        k = len(uniques)
+        secs = np.zeros(k, np.int64)
+        np.add.at(secs, code, dur)
+        flops = np.zeros(k, np.int64)
+        rows = np.unique(serves)
+        np.add.at(flops, row_code[rows], trace["flops"][rows].astype(np.int64))
+        joules = np.bincount(code, weights=energy, minlength=k) * 1e-12
+        moved = np.bincount(code, weights=nbytes, minlength=k)
+        for c in order.tolist():
+            ops[str(uniques[c])] = {"seconds": float(secs[c] / PS_PER_S), "energy_j": float(joules[c]),
+                                    "flops": float(flops[c]), "bytes": float(moved[c])}
 
     dec_tokens = out_len * batch
     # a request's tokens: the prefill's (its lm_head's logits) and one per decode step
