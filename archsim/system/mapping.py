@@ -165,7 +165,7 @@ class Mapping:
             return np.zeros(0, dtype=object)
         group = pd.DataFrame({c: trace.columns[c] for c in columns}).groupby(
             list(columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
-        _, first = np.unique(group, return_index=True)
+        first = first_rows(group)
         values = {c: trace.columns[c][first].tolist() for c in columns}
         out = np.array([fn(dict(zip(columns, v))) for v in zip(*values.values())] + [None], dtype=object)[:-1]
         return out[group]
@@ -185,7 +185,7 @@ class Mapping:
                                   **{f"_key.{k}": v for k, v in extra.items()}})
             # groups numbered in order of first appearance, as a walk over the rows would
             row_entry = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
-            _, first = np.unique(row_entry, return_index=True)
+            first = first_rows(row_entry)
         else:
             row_entry, first = np.zeros(0, np.int64), np.zeros(0, np.int64)
         firsts = {c: trace.columns[c][first].tolist() for c in names}
@@ -245,6 +245,13 @@ class Mapping:
                     "machine that keeps them in a larger tier (the flexgen strategy's `weights` and "
                     "`kv`)", self.system.arch.file, "mapping.memory")
         return Capacity(weights_bytes, kv_bytes_per_token, memory, needed, max_tokens)
+
+
+def first_rows(group: np.ndarray) -> np.ndarray:
+    """The first row of each group, for groups numbered 0, 1, .. in order of first appearance:
+    where the running maximum steps up (one pass, no sort)."""
+    top = np.maximum.accumulate(group)
+    return np.flatnonzero(np.concatenate(([True], top[1:] > top[:-1])))
 
 
 def _dep_spec(s_i: int, after) -> tuple[tuple, bool]:

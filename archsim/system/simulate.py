@@ -134,7 +134,9 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
         secs = np.zeros(k, np.int64)
         np.add.at(secs, code, dur)
         flops = np.zeros(k, np.int64)
-        rows = np.unique(serves)
+        served = np.zeros(len(trace), bool)
+        served[serves] = True
+        rows = np.flatnonzero(served)
         np.add.at(flops, row_code[rows], trace["flops"][rows].astype(np.int64))
         joules = np.bincount(code, weights=energy, minlength=k) * 1e-12
         moved = np.bincount(code, weights=nbytes, minlength=k)
