@@ -132,3 +132,25 @@ def test_a_dram_part_with_a_strided_pattern_needs_its_stride():
                        ["dram.pattern=strided", "dram.stride=4096", "dram.elem_bytes=64"])
     # 64 B pieces 4 KiB apart: a row per piece, slower than the stream
     assert strided["decode"]["seconds"] > 1.2 * seq["decode"]["seconds"]
+
+
+def test_stream_results_are_kept_on_disk_and_read_back_exactly(tmp_path, monkeypatch):
+    from archsim.components.dram import stream_cache
+    monkeypatch.setattr(stream_cache, "_DIR", tmp_path)
+    monkeypatch.delenv("ARCHSIM_NO_DISK_CACHE", raising=False)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return (1.0 / 3.0, 2.5e-13)
+
+    key = ("hbm2e", 8, 4096, "seq", 0, 0, (), "RoBaRaCoCh")
+    assert stream_cache.memo(key, compute) == (1.0 / 3.0, 2.5e-13)
+    assert stream_cache.memo(key, compute) == (1.0 / 3.0, 2.5e-13) and len(calls) == 1
+    assert stream_cache.memo(key[:-1] + ("RoCoBaRaBgCh",), compute) and len(calls) == 2
+    (f,) = [p for p in tmp_path.iterdir() if "RoBa" in p.read_text()]
+    f.write_text("{not json")                     # a damaged file is recomputed, not trusted
+    assert stream_cache.memo(key, compute) == (1.0 / 3.0, 2.5e-13) and len(calls) == 3
+    monkeypatch.setenv("ARCHSIM_NO_DISK_CACHE", "1")
+    stream_cache.memo(key, compute)
+    assert len(calls) == 4

@@ -7,6 +7,7 @@ from functools import lru_cache
 from archsim.components.dram.controller import Controller, run_stream
 from archsim.components.dram.frontend import pattern_addresses, stream_addresses
 from archsim.components.dram.standards import get_standard
+from archsim.components.dram.stream_cache import memo
 from archsim.components.dram.timing import compile_standard, compiled
 
 #: streams are simulated up to this many requests per channel; longer ones reuse the steady
@@ -17,6 +18,11 @@ MAX_REQUESTS_PER_CHANNEL = 20_000
 @lru_cache(maxsize=1024)
 def _run(standard: str, channels: int, requests: int, pattern: str, stride: int, elem: int,
          overrides: tuple = (), mapping: str = "RoBaRaCoCh"):
+    key = (standard, channels, requests, pattern, stride, elem, overrides, mapping)
+    return memo(key, lambda: _simulate(*key))
+
+
+def _simulate(standard, channels, requests, pattern, stride, elem, overrides, mapping):
     std = get_standard(standard)
     if overrides:
         std = std.with_overrides(dict(overrides))
