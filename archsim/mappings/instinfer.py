@@ -18,6 +18,8 @@ drive programs K twice (Sec. IV-C), so its flash writes are 1.5x the K/V it rece
 
 from __future__ import annotations
 
+import numpy as np
+
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.errors import CapacityError
@@ -50,19 +52,24 @@ class InstInfer(Mapping):
     def build(self, trace):
         graph = super().build(trace)
         csd, pcie = self.params["csd"], self.params["pcie"]
-        phases = trace["phase"]
+        # bytes of each distinct (component, job) pair times its tasks in each phase
+        decode = (trace["phase"][graph.op_index] == "decode").astype(np.int64) if len(graph) else np.zeros(0, np.int64)
+        uses = np.zeros((len(graph.pairs), 2), np.int64)
+        np.add.at(uses, (graph.pair_index, decode), 1)
         io = {f"{ph}_{rw}_bytes": 0.0 for ph in ("prefill", "decode") for rw in ("read", "write", "p2p")}
-        for comp, job, i in zip(graph.components, graph.jobs, graph.op_index):
+        for (comp, job), counts in zip(graph.pairs, uses.tolist()):
             if comp == pcie:
                 # GPU <-> drive peer-to-peer bytes (prefill: the prompt's K/V; decode: q/k/v, outputs)
-                io[f"{phases[i]}_p2p_bytes"] += self.system.cost(pcie, job).bytes
+                rw = "p2p"
+            elif comp == csd and job.kind in ("write", "attention_qk", "attention_av"):
+                rw = "write" if job.kind == "write" else "read"
+            else:
                 continue
-            if comp != csd or job.kind not in ("write", "attention_qk", "attention_av"):
-                continue
-            rw = "write" if job.kind == "write" else "read"
-            io[f"{phases[i]}_{rw}_bytes"] += self.system.cost(csd, job).bytes
+            nbytes = self.system.cost(comp, job).bytes
+            for ph, k in zip(("prefill", "decode"), counts):
+                io[f"{ph}_{rw}_bytes"] += nbytes * k
         attn = trace["op"] == "attention_qk"
-        layers = len(set(trace["layer"][attn].tolist())) if attn.any() else 0
+        layers = len(np.unique(trace["layer"][attn])) if attn.any() else 0
         for key in list(io):
             io[key.replace("_bytes", "_bytes_per_layer")] = io[key] / layers if layers else 0.0
         io["layers"] = layers
@@ -73,12 +80,14 @@ class InstInfer(Mapping):
     def _check_write_buffer(self, trace) -> None:
         """The incomplete groups of every layer wait in the drive's DRAM at once."""
         csd = self.system.components[self.params["csd"]]
-        per_step: dict = {}
-        for op in trace.rows():
-            if op["op"] == "attention_qk" and op["phase"] == "decode":
-                step = int(op["step"])
-                per_step[step] = per_step.get(step, 0.0) + csd.buffered_bytes(self._csd_job(op))
-        need = max(per_step.values(), default=0.0)
+        rows = trace.select((trace["op"] == "attention_qk") & (trace["phase"] == "decode"))
+        if not len(rows):
+            return
+        cols = ("op", "name", "m", "n", "k", "batch", "heads", "kv_heads", "kv_len", "flops", "bytes_kv",
+                "dtype_w", "dtype_a")
+        held = self.per_distinct(rows, cols, lambda op: csd.buffered_bytes(self._csd_job(op))).astype(np.float64)
+        steps, step_of = np.unique(rows["step"], return_inverse=True)
+        need = float(np.bincount(step_of, weights=held, minlength=len(steps)).max())
         if need > csd.params["dram"]:
             raise CapacityError(f"the KV write buffer needs {need / 2 ** 20:.1f} MiB (the incomplete "
                                 f"groups of every layer and sequence), the drive's DRAM has "
