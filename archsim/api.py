@@ -63,7 +63,10 @@ def simulate_case(arch, model, scenario: dict | None = None, sets=(), fidelity: 
         _no_model_sets(model_sets, "a trace run has no model to change (its rows are the workload)")
         return run(arch_spec, None, scen, fidelity, trace=trace, seed=seed)
     spec = load_model(model, model_sets)
-    return run(arch_spec, spec, scen, fidelity, seed=seed)
+    result = run(arch_spec, spec, scen, fidelity, seed=seed)
+    # what rebuilds the same workload from the result (a model file or name and its overrides)
+    result.summary["provenance"].update({"model_source": str(model), "model_sets": list(model_sets)})
+    return result
 
 
 def run_case(arch, model, scenario: dict | None = None, sets=(), fidelity: str = "cycle", seed: int = 0) -> dict:

@@ -218,3 +218,12 @@ def test_a_sweep_row_picked_from_one_run_is_an_error(tmp_path, kind):
     src.write_text(json.dumps(RUN))
     with pytest.raises(ConfigError, match="one run"):
         plots.plot(src, tmp_path / "f.png", kind, point=3)
+
+
+def test_rows_of_points_a_sweep_no_longer_has_are_not_plotted(tmp_path):
+    import pandas as pd
+    from archsim.plots.common import Source, sweep_frame
+    df = pd.DataFrame({"index": [0, 1, -1], "status": ["ok", "ok", "ok"], "scenario.batch": [1, 2, 1],
+                       "decode.tokens_per_s": [10.0, 20.0, 99.0]})
+    got = sweep_frame(Source("sweep", df, "s.h5"))
+    assert got["decode.tokens_per_s"].tolist() == [10.0, 20.0]

@@ -165,6 +165,18 @@ def test_noc_heatmap_plot(tmp_path):
     assert out.exists() and out.stat().st_size > 1000
 
 
+def test_noc_heatmap_redraws_the_run_with_its_model_overrides_and_refuses_other_machines(tmp_path):
+    from archsim.errors import ConfigError
+    from archsim.plots.noc_heatmap import plot
+    sc = {"batch": 1, "input_len": 32, "output_len": 1}
+    res = simulate_case("wse2", "gpt2-small", sc, ["model.ffn_dim=6144"])
+    assert res.summary["provenance"]["model_sets"] == ["ffn_dim=6144"]
+    plot(res, tmp_path / "heat.png")
+    other = simulate_case("pim-gpt", "gpt2-small", sc)
+    with pytest.raises(ConfigError, match="need a wafer machine"):
+        plot(other, tmp_path / "x.png")
+
+
 # --- the decode kernel's op sequence ---------------------------------------------------------------
 def test_fused_linears_multiply_part_by_part_with_one_allreduce(wafer):
     fused = gemv_program((420, 420), 4096, 6144)

@@ -139,8 +139,12 @@ def save(fig, out) -> Path:
 
 # --- sweep tables ------------------------------------------------------------------------------
 def sweep_frame(src: Source, where: str | None = None, ok_only: bool = True):
-    """The sweep's rows (finished ones by default), filtered by a constraint-style expression."""
+    """The sweep's rows (finished ones by default), filtered by a constraint-style expression.
+    Rows of points the sweep no longer has (`index` -1, kept from an earlier version of it)
+    are left out: they may differ in a setting no column shows."""
     df = src.data
+    if "index" in df:
+        df = df[df["index"] >= 0]
     if ok_only and "status" in df:
         df = df[df["status"] == "ok"]
     if where:

@@ -3,8 +3,8 @@
 `archsim plot RESULTS --kind noc-heatmap --out fig.png [--opt phase=decode --opt layer=0]`
 reads a run result of a wafer machine (its resolved config, model and scenario), runs the ops
 of one layer through the mapping and the fabric again with link recording on, and draws the
-wavelets each router sent east+west and south+north, divided by the layer's cycles (the
-fraction of cycles a link was busy). Lines that carry the same pattern were simulated once;
+wavelets each router sent east+west and south+north, divided by the layer's cycles (a link
+carries at most one wavelet a cycle, so a pair of opposite links at most two). Lines that carry the same pattern were simulated once;
 the map spreads each simulated line over the lines that reuse it.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from archsim.errors import ConfigError
-from archsim.plots.common import check_opts, load_source, need, out_path, style_opt
+from archsim.plots.common import check_opts, load_source, need, out_path, save, style_opt
 
 KIND = "noc-heatmap"
 OPTIONS = {"phase": "decode", "layer": 0, "title": None, "cmap": "magma"}
@@ -54,7 +54,7 @@ def layer_link_loads(system, trace, phase: str = "decode", layer: int = 0) -> di
     """{'grid': (rows, cols), 'links': int64[rows, cols, 4], 'cycles': int} for one layer."""
     mapping = system.mapping
     dev = mapping.params.get("device")
-    wafer = system.components[dev]
+    wafer = system.components.get(dev) if dev is not None else None
     if getattr(wafer, "type_name", "") != "wafer":
         raise ConfigError("noc-heatmap plots need a wafer machine (a `type: wafer` component)", "source", dev)
     mapping.build(trace)      # plans regions and learns the model's shape
@@ -108,11 +108,15 @@ def plot(results_or_path, out, **opts):
 
     system = _system_from_summary(summary)
     scen = summary.get("scenario", {})
-    model = load_model(summary["model"])
+    prov = summary.get("provenance") or {}
+    if "model_source" not in prov:
+        raise ConfigError("the run result does not say which model (and overrides) it ran, as a trace run or "
+                          "an older archsim's result; rerun `archsim run` on a model", "source", "provenance")
+    model = load_model(prov["model_source"], prov.get("model_sets") or [])
     phase = str(o["phase"])
     trace = build_trace(model, batch=int(scen.get("batch", 1)), input_len=max(int(scen.get("input_len", 1)), 1),
                         output_len=1 if phase == "decode" else 0,
-                        precision=scen.get("precision") or model.default_precision)
+                        precision=scen.get("precision") or model.default_precision, seed=int(prov.get("seed") or 0))
     loads = layer_link_loads(system, trace, phase, int(o["layer"]))
     links, cycles = loads["links"], max(loads["cycles"], 1)
     horiz = (links[..., 0] + links[..., 1]) / cycles
@@ -128,10 +132,10 @@ def plot(results_or_path, out, **opts):
         ax.set_title(f"{name} links")
         ax.set_xlabel("core column")
         ax.set_ylabel("core row")
-    fig.colorbar(im, ax=axes, label="wavelets per cycle (link busy fraction)")
+    fig.colorbar(im, ax=axes, label="wavelets per cycle, both directions (each link at most 1)")
     g = loads["grid"]
     fig.suptitle(o["title"] or f"{summary.get('arch', '')} {summary.get('model', '')}: {phase} layer {o['layer']} "
                  f"on {g[0]}x{g[1]} cores ({cycles} cycles)")
-    fig.savefig(out)
+    save(fig, out)
     plt.close(fig)
     return out
