@@ -362,3 +362,13 @@ def test_end_to_end_counts_the_prefills_token_and_one_per_step(out_len):
     e2e = res["end_to_end"]
     assert e2e["tokens_per_s"] == pytest.approx(3 * (out_len + 1) / e2e["seconds"])
     assert e2e["seconds"] == pytest.approx(res["ttft_s"] + res["decode"]["seconds"])
+
+
+def test_work_left_behind_by_a_prefill_without_decode_ends_the_run():
+    # a6000-instcsd: the drive programs the prompt's KV after the first token
+    from archsim.api import run_case
+    res = run_case("a6000-instcsd", "gpt2-medium", {"batch": 1, "input_len": 64, "output_len": 0})
+    assert res["end_to_end"]["seconds"] > 2 * res["ttft_s"]
+    assert res["end_to_end"]["seconds"] >= max(b["seconds"] for b in res["breakdown"].values())
+    total = sum(b["energy_j"] for b in res["breakdown"].values())
+    assert total == pytest.approx(res["prefill"]["energy_j"] + res["decode"]["energy_j"], rel=1e-12)

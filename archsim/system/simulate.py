@@ -105,13 +105,16 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
     end = int(finish.max()) if n else 0
     pre_s = pre_end / PS_PER_S
     dec_s = (end - pre_end) / PS_PER_S if is_dec.any() else 0.0
+    # without a decode to overlap it, what the prefill leaves running ends the run alone
+    tail_s = (end - pre_end) / PS_PER_S if not is_dec.any() else 0.0
+    run_s = pre_s + dec_s + tail_s
     batch = scenario["batch"]
     out_len = scenario["output_len"] if is_dec.any() else 0
     in_tokens = scenario["input_len"] * batch
 
     static_w = {c: system.components[c].static_power_w for c in comp_names}
     static_total = sum(static_w.values())
-    pre_e = energy[is_pre].sum() * 1e-12 + static_total * pre_s
+    pre_e = energy[is_pre].sum() * 1e-12 + static_total * (pre_s + tail_s)
     dec_e = energy[is_dec].sum() * 1e-12 + static_total * dec_s
 
     breakdown = {}
@@ -156,8 +159,8 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
         "decode": {"seconds": dec_s, "seconds_per_token": dec_s / out_len if out_len else 0.0,
                    "tokens_per_s": dec_tokens / dec_s if dec_s > 0 else 0.0, "energy_j": float(dec_e),
                    "energy_j_per_token": float(dec_e / dec_tokens) if dec_tokens else 0.0},
-        "end_to_end": {"seconds": pre_s + dec_s,
-                       "tokens_per_s": all_tokens / (pre_s + dec_s) if all_tokens and pre_s + dec_s > 0 else 0.0},
+        "end_to_end": {"seconds": run_s,
+                       "tokens_per_s": all_tokens / run_s if all_tokens and run_s > 0 else 0.0},
         "ttft_s": pre_s,
         "tpot_s": dec_s / out_len if out_len else 0.0,
         "breakdown": breakdown,
