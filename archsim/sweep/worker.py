@@ -12,12 +12,11 @@ import json
 import math
 import os
 import socket
-import subprocess
 import time
-from functools import lru_cache
 
 from archsim import __version__
 from archsim.errors import ArchsimError, CapacityError
+from archsim.revision import git_revision
 
 MAX_ERROR = 2000
 
@@ -26,18 +25,6 @@ def one_line(exc: BaseException) -> str:
     text = exc.one_line() if isinstance(exc, ArchsimError) else f"{type(exc).__name__}: {exc}"
     text = " ".join(text.split())
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 3] + "..."
-
-
-@lru_cache(maxsize=1)
-def git_revision() -> str:
-    """The checkout's revision, looked up once per process ('' outside a git checkout)."""
-    from archsim.paths import ROOT
-    try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
 
 
 def metric(summary: dict, key: str):
@@ -74,7 +61,7 @@ def run_point(evaluate, case: dict, metrics, fits: str = "skip", keep_result: bo
         status, error = "failed", one_line(exc)
     return {"status": status, "error": error, "outputs": outputs, "result": result,
             "archsim_version": str(prov.get("archsim_version") or __version__),
-            "git_revision": str(prov.get("git_revision") or git_revision()),
+            "git_revision": str(prov.get("git_revision") or git_revision() or ""),
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
             "wall_s": time.perf_counter() - t0,
             "worker": f"{socket.gethostname()}:{os.getpid()}"}

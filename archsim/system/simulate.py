@@ -14,6 +14,7 @@ import pandas as pd
 
 from archsim import __version__
 from archsim.errors import ConfigError
+from archsim.revision import git_revision
 from archsim.system.scheduler import PS_PER_S, schedule
 from archsim.system.system import System
 
@@ -37,19 +38,8 @@ class RunResult:
     config: dict = field(default_factory=dict)     # fully resolved arch config
 
 
-def _git_revision() -> str | None:
-    import subprocess
-    from archsim.paths import ROOT
-    try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def provenance(system: System, model_name: str, extra: dict | None = None) -> dict:
-    return {"archsim_version": __version__, "git_revision": _git_revision(),
+    return {"archsim_version": __version__, "git_revision": git_revision(),
             "arch_file": system.arch.file, "model": model_name, "fidelity": system.fidelity,
             **(extra or {})}
 

@@ -48,12 +48,12 @@ def _md_cell(text: str) -> str:
 
 def markdown(outcomes: list[Outcome], command: str, fidelity: str, plot_name: str | None = None) -> str:
     from archsim import __version__
-    from archsim.system.simulate import _git_revision
+    from archsim.revision import git_revision
 
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["# archsim validation report", "",
              f"- command: `{command}`",
-             f"- archsim {__version__} (git {_git_revision() or 'unknown'}), fidelity `{fidelity}`, {when}",
+             f"- archsim {__version__} (git {git_revision() or 'unknown'}), fidelity `{fidelity}`, {when}",
              f"- {_tally(outcomes)}", "",
              "Relative error = (predicted - published) / published. A case passes when |error| <= tolerance "
              "(at both ends for a range). Tolerances were fixed in the case files before any run.", ""]

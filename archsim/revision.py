@@ -1,0 +1,25 @@
+"""The checkout's git revision, for provenance: looked up once per process (the code a process
+runs is what it imported), with "-dirty" when tracked files differ from that commit."""
+
+from __future__ import annotations
+
+import subprocess
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def git_revision() -> str | None:
+    """e.g. 'e619043' or 'e619043-dirty'; None outside a git checkout."""
+    from archsim.paths import ROOT
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=5)
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode != 0 or not head.stdout.strip():
+            return None
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
