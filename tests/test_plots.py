@@ -227,3 +227,27 @@ def test_rows_of_points_a_sweep_no_longer_has_are_not_plotted(tmp_path):
                        "decode.tokens_per_s": [10.0, 20.0, 99.0]})
     got = sweep_frame(Source("sweep", df, "s.h5"))
     assert got["decode.tokens_per_s"].tolist() == [10.0, 20.0]
+
+
+@pytest.mark.parametrize("arch, model, want", [
+    ("cambricon-llm-s", "gpt2-small", {"dram.lpddr5x-8533 x3", "flash.array", "flash.channels", "npu.int8",
+                                       "flash.cores.int8"}),
+    ("pim-gpt", "gpt2-small", {"pim.bank_bandwidth", "pim.bf16", "asic.bf16"}),
+    ("wse2", "gpt2-small", {"mesh.sram", "mesh.fp16"}),
+    ("xeon-gold-6154", "gpt2-small", {"cpu.memory_bandwidth", "cpu.fp32"}),
+    ("a100", "gpt2-small", {"gpu.memory_bandwidth", "gpu.peak.bf16"}),
+])
+def test_every_machine_gets_the_roofs_of_its_parts(arch, model, want):
+    from archsim.api import run_case
+    from archsim.plots.roofline import machine_roofs
+    res = run_case(arch, model, {"batch": 1, "input_len": 16, "output_len": 2})
+    bw, peaks = machine_roofs(res)
+    labels = {part for lab, _ in bw + peaks for part in lab.split(" = ")}
+    assert want <= labels, labels
+    if arch in ("pim-gpt", "wse2", "xeon-gold-6154", "a100"):
+        # every op lies under the roofs (ops run from off-chip memory or the part's own SRAM)
+        roof_bw, roof_flops = max(v for _, v in bw), max(v for _, v in peaks)
+        for name, op in res["ops"].items():
+            if op["flops"] > 0 and op["bytes"] > 0 and op["seconds"] > 0:
+                rate = op["flops"] / op["seconds"]
+                assert rate <= min(roof_bw * op["flops"] / op["bytes"], roof_flops) * (1 + 1e-9), name

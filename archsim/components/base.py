@@ -99,6 +99,11 @@ class Component:
         """Power drawn while the system runs, whether busy or not (charged over wall time)."""
         return 0.0
 
+    def roofs(self) -> tuple[list, list]:
+        """The part's peak rates for a roofline: ([(label, bytes/s)], [(label, FLOP/s)]);
+        labels name the rate (a compute roof ends with its element type)."""
+        return [], []
+
     def cold_start(self) -> None:
         """The jobs that follow have nothing before them (`archsim op` runs one op alone):
         a part that overlaps a job with the previous one's tail stops crediting it."""

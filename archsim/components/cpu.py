@@ -84,6 +84,10 @@ class CPU(Component):
     def memory_bytes(self) -> float:
         return self.params["memory"]
 
+    def roofs(self) -> tuple[list, list]:
+        return ([(f"{self.name}.memory_bandwidth", self.params["memory_bandwidth"])],
+                [(f"{self.name}.{t}", v) for t, v in self.rates.items() if v])
+
     @property
     def static_power_w(self) -> float:
         return self.params["static_power"]

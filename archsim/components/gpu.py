@@ -192,6 +192,13 @@ class GPU(Component):
                     nbytes * self.count, {"compute": compute, "memory": memory, "overhead": overhead})
 
     # --- compute models -------------------------------------------------------------------
+    def roofs(self) -> tuple[list, list]:
+        p = self.params
+        bw = [(f"{self.name}.memory_bandwidth", p["memory_bandwidth"] * self.count)]
+        if p.get("l2_bandwidth"):
+            bw.append((f"{self.name}.l2_bandwidth", p["l2_bandwidth"] * self.count))
+        return bw, [(f"{self.name}.peak.{t}", v * self.count) for t, v in self.peaks.items() if v]
+
     def _vector(self, flops: float) -> tuple[float, float]:
         """CUDA cores at the fp32 FMA rate."""
         return flops / self.peaks["fp32"], flops * self.params["energy"]["vector_flop"]

@@ -39,6 +39,9 @@ class Link(Component):
         "static_power": Field("power", 0.0, "idle power of the switches and links", min=0),
     }
 
+    def roofs(self) -> tuple[list, list]:
+        return [(f"{self.name}.bandwidth", self.params["bandwidth"])], []
+
     @property
     def static_power_w(self) -> float:
         return self.params["static_power"]

@@ -314,6 +314,12 @@ class Wafer(Component):
     def static_power_w(self) -> float:
         return float(self.params["static_power"])
 
+    def roofs(self) -> tuple[list, list]:
+        # every usable core: its SRAM reads, and its fp16 lanes' FMACs (two operations each)
+        c, cores, clock = self.core, self.usable_cores, self.clock_hz
+        sram = cores * c["read_ports"] * c["read_port_bits"] / 8 * clock
+        return [(f"{self.name}.sram", sram)], [(f"{self.name}.fp16", 2.0 * cores * self.simd_lanes(16) * clock)]
+
     def simd_lanes(self, bits: int) -> int:
         """Elements per cycle through the datapath: the narrower of the read and write paths."""
         width = min(int(self.core["read_port_bits"]), int(self.core["write_port_bits"]))

@@ -7,8 +7,10 @@ and `save(fig, out)` draw without pyplot state and write atomically (.png, .svg,
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,3 +218,32 @@ def run_from_sweep(src: Source, point) -> Source:
     if not text:
         raise ConfigError(f"point {index} kept no result; set `keep_result: true` in the sweep file", src.name)
     return Source("run", json.loads(text), f"{src.name}[{index}]")
+
+
+# --- the machine of a run result ------------------------------------------------------------------
+def _yaml_safe(obj):
+    if isinstance(obj, dict):
+        return {str(k): _yaml_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_yaml_safe(v) for v in obj]
+    if hasattr(obj, "item"):
+        return obj.item()
+    return obj
+
+
+def system_from_summary(summary: dict):
+    """The machine a run result ran on, rebuilt from its resolved config."""
+    import yaml
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+
+    cfg = summary.get("config")
+    if not isinstance(cfg, dict):
+        raise ConfigError("the run result has no resolved config (`config`); rerun with a current archsim",
+                          "source", "config")
+    cfg = _yaml_safe(copy.deepcopy(cfg))
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"{cfg.get('name', 'arch')}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        arch = load_arch(str(path))
+    return System(arch, summary.get("fidelity", "cycle"))

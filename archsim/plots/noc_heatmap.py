@@ -10,44 +10,13 @@ the map spreads each simulated line over the lines that reuse it.
 
 from __future__ import annotations
 
-import copy
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
 from archsim.errors import ConfigError
-from archsim.plots.common import check_opts, load_source, need, out_path, save, style_opt
+from archsim.plots.common import check_opts, load_source, need, out_path, save, style_opt, system_from_summary
 
 KIND = "noc-heatmap"
 OPTIONS = {"phase": "decode", "layer": 0, "title": None, "cmap": "magma"}
-
-
-def _yaml_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _yaml_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_yaml_safe(v) for v in obj]
-    if hasattr(obj, "item"):
-        return obj.item()
-    return obj
-
-
-def _system_from_summary(summary: dict):
-    import yaml
-    from archsim.system.arch import load_arch
-    from archsim.system.system import System
-
-    cfg = summary.get("config")
-    if not isinstance(cfg, dict):
-        raise ConfigError("the run result has no resolved config (`config`); rerun with a current archsim",
-                          "source", "config")
-    cfg = _yaml_safe(copy.deepcopy(cfg))
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / f"{cfg.get('name', 'arch')}.yaml"
-        path.write_text(yaml.safe_dump(cfg))
-        arch = load_arch(str(path))
-    return System(arch, summary.get("fidelity", "cycle"))
 
 
 def layer_link_loads(system, trace, phase: str = "decode", layer: int = 0) -> dict:
@@ -106,7 +75,7 @@ def plot(results_or_path, out, **opts):
     from archsim.workload.model_spec import load_model
     from archsim.workload.trace_builder import build_trace
 
-    system = _system_from_summary(summary)
+    system = system_from_summary(summary)
     scen = summary.get("scenario", {})
     prov = summary.get("provenance") or {}
     if "model_source" not in prov:

@@ -1,8 +1,12 @@
 """Roofline of a machine with the ops of one run placed on it.
 
-Roofs come from the run's resolved config: every number under a key naming a bandwidth is a
-memory roof and every number under a key naming flops (or a peak) a compute roof, labelled by
-their config path (the four largest of each). `bandwidth` and `peak_flops` options replace
+Roofs come from the machine the run's resolved config describes: each part's peak rates
+(`Component.roofs`: a GPU's HBM and L2 and its peaks per type, a CPU's, an NPU's MACs, a
+DRAM standard's pins, a flash's channels and arrays and its dies' cores, a PIM's banks, a
+wafer's SRAM and FMACs), the four largest of each kind. A config that does not load (a
+result written by hand) falls back to its keys: a number under a key naming a bandwidth is a
+memory roof, one naming flops (or a peak) a compute roof. An op that works from an on-chip
+buffer no roof stands for (an NPU's vector ops) can sit above the off-chip roofs. `bandwidth` and `peak_flops` options replace
 them ('2 TB/s', '312 TFLOP/s', or several separated by commas). Each op is a point at its
 arithmetic intensity (flops per byte moved) and achieved rate, sized by its share of the time.
 """
@@ -49,10 +53,30 @@ def roofs_from_config(config: dict, dtype: str | None = None) -> tuple[list, lis
             bw.append((path, v))
         elif "flops" in low or "peak" in low:
             peaks.append((path, v))
-    bw, peaks = _merge(bw), _merge(peaks)
+    return _merge(bw), _first_of_type(_merge(peaks), dtype)
+
+
+def machine_roofs(summary: dict, dtype: str | None = None) -> tuple[list, list]:
+    """([(label, bytes/s)], [(label, flop/s)]) of the run's machine, largest first, the
+    compute roof of `dtype` first where there is one."""
+    from archsim.errors import ArchsimError
+    from archsim.plots.common import system_from_summary
+    try:
+        system = system_from_summary(summary)
+    except ArchsimError:
+        return roofs_from_config(summary.get("config") or {}, dtype)
+    bw, peaks = [], []
+    for comp in system.components.values():
+        b, p = comp.roofs()
+        bw += b
+        peaks += p
+    return _merge(bw), _first_of_type(_merge(peaks), dtype)
+
+
+def _first_of_type(peaks: list, dtype: str | None) -> list:
     if dtype:
         peaks.sort(key=lambda t: not any(lab.rsplit(".", 1)[-1] == dtype for lab in t[0].split(" = ")))
-    return bw, peaks
+    return peaks
 
 
 def _act_dtype(summary) -> str | None:
@@ -90,7 +114,7 @@ def plot(source, out, **opts):
     elif o["point"] is not None:
         raise ConfigError("picks a row of a sweep; this source is one run", "--opt point")
     summary = src.data
-    bw, peaks = roofs_from_config(summary.get("config") or {}, _act_dtype(summary))
+    bw, peaks = machine_roofs(summary, _act_dtype(summary))
     if o["bandwidth"] is not None:
         bw = _given(o["bandwidth"], "bandwidth", "bandwidth")
     if o["peak_flops"] is not None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 from archsim.components.base import Component, Cost, Job, register
-from archsim.components.dram.api import stream_cost
+from archsim.components.dram.api import peak_bandwidth, stream_cost
 from archsim.components.dram.pim import PimSpec, pim_gemv, pim_write
 from archsim.components.dram import MAX_CHANNELS
 from archsim.components.dram.standards import STANDARDS, get_standard
+from archsim.components.dram.timing import compiled
 from archsim.config.schema import Field
 from archsim.errors import ConfigError
 
@@ -48,6 +49,10 @@ class Dram(Component):
     def memory_bytes(self) -> float:
         cap = self.params.get("capacity")
         return float(cap) if cap else float(self.std.capacity_bytes * self.params["channels"])
+
+    def roofs(self) -> tuple[list, list]:
+        return [(f"{self.name}.{self.std.name} x{self.params['channels']}",
+                 peak_bandwidth(self.std.name, self.params["channels"]))], []
 
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
         nbytes = float(job.bytes_read + job.bytes_written)
@@ -139,6 +144,14 @@ class Pim(Component):
             return Cost(r["seconds"], r["ticks"], r["energy_pj"], float(job.bytes_written or job.bytes_read))
         raise self.unsupported(job)
 
+    def roofs(self) -> tuple[list, list]:
+        # every bank's MAC unit takes one element per lane per MAC clock
+        s = self.spec
+        banks = compiled(get_standard(s.standard)).nbanks
+        rate = s.channels * banks * s.mac_lanes * s.mac_clock_hz
+        return ([(f"{self.name}.bank_bandwidth", rate * s.elem_bytes)],
+                [(f"{self.name}.bf16", 2.0 * rate)])
+
     @property
     def static_power_w(self) -> float:
         return 0.0     # background power is charged per job (active standby while it runs)
@@ -180,6 +193,9 @@ class PimAsic(Component):
         nbytes = float(job.bytes_read + job.bytes_written)
         pj = ops * e["op"] * 1e12 + nbytes * e["sram_byte"] * 1e12
         return Cost(seconds, int(cyc), pj, nbytes, {"ops": ops})
+
+    def roofs(self) -> tuple[list, list]:
+        return [], [(f"{self.name}.bf16", float(self.params["lanes"]) * self.clock_hz)]
 
     @property
     def static_power_w(self) -> float:

@@ -152,6 +152,15 @@ class NandFlash(Component):
     def static_power_w(self) -> float:
         return self.params["static_power"]
 
+    def roofs(self) -> tuple[list, list]:
+        s = self.spec
+        bw = [(f"{self.name}.channels", s.bus_limit()), (f"{self.name}.array", s.array_limit())]
+        flops = []
+        if self.params["compute"]["enabled"]:
+            # one core per die, its MACs at the core clock (it computes on int8 weights)
+            flops.append((f"{self.name}.cores.int8", 2.0 * s.dies * self.core.macs_per_cycle * self.core.clock_hz))
+        return bw, flops
+
     @property
     def clock_hz(self) -> float:
         return self.params["bus_rate"]

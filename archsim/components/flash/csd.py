@@ -192,6 +192,11 @@ class ComputationalSSD(NandFlash):
         return {"groups": groups, "bytes": nbytes, "scattered": scattered, "group_bytes": group_bytes,
                 "dense_bytes": streams * in_flash * head_dim * elem, "work": work}
 
+    def roofs(self) -> tuple[list, list]:
+        bw, _ = super().roofs()
+        eng = self.params["engine"]
+        return bw, [(f"{self.name}.engine.fp16", eng["gemv_flops"] * eng["gemv_units"])]
+
     def buffered_bytes(self, job: Job) -> float:
         """Bytes of an attention_qk job's layer that wait in the controller DRAM: the tokens of
         each stream's incomplete group, K and V (and SparF's channel-indexed K)."""

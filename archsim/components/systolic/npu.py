@@ -83,6 +83,11 @@ class SystolicNPU(Component):
         self.rows = params["rows"]
         self.cols = params["cols"]
 
+    def roofs(self) -> tuple[list, list]:
+        # a MAC is two operations
+        peak = 2.0 * self.rows * self.cols * self.clock_hz
+        return [], [(f"{self.name}.{t}", peak * v) for t, v in self.params["macs_per_pe"].items()]
+
     @property
     def static_power_w(self) -> float:
         return self.params["static_power"]
