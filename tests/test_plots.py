@@ -251,3 +251,17 @@ def test_every_machine_gets_the_roofs_of_its_parts(arch, model, want):
             if op["flops"] > 0 and op["bytes"] > 0 and op["seconds"] > 0:
                 rate = op["flops"] / op["seconds"]
                 assert rate <= min(roof_bw * op["flops"] / op["bytes"], roof_flops) * (1 + 1e-9), name
+
+
+def test_plot_and_run_small_fixes(tmp_path, capsys):
+    from archsim.plots.common import number_opt
+    assert number_opt({"end_us": "2e4"}, "end_us", None) == 2e4          # YAML reads 2e4 as text
+    src = tmp_path / "run.json"
+    src.write_text(json.dumps(RUN))
+    upper = tmp_path / "RUN.JSON"
+    upper.write_text(json.dumps(RUN))
+    assert main(["plot", str(upper), "--kind", "breakdown", "--out", str(tmp_path / "b.png")]) == 0
+    same = tmp_path / "r.h5"
+    assert main(["run", "a100", "gpt2-small", "--input-len", "8", "--output-len", "1", "--out", str(same),
+                 "--timeline", str(same)]) == 2
+    assert "same file" in capsys.readouterr().err

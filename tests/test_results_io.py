@@ -161,8 +161,9 @@ def test_perfetto_events(tmp_path):
 def test_format_summary_lists_the_essentials():
     text = format_summary(_result().summary)
     for words in ("tiny on toy", "prefill", "decode", "end to end", "tokens/s", "TTFT", "TPOT",
-                  "energy/token", "max decode tokens 137,548", "core", "dram", "time share",
-                  "66.7%", "top ops by time (2 of 2)", "ffn_up", "75.0%"):
+                  "energy/token", "max decode tokens 137,548", "core", "dram", "busy",
+                  "66.1%", "top ops by time (2 of 2)", "ffn_up", "75.0%"):
         assert words in text, words
     assert text.index("ffn_up") < text.index("q_proj")                 # ranked by time
+    # a component's busy time over the run's (0.2 of 0.3025 s), not over the parts' sum
     assert format_summary({"arch": "a", "model": "m"})                   # partial summaries still print

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from archsim.cli.common import add_format_option, add_set_option, emit_json
 
 
@@ -75,6 +77,9 @@ def main(args) -> int:
         # the file is HDF5 whatever its name; `archsim plot` reads it by its extension
         raise ConfigError(f"the result file is HDF5: name it .h5 or .hdf5, got {args.out!r}",
                           key="--out")
+    if args.out and args.timeline and Path(args.out).resolve() == Path(args.timeline).resolve():
+        raise ConfigError("--out and --timeline name the same file; the timeline would overwrite the results",
+                          key="--timeline")
     trace = None
     if args.trace:
         from archsim.workload.trace_io import read_trace

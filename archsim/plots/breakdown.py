@@ -32,7 +32,9 @@ def _run_bars(src, o):
         ax.invert_yaxis()
         ax.set_xlabel(QUANTITIES[q])
         ax.grid(True, axis="x", alpha=0.3)
-        total = sum(vals)
+        # busy time as a share of the run (parts overlap, so the shares need not add to 100%);
+        # energy as a share of the total
+        total = sum(vals) if q == "energy_j" else float((src.data.get("end_to_end") or {}).get("seconds") or 0.0)
         for i, v in enumerate(vals):
             if total > 0:
                 ax.text(v, i, f" {100 * v / total:.0f}%", va="center", fontsize=7)

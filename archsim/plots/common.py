@@ -44,14 +44,14 @@ def load_source(source) -> Source:
     path = Path(source)
     if not path.is_file():
         raise ArchsimError("no such results file", path)
-    if path.suffix in (".h5", ".hdf5"):
+    if path.suffix.lower() in (".h5", ".hdf5"):
         from archsim.sweep.store import is_sweep_file, to_dataframe
         if is_sweep_file(path):
             return Source("sweep", to_dataframe(path), path.stem)
         from archsim.results.hdf5_io import read_result_h5
         result = read_result_h5(path)
         return Source("run", result.summary, path.stem, result)
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
@@ -98,6 +98,12 @@ def number_opt(o: dict, name: str, low: float | None = 0.0, integer: bool = Fals
     v = o[name]
     if v is None:
         return None
+    if isinstance(v, str):      # YAML reads 2e4 (no point, no sign) as text
+        try:
+            f = float(v)
+            v = int(f) if integer and f.is_integer() else f
+        except ValueError:
+            pass
     ok = not isinstance(v, bool) and isinstance(v, int if integer else (int, float))
     if not ok or not math.isfinite(v) or (low is not None and v < low):
         what = ("an integer" if integer else "a finite number") + (f" >= {low:g}" if low is not None else "")
@@ -216,6 +222,9 @@ def run_from_sweep(src: Source, point) -> Source:
         raise ConfigError(f"the sweep has no point {index}", "--opt point")
     text = rows["result"].iloc[0] if "result" in rows else ""
     if not text:
+        status = str(rows["status"].iloc[0]) if "status" in rows else "ok"
+        if status != "ok":
+            raise ConfigError(f"point {index} has no result: it was {status}", src.name)
         raise ConfigError(f"point {index} kept no result; set `keep_result: true` in the sweep file", src.name)
     return Source("run", json.loads(text), f"{src.name}[{index}]")
 

@@ -73,6 +73,8 @@ def plot(source, out, **opts):
     ax.set_yticks(range(len(used)), [lanes[k] for k in used])
     ax.invert_yaxis()
     ax.set_xlabel("time [us]")
+    if t0 is not None or t1 is not None:     # the window, not the bars that cross its edges
+        ax.set_xlim(left=float(t0) if t0 is not None else None, right=float(t1) if t1 is not None else None)
     ax.grid(True, axis="x", alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(o["title"] or f"{src.name}: timeline")

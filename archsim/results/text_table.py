@@ -93,11 +93,11 @@ def _capacity(cap: dict) -> str:
             f"max decode tokens {tokens}")
 
 
-def _breakdown(breakdown: dict) -> str:
-    total = sum(_num(v.get("seconds")) or 0.0 for v in breakdown.values())
-    rows = [[name, _q(v.get("seconds"), "s"), _pct(v.get("seconds"), total), _q(v.get("energy_j"), "J"),
+def _breakdown(breakdown: dict, run_s) -> str:
+    """Components' busy time, also as a share of the run (parts that overlap add past 100%)."""
+    rows = [[name, _q(v.get("seconds"), "s"), _pct(v.get("seconds"), run_s), _q(v.get("energy_j"), "J"),
              _q(v.get("bytes"), "B"), v.get("jobs", "")] for name, v in breakdown.items()]
-    return text_table(rows, ["component", "busy time", "time share", "energy", "bytes", "jobs"])
+    return text_table(rows, ["component", "busy time", "busy", "energy", "bytes", "jobs"])
 
 
 def _flash(flash: dict) -> str:
@@ -126,7 +126,7 @@ def format_summary(summary: dict, top_ops: int = TOP_OPS) -> str:
     if summary.get("capacity"):
         parts.append(_capacity(summary["capacity"]))
     if summary.get("breakdown"):
-        parts.append(_breakdown(summary["breakdown"]))
+        parts.append(_breakdown(summary["breakdown"], (summary.get("end_to_end") or {}).get("seconds")))
     if (summary.get("stats") or {}).get("flash"):
         parts.append(_flash(summary["stats"]["flash"]))
     if summary.get("ops") and top_ops > 0:
