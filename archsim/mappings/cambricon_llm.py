@@ -21,7 +21,7 @@ import numpy as np
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
-from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_mapping
+from archsim.system.mapping import PREV_OP, Mapping, Stage, group_rows, join_job, register_mapping
 
 WEIGHT_OPS = ("gemv", "gemm", "lm_head", "moe_gate")
 ATTENTION = ("attention_qk", "attention_av")
@@ -53,14 +53,10 @@ class CambriconLLM(Mapping):
     # --- K/V bytes of each layer, known when the QKV op is mapped --------------------------
     def key_columns(self, trace) -> dict:
         """A decode QKV op loads its layer's K/V cache: the bytes its step's attention reads."""
-        import pandas as pd
-
         c = trace.columns
-        n = len(trace)
-        if not n:
+        if not len(trace):
             return {"layer_k": np.zeros(0, np.int64), "layer_v": np.zeros(0, np.int64)}
-        group = pd.DataFrame({"phase": c["phase"], "step": c["step"], "layer": c["layer"]}).groupby(
-            ["phase", "step", "layer"], sort=False).ngroup().to_numpy(np.int64)
+        group, _ = group_rows({k: c[k] for k in ("phase", "step", "layer")})
         nb = c["bytes_kv"].astype(np.int64)
         k = np.zeros(group.max() + 1, np.int64)
         v = np.zeros_like(k)

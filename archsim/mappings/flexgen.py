@@ -29,7 +29,7 @@ import numpy as np
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
-from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_mapping
+from archsim.system.mapping import PREV_OP, Mapping, Stage, group_rows, join_job, register_mapping
 
 WEIGHT_OPS = ("gemv", "gemm", "lm_head", "moe_gate", "embedding")
 ATTENTION = ("attention_qk", "attention_av")
@@ -92,8 +92,6 @@ class FlexGen(Mapping):
         `next_name`; -1 and '' when the next op has none), and the first op loads its own
         (`own_weights`). Rows are matched by (phase, step, layer, name, expert): where several
         rows share that, the last one's successor counts for all."""
-        import pandas as pd
-
         c = trace.columns
         n = len(trace)
         none = {"next_bytes": np.full(n, -1.0), "next_name": np.full(n, "", dtype=object),
@@ -101,8 +99,7 @@ class FlexGen(Mapping):
         if not n or not self.params["prefetch"] or self.params["weights"] is None:
             return none
         weighted = np.isin(c["op"], WEIGHT_OPS) & (c["bytes_w"] > 0)
-        cols = ["phase", "step", "layer", "name", "expert"]
-        op_id = pd.DataFrame({k: c[k] for k in cols}).groupby(cols, sort=False).ngroup().to_numpy(np.int64)
+        op_id, _ = group_rows({k: c[k] for k in ("phase", "step", "layer", "name", "expert")})
         setters = np.flatnonzero(weighted[1:])          # rows whose successor carries weights
         last = np.full(op_id.max() + 1, -1, np.int64)
         np.maximum.at(last, op_id[setters], setters)

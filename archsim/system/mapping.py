@@ -158,36 +158,22 @@ class Mapping:
     def per_distinct(trace, columns: tuple, fn) -> np.ndarray:
         """fn(op) for every row, called once per distinct combination of `columns` (the op
         holds just those): a per-row key part computed without a loop over rows."""
-        import pandas as pd
-
-        n = len(trace)
-        if not n:
-            return np.zeros(0, dtype=object)
-        group = pd.DataFrame({c: trace.columns[c] for c in columns}).groupby(
-            list(columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
-        first = first_rows(group)
+        group, first = group_rows({c: trace.columns[c] for c in columns})
         values = {c: trace.columns[c][first].tolist() for c in columns}
-        out = np.array([fn(dict(zip(columns, v))) for v in zip(*values.values())] + [None], dtype=object)[:-1]
+        out = np.empty(len(first), dtype=object)
+        for i, v in enumerate(zip(*values.values())):
+            out[i] = fn(dict(zip(columns, v)))
         return out[group]
 
     # --- shared machinery --------------------------------------------------------------
     def build(self, trace) -> TaskGraph:
         """Chain the ops of `trace` into a task graph; stage lists are made once per distinct
         key (identical layers and steps cost one call), the keys grouped without a loop over rows."""
-        import pandas as pd
-
         from archsim.workload.trace import COLUMNS
         names = list(COLUMNS)
         extra = self.key_columns(trace)
-        n = len(trace)
-        if n:
-            frame = pd.DataFrame({**{c: trace.columns[c] for c in names if c not in self.KEY_OMITS},
-                                  **{f"_key.{k}": v for k, v in extra.items()}})
-            # groups numbered in order of first appearance, as a walk over the rows would
-            row_entry = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
-            first = first_rows(row_entry)
-        else:
-            row_entry, first = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        row_entry, first = group_rows({**{c: trace.columns[c] for c in names if c not in self.KEY_OMITS},
+                                       **{f"_key.{k}": v for k, v in extra.items()}})
         firsts = {c: trace.columns[c][first].tolist() for c in names}
         firsts.update({k: np.asarray(v)[first].tolist() for k, v in extra.items()})
         keys = list(firsts)
@@ -247,11 +233,18 @@ class Mapping:
         return Capacity(weights_bytes, kv_bytes_per_token, memory, needed, max_tokens)
 
 
-def first_rows(group: np.ndarray) -> np.ndarray:
-    """The first row of each group, for groups numbered 0, 1, .. in order of first appearance:
-    where the running maximum steps up (one pass, no sort)."""
+def group_rows(columns: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(group of each row, first row of each group): rows equal in every column share a group,
+    numbered 0, 1, .. in order of first appearance, as a walk over the rows would number them."""
+    import pandas as pd
+
+    n = len(next(iter(columns.values()))) if columns else 0
+    if not n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    group = pd.DataFrame(columns).groupby(list(columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
+    # each group's first row is where the running maximum steps up (one pass, no sort)
     top = np.maximum.accumulate(group)
-    return np.flatnonzero(np.concatenate(([True], top[1:] > top[:-1])))
+    return group, np.flatnonzero(np.concatenate(([True], top[1:] > top[:-1])))
 
 
 def _dep_spec(s_i: int, after) -> tuple[tuple, bool]:
