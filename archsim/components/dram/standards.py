@@ -175,6 +175,12 @@ def _ns(ns: float, tck_ps: int, floor_ck: int = 0) -> int:
     return max(floor_ck, math.ceil(ns * 1000 / tck_ps - 0.025))
 
 
+def _ns5(ns: float, tck_ps: int, floor_ck: int = 0) -> int:
+    """max(floor_ck, nCK) by JESD79-5's rounding algorithm for minimum parameters:
+    nCK = truncate((tPARAM x 0.997 / tCK + 1)), a 0.3% guard in integer picoseconds."""
+    return max(floor_ck, (int(round(ns * 1000)) * 997 // tck_ps + 1000) // 1000)
+
+
 def _core_rules(rcd=("nRCDRD", "nRCDWR"), rtp="nRTP", ccdl_wr="nCCDL", rrdl_next="ACT"):
     """The bank-group and bank rules of the DRAM array that every standard here shares: `rcd`
     is one key for ACT to any CAS, or a (read, write) pair."""
@@ -413,11 +419,13 @@ def _gddr6(name, tck_ps):
 # DDR5 (JESD79-5) and LPDDR5/5X (JESD209-5B, bank-group mode): DDR-style rule set.
 # --------------------------------------------------------------------------------------
 def _ddr5(name, tck_ps, cl, rcd, rp):
-    t = {"nBL": 8, "nCL": cl, "nRCD": rcd, "nRP": rp, "nRAS": _ns(32, tck_ps),
-         "nWR": _ns(30, tck_ps), "nRTP": _ns(7.5, tck_ps, 12), "nCWL": cl - 2, "nPPD": 2,
-         "nCCDS": 8, "nCCDL": _ns(5, tck_ps, 8), "nCCDS_WR": 8, "nCCDL_WR": _ns(20, tck_ps, 32),
-         "nRRDS": 8, "nRRDL": _ns(5, tck_ps, 8), "nWTRS": _ns(2.5, tck_ps, 4),
-         "nWTRL": _ns(10, tck_ps, 16), "nFAW": 32, "nRFC": _ns(295, tck_ps),
+    # nCCDL_WR: an x8 BL16 write fills the 128-bit on-die-ECC word, so no read-modify-write:
+    # tCCD_L_WR2 = max(16 nCK, 10 ns) (x4 parts write half a word: tCCD_L_WR, max(32 nCK, 20 ns))
+    t = {"nBL": 8, "nCL": cl, "nRCD": rcd, "nRP": rp, "nRAS": _ns5(32, tck_ps),
+         "nWR": _ns5(30, tck_ps), "nRTP": _ns5(7.5, tck_ps, 12), "nCWL": cl - 2, "nPPD": 2,
+         "nCCDS": 8, "nCCDL": _ns5(5, tck_ps, 8), "nCCDS_WR": 8, "nCCDL_WR": _ns5(10, tck_ps, 16),
+         "nRRDS": 8, "nRRDL": _ns5(5, tck_ps, 8), "nWTRS": _ns5(2.5, tck_ps, 4),
+         "nWTRL": _ns5(10, tck_ps, 16), "nFAW": 32, "nRFC": _ns5(295, tck_ps),
          "nREFI": _ns(3900, tck_ps), "nCS": 2}
     t["nRC"] = t["nRAS"] + t["nRP"]
     return Standard(
@@ -427,8 +435,9 @@ def _ddr5(name, tck_ps, cl, rcd, rp):
         constraints=_ddr_rules(rtw_extra=4, ccd_wr=("nCCDS_WR", "nCCDL_WR"), ppd=True),
         refresh_scope="rank", cmd_cycles={"ACT": 2, "RD": 2, "RDA": 2, "WR": 2, "WRA": 2},
         energy={"model": "pj_per_bit", "pj_per_bit": 15.0},
-        sources={"timing": "JESD79-5 DDR5-4800B (40-39-39) speed bin; 16 Gb tRFC1 = 295 ns, "
-                           "tREFI = 3.9 us; two-cycle ACT/CAS commands",
+        sources={"timing": "JESD79-5 DDR5-4800B (40-39-39) speed bin, clocks by its rounding "
+                           "algorithm (0.3% guard); 16 Gb tRFC1 = 295 ns, tREFI = 3.9 us; x8 "
+                           "write-to-write tCCD_L_WR2 (no read-modify-write); two-cycle ACT/CAS commands",
                  "organisation": "16 Gb x8 die: 8 bank groups x 4 banks, 32-bit sub-channel, BL16",
                  "energy": "~15 pJ/bit DDR5 DIMM access energy (approximation from vendor "
                            "power calculators); activation not separated"})
