@@ -154,3 +154,12 @@ def test_stream_results_are_kept_on_disk_and_read_back_exactly(tmp_path, monkeyp
     monkeypatch.setenv("ARCHSIM_NO_DISK_CACHE", "1")
     stream_cache.memo(key, compute)
     assert len(calls) == 4
+
+
+def test_ddr5_clocks_follow_jesd79_5_rounding():
+    # JESD79-5: nCK = truncate(tPARAM x 0.997 / tCK + 1); at tCK 0.416 ns 30 ns is 72 clocks,
+    # not the 73 a 2.5% DDR4-style guard gives; an x8 part writes without read-modify-write
+    from archsim.components.dram.standards import get_standard
+    t = get_standard("ddr5-4800").timing
+    assert (t["nWR"], t["nRTP"], t["nWTRL"], t["nRFC"], t["nCCDL_WR"]) == (72, 18, 24, 708, 24)
+    assert t["nREFI"] == 9375                   # an interval, not a minimum: 3.9 us exactly
