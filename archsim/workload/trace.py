@@ -79,12 +79,6 @@ class Trace:
         return {c: (self.columns[c][i].item() if hasattr(self.columns[c][i], "item") else self.columns[c][i])
                 for c in COLUMNS}
 
-    def rows(self):
-        """Every row as a dict of Python values (columns converted once, not per cell)."""
-        names = list(COLUMNS)
-        for values in zip(*(self.columns[c].tolist() for c in names)):
-            yield dict(zip(names, values))
-
     def select(self, mask) -> "Trace":
         return Trace({c: v[mask] for c, v in self.columns.items()}, dict(self.meta))
 
