@@ -180,3 +180,29 @@ def test_macs_run_in_the_activations_float_type_else_the_wider_integer():
     assert cyc["fp16"] == cyc["w8a16"] == cyc["w4a16"] > cyc["int8"] == cyc["w4a8"]
     npu4 = SystolicNPU.from_config("npu", {"macs_per_pe": {"int4": 8, "int8": 4, "fp16": 1}})
     assert npu4.mac_dtype("int4", "int4") == "int4"
+
+
+@pytest.mark.parametrize("df", ["os", "ws", "is"])
+def test_sram_bytes_count_every_value_of_a_multi_lane_word(df):
+    """An INT8 PE taking 4 MACs a cycle reads 4 values per K-word: the SRAM bytes (and so
+    the energy) are those of the values, never below reading each input value once (the
+    analytic count). Output stationary reads and writes the same values as at fp16, so half
+    the bytes; ws and is fold K over the rows, so int8 also writes fewer partial sums."""
+    from archsim.components.systolic.npu import SystolicNPU
+    npu = SystolicNPU.from_config("npu", {"rows": 16, "cols": 16, "dataflow": df,
+                                          "macs_per_pe": {"int8": 4, "fp16": 1}})
+    m, k, n = 8, 256, 64
+    i8 = npu.gemm(m, k, n, "int8", "cycle")["sram_bytes"]
+    f16 = npu.gemm(m, k, n, "fp16", "cycle")["sram_bytes"]
+    assert i8 == f16 / 2 if df == "os" else i8 < f16
+    assert i8 >= npu.gemm(m, k, n, "int8", "analytic")["sram_bytes"] == m * k + k * n + m * n
+
+
+def test_tile_fetches_count_values_of_multi_lane_words():
+    """With 4 lanes a K-word tile holds 4x the values: the DRAM interface (values a cycle)
+    takes 4x as long to fetch it, and the words of a buffer half are values."""
+    from archsim.components.systolic.api import simulate
+    one = simulate(8, 8, "os", 64, 256, 64, lanes=1, bw_words_per_cycle=4)
+    four = simulate(8, 8, "os", 64, 256, 64, lanes=4, bw_words_per_cycle=4)
+    assert four["dram_words"] == one["dram_words"]
+    assert four["sram_reads"] == one["sram_reads"]

@@ -74,7 +74,7 @@ def simulate(rows: int, cols: int, dataflow: str, m: int, k: int, n: int, lanes:
     half_a, half_w = halves
     t0 = time.perf_counter()
     out = simulate_gemm(rows, cols, DF_CODE[dataflow], sr, sc, t, int(math.ceil(bw_words_per_cycle)),
-                        half_a, half_w)
+                        half_a, half_w, lanes)
     wall = time.perf_counter() - t0
     total = int(out[0])
     macs = m * k * n

@@ -160,14 +160,17 @@ def _tile_words(df, ru, cu, t):
 
 
 @numba.njit(cache=True)
-def simulate_gemm(rows, cols, df, sr, sc, t, bw, ifmap_half, filter_half):
+def simulate_gemm(rows, cols, df, sr, sc, t, bw, ifmap_half, filter_half, lanes=1):
     """Whole-GEMM simulation: cycle-stepped fold profiles + fold-level event loop.
 
-    bw: DRAM words per cycle (0 = unlimited). ifmap_half / filter_half: words one half of
+    bw: DRAM values per cycle (0 = unlimited). ifmap_half / filter_half: values one half of
     each double-buffered SRAM holds (a tile larger than that is re-streamed every fold).
-    Returns int64[12]: total (SCALE-Sim count), elapsed, folds, macs, ifmap_sram_reads,
-    filter_sram_reads, ofmap_sram_writes, dram_read_words, dram_write_words, stall_cycles,
-    compute_cycles (no-stall span), fold_period_full.
+    lanes: MACs per PE per cycle; the K dimension (t, sr or sc as mapped) is counted in
+    words of `lanes` values, so input reads and fetches are counted in values as lanes x
+    words (outputs are one value each).
+    Returns int64[12]: total (SCALE-Sim count), elapsed, folds, macs (PE-cycles busy),
+    ifmap_sram_reads, filter_sram_reads, ofmap_sram_writes (values), dram_read_values,
+    dram_write_values, stall_cycles, compute_cycles (no-stall span), fold_period_full.
     """
     fr = (sr + rows - 1) // rows
     fc = (sc + cols - 1) // cols
@@ -211,6 +214,8 @@ def simulate_gemm(rows, cols, df, sr, sc, t, bw, ifmap_half, filter_half):
             else:
                 id_a = f_c * fr + f_r
                 id_w = f_r
+            ta *= lanes
+            tw *= lanes
             fetch = np.int64(0)
             if id_a != prev_a or ta > ifmap_half:
                 fetch += ta
@@ -238,8 +243,8 @@ def simulate_gemm(rows, cols, df, sr, sc, t, bw, ifmap_half, filter_half):
                 s1 = array_free if array_free > write_free else write_free
                 write_free = s1 + (to + bw - 1) // bw
             out[3] += prof[a, b, 1]
-            out[4] += prof[a, b, 2]
-            out[5] += prof[a, b, 3]
+            out[4] += prof[a, b, 2] * lanes
+            out[5] += prof[a, b, 3] * lanes
             out[6] += prof[a, b, 4]
             out[7] += fetch
             out[8] += to

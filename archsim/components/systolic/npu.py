@@ -54,7 +54,7 @@ class SystolicNPU(Component):
         "ifmap_sram": Field("bytes", 512 * 1024.0, "input (A) buffer, double-buffered"),
         "filter_sram": Field("bytes", 512 * 1024.0, "weight (W) buffer, double-buffered"),
         "ofmap_sram": Field("bytes", 256 * 1024.0, "output buffer (reference: outputs drain without stalls, as SCALE-Sim's)"),
-        "dram_words_per_cycle": Field("float", 0.0, "array-side DRAM interface (0 = unlimited)", min=0),
+        "dram_words_per_cycle": Field("float", 0.0, "array-side DRAM interface, values per cycle (0 = unlimited)", min=0),
         "vector_lanes": Field("int", 16, "SIMD lanes of the vector / special-function unit"),
         "vector_latency": Field("int", 8, "vector pipeline depth (cycles)", min=0),
         "job_overhead": Field("int", 0, "fixed cycles per job (instruction issue, sync)", min=0),
@@ -125,10 +125,13 @@ class SystolicNPU(Component):
         df = dataflow or self.choose_dataflow(m, k, n, lanes)
         sr, sc, t = map_gemm(df, m, k, n, lanes)
         macs = m * k * n
+        ba, bw_ = elem_bytes(dtype_a), elem_bytes(dtype)
         if fidelity == "analytic":
             cyc = closed_form_cycles(df, self.rows, self.cols, m, k, n, lanes) + 1
-            return {"dataflow": df, "cycles": cyc, "macs": macs, "sram_words": m * k + k * n + m * n,
-                    "stall_cycles": 0}
+            # each input value read once, each output written once (outputs in the
+            # activations' type)
+            return {"dataflow": df, "cycles": cyc, "macs": macs,
+                    "sram_bytes": (m * k + m * n) * ba + k * n * bw_, "stall_cycles": 0}
         half_a = int(self.params["ifmap_sram"] / 2 / elem_bytes(dtype_a))
         half_w = int(self.params["filter_sram"] / 2 / elem_bytes(dtype))
         for key, half, dt in (("ifmap_sram", half_a, dtype_a), ("filter_sram", half_w, dtype)):
@@ -137,9 +140,11 @@ class SystolicNPU(Component):
                                   f"double buffer; at least {2 * elem_bytes(dt):g} B needed", self.file,
                                   f"{self.name}.{key}")
         bw = self.params["dram_words_per_cycle"]
-        out = simulate_gemm(self.rows, self.cols, DF_CODE[df], sr, sc, t, int(math.ceil(bw)), half_a, half_w)
+        out = simulate_gemm(self.rows, self.cols, DF_CODE[df], sr, sc, t, int(math.ceil(bw)), half_a, half_w,
+                            lanes)
         return {"dataflow": df, "cycles": int(out[1]), "macs": macs,
-                "sram_words": int(out[4] + out[5] + out[6]), "stall_cycles": int(out[9]),
+                "sram_bytes": (int(out[4]) + int(out[6])) * ba + int(out[5]) * bw_,
+                "stall_cycles": int(out[9]),
                 "scalesim_total": int(out[0]), "folds": int(out[2])}
 
     # --- the component interface ------------------------------------------------------------
@@ -155,7 +160,7 @@ class SystolicNPU(Component):
             cycles = r["cycles"] * reps + over
             integer = self.mac_dtype(job.dtype_w, job.dtype_a).startswith("int")
             mac_e = e["mac_int8"] if integer else e["mac_fp16"]
-            energy = reps * (r["macs"] * mac_e + r["sram_words"] * elem_bytes(job.dtype_w) * e["sram_byte"])
+            energy = reps * (r["macs"] * mac_e + r["sram_bytes"] * e["sram_byte"])
             return Cost(cycles / clock, cycles, energy * 1e12, job.bytes_read + job.bytes_written,
                         {"dataflow": r["dataflow"], "macs": r["macs"] * reps, "array_cycles": r["cycles"] * reps})
         if job.kind in VECTOR_KINDS:
