@@ -150,3 +150,20 @@ def test_a_prefetched_weight_load_counts_for_the_op_whose_weights_it_loads():
     # its weights (at least a byte each) in every layer of the prefill and the two decode steps
     assert float(tl["bytes"][qkv].sum()) >= 3 * spec.layers * spec.hidden * 3 * spec.hidden
     assert sum(o["bytes"] for o in ops.values()) == pytest.approx(sum(b["bytes"] for b in res.summary["breakdown"].values()))
+
+
+def test_a_batched_decode_step_computes_in_flash():
+    """The cores multiply each page by every sequence's vector, so a batch-2 decode step
+    still computes in the flash (streaming every weight to the NPU made batch 2 slower in
+    total than batch 1); each weight op takes the faster of the two paths."""
+    scen = dict(SCEN, output_len=3)
+    one = simulate_case("cambricon-llm-s", "opt-6.7b", scen).summary
+    two = simulate_case("cambricon-llm-s", "opt-6.7b", dict(scen, batch=2)).summary
+    assert two["decode"]["tokens_per_s"] > one["decode"]["tokens_per_s"]
+    fl = two["stats"]["flash"]["flash"]["decode"]
+    assert fl["channel_bytes"] < 0.5 * fl["bytes"]
+    # the switch forces a rule: m = 2 streams, and no path it forces is faster
+    forced = simulate_case("cambricon-llm-s", "opt-6.7b", dict(scen, batch=2),
+                           sets=["mapping.flash_max_m=1"]).summary
+    assert forced["decode"]["tokens_per_s"] < one["decode"]["tokens_per_s"]
+    assert forced["prefill"]["seconds"] >= two["prefill"]["seconds"]

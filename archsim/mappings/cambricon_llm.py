@@ -1,15 +1,16 @@
 """cambricon_llm: Cambricon-LLM's work split (MICRO 2024, Fig. 5).
 
 Weights live in the NAND flash, the KV cache in the NPU's DRAM (LPDDR5X).
-  (1) every weight matrix-vector product (decode: m <= `flash_max_m`) runs jointly on the
+  (1) every weight matrix-vector product (a decode step's) runs jointly on the
       flash and the NPU: the flash component plans the hardware-aware tiling, its cores
       compute their share (Read-Compute) and the rest of the matrix streams through the
       channels to the NPU, which computes that part and adds the channels' partial sums;
   (2) attention products with the KV cache run on the NPU alone;
   (3) the K/V loads from DRAM overlap the QKV GEMV of the same layer (Fig. 5: "Load K1..Kn
       from DRAM" beside "K_n+1 = X W_K"), and the new token's K/V are written back.
-Prefill (m > flash_max_m) streams each weight matrix out of the flash to the NPU, which
-runs the GEMM as the weights arrive (the slower of the two sets the time). Norms, softmax,
+Prefill streams each weight matrix out of the flash to the NPU, which runs the GEMM as the
+weights arrive (the slower of the two sets the time). Each weight op takes the faster path
+(`_in_flash`), or the one `flash_max_m` sets. Norms, softmax,
 activations and residual adds run on the NPU's vector unit; the embedding rows are read from
 the flash. Every byte that crosses the flash channels also crosses the die-to-die `link`.
 """
@@ -35,7 +36,9 @@ class CambriconLLM(Mapping):
         "npu": Field("str", "npu", "the systolic NPU"),
         "dram": Field("str", "dram", "the memory holding the KV cache"),
         "link": Field("str", None, "die-to-die link between NPU and flash (bytes accounted)", nullable=True),
-        "flash_max_m": Field("int", 1, "weight ops with at most this many rows compute in flash"),
+        "flash_max_m": Field("int", None, "weight ops with at most this many rows compute in flash "
+                                          "(default: where that is faster than streaming them to the NPU)",
+                             nullable=True),
         "overlap_kv_load": Field("bool", True, "K/V loads overlap the QKV GEMV of the same layer"),
         "tiling": Field("bool", None, "override the flash's hardware-aware tiling switch", nullable=True),
         "slicing": Field("bool", None, "override the flash's read-slicing switch", nullable=True),
@@ -92,46 +95,74 @@ class CambriconLLM(Mapping):
                    flops=float(op["flops"]), bytes_read=float(op["bytes_w"]), dtype_w=str(op["dtype_w"]),
                    dtype_a=str(op["dtype_a"]), extra=tuple(sorted(extra.items())), label=str(op["name"]))
 
+    def _in_flash(self, op) -> bool:
+        """Whether a weight op computes in the flash: m <= `flash_max_m` where it is set, else
+        where that is the faster path. The cores take m vectors per page (a batched decode
+        step multiplies each page by every sequence's vector), so past some m streaming the
+        weights to the NPU wins (a prefill); each path is timed as its parallel stages' longest
+        plus what follows them."""
+        cap = self.params["flash_max_m"]
+        if cap is not None:
+            return int(op["m"]) <= cap
+        if not self.system.components[self.params["flash"]].computes(int(op["m"]), str(op["dtype_w"])):
+            return False
+        cost = self.system.cost
+
+        def span(stages):
+            par = [cost(st.component, st.job).seconds for st in stages if st.after == (PREV_OP,)]
+            tail = [cost(st.component, st.job).seconds for st in stages if st.after != (PREV_OP,)]
+            return max(par, default=0.0) + sum(tail)
+        return span(self._flash_stages(op)) <= span(self._stream_stages(op))
+
+    def _flash_stages(self, op) -> list[Stage]:
+        p = self.params
+        flash, npu, link = p["flash"], p["npu"], p["link"]
+        stages: list[Stage] = []
+        fj = self._flash_job(op)
+        fc = self.system.cost(flash, fj)
+        npu_bytes = float(fc.breakdown.get("npu_bytes", 0.0))
+        stages.append(Stage(flash, fj, after=(PREV_OP,)))
+        n_npu = int(round(int(op["n"]) * npu_bytes / max(float(op["bytes_w"]), 1.0)))
+        joins = [0]
+        if npu_bytes > 0 and n_npu > 0:
+            stages.append(Stage(npu, Job(kind="gemv", m=int(op["m"]), k=int(op["k"]), n=n_npu,
+                                         dtype_w=str(op["dtype_w"]), dtype_a=str(op["dtype_a"]),
+                                         bytes_read=npu_bytes, label=f"{op['name']}.npu_share"),
+                                after=(PREV_OP,)))
+            joins.append(len(stages) - 1)
+        if link:
+            stages.append(Stage(link, Job(kind="transfer", bytes_read=float(fc.breakdown.get("channel_bytes", 0.0)),
+                                          label=f"{op['name']}.d2d"), after=(PREV_OP,)))
+            joins.append(len(stages) - 1)
+        # the NPU adds the channels' partial sums as they arrive; only the last tile's
+        # (H outputs x channels) remain once the flash is done
+        spec = self.system.components[flash].spec
+        tile_h = int(fc.breakdown.get("tile_h", op["n"]))
+        red = float(op["m"]) * min(tile_h, int(op["n"])) * spec.channels
+        stages.append(Stage(npu, Job(kind="elementwise", m=int(op["m"]), n=int(op["n"]), flops=red,
+                                     label=f"{op['name']}.reduce"), after=tuple(joins)))
+        return stages
+
+    def _stream_stages(self, op) -> list[Stage]:
+        """The weights stream out of the flash while the NPU multiplies (a prefill)."""
+        p = self.params
+        flash, npu, link = p["flash"], p["npu"], p["link"]
+        stages = [Stage(flash, Job(kind="read", bytes_read=float(op["bytes_w"]), label=f"{op['name']}.stream"),
+                        after=(PREV_OP,))]
+        joins = [0]
+        if link:
+            stages.append(Stage(link, Job(kind="transfer", bytes_read=float(op["bytes_w"]),
+                                          label=f"{op['name']}.d2d"), after=(PREV_OP,)))
+            joins.append(len(stages) - 1)
+        stages.append(Stage(npu, op_job(op, fuse_attention=False), after=(PREV_OP,)))
+        joins.append(len(stages) - 1)
+        stages.append(Stage(npu, join_job(f"{op['name']}.join"), after=tuple(joins)))
+        return stages
+
     def _weights_in_flash(self, op) -> list[Stage]:
         p = self.params
-        flash, npu, dram, link = p["flash"], p["npu"], p["dram"], p["link"]
-        stages: list[Stage] = []
-        if int(op["m"]) <= p["flash_max_m"]:
-            fj = self._flash_job(op)
-            fc = self.system.cost(flash, fj)
-            npu_bytes = float(fc.breakdown.get("npu_bytes", 0.0))
-            stages.append(Stage(flash, fj, after=(PREV_OP,)))
-            n_npu = int(round(int(op["n"]) * npu_bytes / max(float(op["bytes_w"]), 1.0)))
-            joins = [0]
-            if npu_bytes > 0 and n_npu > 0:
-                stages.append(Stage(npu, Job(kind="gemv", m=int(op["m"]), k=int(op["k"]), n=n_npu,
-                                             dtype_w=str(op["dtype_w"]), dtype_a=str(op["dtype_a"]),
-                                             bytes_read=npu_bytes, label=f"{op['name']}.npu_share"),
-                                    after=(PREV_OP,)))
-                joins.append(len(stages) - 1)
-            if link:
-                stages.append(Stage(link, Job(kind="transfer", bytes_read=float(fc.breakdown.get("channel_bytes", 0.0)),
-                                              label=f"{op['name']}.d2d"), after=(PREV_OP,)))
-                joins.append(len(stages) - 1)
-            # the NPU adds the channels' partial sums as they arrive; only the last tile's
-            # (H outputs x channels) remain once the flash is done
-            spec = self.system.components[flash].spec
-            tile_h = int(fc.breakdown.get("tile_h", op["n"]))
-            red = float(op["m"]) * min(tile_h, int(op["n"])) * spec.channels
-            stages.append(Stage(npu, Job(kind="elementwise", m=int(op["m"]), n=int(op["n"]), flops=red,
-                                         label=f"{op['name']}.reduce"), after=tuple(joins)))
-        else:
-            # prefill: weights stream out of the flash while the NPU multiplies
-            stages.append(Stage(flash, Job(kind="read", bytes_read=float(op["bytes_w"]),
-                                           label=f"{op['name']}.stream"), after=(PREV_OP,)))
-            joins = [0]
-            if link:
-                stages.append(Stage(link, Job(kind="transfer", bytes_read=float(op["bytes_w"]),
-                                              label=f"{op['name']}.d2d"), after=(PREV_OP,)))
-                joins.append(len(stages) - 1)
-            stages.append(Stage(npu, op_job(op, fuse_attention=False), after=(PREV_OP,)))
-            joins.append(len(stages) - 1)
-            stages.append(Stage(npu, join_job(f"{op['name']}.join"), after=tuple(joins)))
+        dram = p["dram"]
+        stages = self._flash_stages(op) if self._in_flash(op) else self._stream_stages(op)
         # KV: the QKV op writes the new tokens' K/V and (decode) loads this layer's cache
         if op["name"] in ("qkv_proj", "kv_a_proj") and dram:
             k_b, v_b = ((op.get("layer_k", 0), op.get("layer_v", 0)) if op["phase"] == "decode"

@@ -26,7 +26,8 @@ import numpy as np
 from archsim.components.base import Component, Cost, Job, register
 from archsim.components.flash import kernel as K
 from archsim.components.flash.api import run_ops
-from archsim.components.flash.compute import CoreSpec, analytic_gemv, plan_gemv, simulate_gemv
+from archsim.components.flash.compute import (CoreSpec, analytic_gemv, plan_gemv, simulate_gemv,
+                                             vectors_fit)
 from archsim.components.flash.ecc import ecc_layout
 from archsim.components.flash.spec import FLASH_SCHEMA, compile_spec
 from archsim.config.schema import Field
@@ -212,6 +213,13 @@ class NandFlash(Component):
         return {"seconds": t / 1e12, "channel_busy_s": busy_total / 1e12, "pages": pages}
 
     # --- in-flash GEMV ----------------------------------------------------------------------
+    def computes(self, m: int, dtype: str) -> bool:
+        """Whether the cores can run a GEMV of m vectors: some tile leaves room in a core's
+        buffers for its slice of every vector and their partial sums."""
+        if not self.params["compute"]["enabled"]:
+            return False
+        return vectors_fit(self.spec, self.core, m, DTYPE_BITS.get(dtype, 16))
+
     def plan(self, k: int, n: int, m: int = 1, dtype: str = "int8", tiling=None, tile=None,
              sink_rate=None):
         c = self.params

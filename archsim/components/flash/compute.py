@@ -155,6 +155,12 @@ def _fits(core: "CoreSpec", hw: tuple[int, int], m: int, cc: int, ch: int) -> bo
     return _slice_bytes(core, hw[0], hw[1], m, cc, ch) <= core.buffer_bytes
 
 
+def vectors_fit(spec: FlashSpec, core: CoreSpec, m: int, value_bits: int) -> bool:
+    """Whether some tile holds the slices of m vectors in a core's buffers."""
+    cc, ch = spec.dies_per_channel, spec.channels
+    return any(_fits(core, hw, m, cc, ch) for hw in tile_candidates(spec, value_bits))
+
+
 def core_slots(core: CoreSpec, h: int, w: int, m: int, cc: int, ch: int) -> int:
     """Tile slices (an input slice and its partial sums) a core's buffers hold at once. The
     pipeline keeps two in flight (one computing, one sensing); one slot serialises a
