@@ -301,6 +301,18 @@ def test_prefill_attention_keeps_each_sequence_to_its_own_keys(batch):
     assert _fmac_elements(whole) == batch * _fmac_elements(qk)
 
 
+def test_a_short_sequence_rings_over_the_rows_holding_its_tokens():
+    # 32 tokens on 660 rows sit on 32 rows: its keys step around those, not 660 rows (which
+    # made one short prompt's prefill slower than a batch of four)
+    from archsim.mappings.waferllm.ops import prefill_attention_rows
+    assert prefill_attention_rows(660, 32, 1) == (32, 1, 1)
+    assert prefill_attention_rows(660, 32, 4) == (32, 1, 1)
+    assert prefill_attention_rows(660, 200, 4) == (165, 2, 1)
+    ttft = [run_case("wse2", "gpt2-small", {"input_len": 32, "output_len": 1, "batch": b})["ttft_s"]
+            for b in (1, 2, 4)]
+    assert ttft == sorted(ttft)
+
+
 def test_more_sequences_than_rows_keep_whole_sequences_on_a_core():
     from archsim.mappings.waferllm.ops import prefill_attention_rows, prefill_qk
     p, m, heads, hd = 60, 120, 4, 64

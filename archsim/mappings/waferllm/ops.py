@@ -141,10 +141,12 @@ def prefill_head_dims(p, heads, head_dim):
 def prefill_attention_rows(p: int, tokens: int, batch: int) -> tuple[int, int, int]:
     """Where a batch's prefill attention runs: each sequence keeps its own rows, so its keys
     travel around a ring of those rows only and no query meets another sequence's keys.
-    Returns (rows of a sequence's ring, its tokens per core, sequences per core)."""
+    Returns (rows of a sequence's ring, its tokens per core, sequences per core). A sequence
+    shorter than its share of rows holds a token per row on as many rows as it has tokens,
+    and its ring is those rows (the others hold none of its keys)."""
     batch = max(batch, 1)
     if batch <= p:
-        ring = p // batch
+        ring = max(1, min(p // batch, tokens))
         return ring, cdiv(tokens, ring), 1
     return 1, tokens, cdiv(batch, p)
 
