@@ -167,3 +167,24 @@ def test_a_batched_decode_step_computes_in_flash():
                            sets=["mapping.flash_max_m=1"]).summary
     assert forced["decode"]["tokens_per_s"] < one["decode"]["tokens_per_s"]
     assert forced["prefill"]["seconds"] >= two["prefill"]["seconds"]
+
+
+def test_the_w8a8_cores_take_integer_activations_only(capsys):
+    """The machine runs INT8 by default (the paper's W8A8). Float activations cannot be
+    multiplied by the flash cores, so every weight streams to the NPU; forcing them into the
+    flash is a one-line error."""
+    from archsim.cli.main import main
+    scen = {k: v for k, v in SCEN.items() if k != "precision"}
+    r = simulate_case("cambricon-llm-s", "opt-6.7b", scen).summary
+    assert r["scenario"]["precision"] == "int8"
+    bf = simulate_case("cambricon-llm-s", "opt-6.7b", dict(scen, precision="bf16")).summary
+    fl = bf["stats"]["flash"]["flash"]["decode"]
+    assert fl["channel_bytes"] == fl["bytes"]              # all streamed
+    assert bf["decode"]["tokens_per_s"] < r["decode"]["tokens_per_s"]
+    w4a8 = simulate_case("cambricon-llm-s", "opt-6.7b", dict(scen, precision="w4a8")).summary
+    assert w4a8["stats"]["flash"]["flash"]["decode"]["channel_bytes"] < 0.5 * w4a8["stats"]["flash"]["flash"]["decode"]["bytes"]
+    capsys.readouterr()
+    assert main(["run", "cambricon-llm-s", "gpt2-small", "--precision", "bf16", "--input-len", "8", "--output-len", "1",
+                 "--set", "mapping.flash_max_m=1"]) == 2
+    err = capsys.readouterr().err
+    assert "flash.compute" in err and "integer activations" in err and "Traceback" not in err

@@ -133,7 +133,7 @@ def test_model_does_not_fit(capsys):
     (("a6000-instcsd", "llama2-70b"), "the weights"),
     (("a6000-flexgen-ssd", "llama2-70b"), "the weights"),
     # the LPDDR5X holds the KV cache only, so a shrunken flash cannot lean on it
-    (("cambricon-llm-s", "gpt2-large", "--set", "flash.blocks_per_plane=1"), "the weights"),
+    (("cambricon-llm-s", "opt-6.7b", "--set", "flash.blocks_per_plane=1"), "the weights"),
     # and the KV cache must fit the LPDDR5X, whatever the flash's size
     (("cambricon-llm-s", "opt-6.7b", "--batch", "64", "--input-len", "1024"), "the KV cache"),
 ])

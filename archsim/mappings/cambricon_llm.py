@@ -104,7 +104,8 @@ class CambriconLLM(Mapping):
         cap = self.params["flash_max_m"]
         if cap is not None:
             return int(op["m"]) <= cap
-        if not self.system.components[self.params["flash"]].computes(int(op["m"]), str(op["dtype_w"])):
+        if not self.system.components[self.params["flash"]].computes(int(op["m"]), str(op["dtype_w"]),
+                                                                     str(op["dtype_a"])):
             return False
         cost = self.system.cost
 

@@ -213,12 +213,22 @@ class NandFlash(Component):
         return {"seconds": t / 1e12, "channel_busy_s": busy_total / 1e12, "pages": pages}
 
     # --- in-flash GEMV ----------------------------------------------------------------------
-    def computes(self, m: int, dtype: str) -> bool:
-        """Whether the cores can run a GEMV of m vectors: some tile leaves room in a core's
-        buffers for its slice of every vector and their partial sums."""
-        if not self.params["compute"]["enabled"]:
+    def computes(self, m: int, dtype: str, dtype_a: str | None = None) -> bool:
+        """Whether the cores can run a GEMV of m vectors: they take the activations' type
+        (integers of at most `act_bytes`), and some tile leaves room in a core's buffers for
+        its slice of every vector and their partial sums."""
+        if not self.params["compute"]["enabled"] or self._activation_error(dtype_a or dtype):
             return False
         return vectors_fit(self.spec, self.core, m, DTYPE_BITS.get(dtype, 16))
+
+    def _activation_error(self, dtype_a: str) -> str | None:
+        """Why the cores cannot take activations of this type (None if they can)."""
+        width = self.core.act_bytes * 8
+        if not (dtype_a.startswith("int") and DTYPE_BITS.get(dtype_a, 16) <= width):
+            return (f"the cores multiply {width}-bit integer activations (compute.act_bytes "
+                    f"{self.core.act_bytes}), not {dtype_a}; run an integer precision such as int8 "
+                    f"or w4a8, or let the mapping stream the weights")
+        return None
 
     def plan(self, k: int, n: int, m: int = 1, dtype: str = "int8", tiling=None, tile=None,
              sink_rate=None):
@@ -258,6 +268,9 @@ class NandFlash(Component):
             return Cost(r["seconds"], int(round(r["seconds"] * self.clock_hz)), e * 1e12, float(nbytes),
                         {"channel_bytes": float(nbytes), "channel_utilisation": util, "pages": r["pages"]})
         if job.kind in ("gemv", "gemm", "lm_head"):
+            why = self._activation_error(job.dtype_a or job.dtype_w)
+            if why:
+                raise ConfigError(why, self.file, f"{self.name}.compute")
             tiling = job.get("tiling")
             tile = job.get("tile")
             slicing = job.get("slicing")
