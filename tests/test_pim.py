@@ -150,3 +150,17 @@ def test_pim_runs_only_the_precisions_of_its_bf16_macs():
             run_case("pim-gpt", "gpt2-small", dict(scen, precision=precision))
         msg = str(exc.value)
         assert "precision" in msg and f"are {dtype}" in msg and "bf16 or fp16" in msg
+
+
+def test_attention_charges_the_heads_each_channel_runs():
+    """Heads are dealt round the channels: 9 heads on 8 channels take two rounds, but the
+    commands (bytes, MAC energy) are those of 9 heads, not of 16."""
+    from archsim.components.base import Job
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    pim = System(load_arch("pim-gpt")).components["pim"]
+    cost = {h: pim.cost(Job(kind="attention_qk", m=1, k=64, n=128, batch=h, dtype_w="bf16",
+                            dtype_a="bf16")) for h in (8, 9, 16)}
+    assert cost[9].seconds == cost[16].seconds == 2 * cost[8].seconds
+    assert cost[9].bytes == 9 * 128 * 64 * 2 and cost[16].bytes == 2 * cost[8].bytes
+    assert cost[8].energy_pj < cost[9].energy_pj < cost[16].energy_pj

@@ -134,11 +134,24 @@ class Pim(Component):
         if kind in ATTENTION_KINDS:
             # one head at a time per channel (the banks of a channel share the input vector);
             # QK^T: K cache rows (n = context) x head dim; AV: V^T rows (n = head dim) x context
-            heads = max(1, job.batch)
-            per_ch = math.ceil(heads / self.spec.channels)
-            s, c, e, b = self._gemv(job.k, job.n, per_ch * max(1, job.m), channels_used=1)
-            return Cost(s, c, e * self.spec.channels, b * self.spec.channels,
-                        {"kind": kind, "heads_per_channel": per_ch})
+            # heads dealt round the channels: `extra` channels take one more than the rest;
+            # the busiest sets the time, and each channel's commands cost what its own heads
+            # need (every channel stays in active standby while the job runs)
+            heads, ch = max(1, job.batch), self.spec.channels
+            base, extra = divmod(heads, ch)
+            rows = max(1, job.m)
+            s = c = 0
+            e = b = 0.0
+            for count, nh in ((extra, base + 1), (ch - extra, base)):
+                if count == 0 or nh == 0:
+                    continue
+                r = pim_gemv(self.spec, int(job.k), int(job.n), 1)
+                if r["seconds"] * nh * rows > s:
+                    s, c = r["seconds"] * nh * rows, r["ticks"] * nh * rows
+                e += count * nh * rows * (r["energy_pj"] - r["energy"]["background_pj"])
+                b += count * nh * rows * float(r["weight_bytes"])
+            e += self.spec.background_mw * 1e-3 * s * 1e12 * ch
+            return Cost(s, c, e, b, {"kind": kind, "heads_per_channel": base + (extra > 0)})
         if kind == "transfer":
             r = pim_write(self.spec, int(job.bytes_written or job.bytes_read))
             return Cost(r["seconds"], r["ticks"], r["energy_pj"], float(job.bytes_written or job.bytes_read))
