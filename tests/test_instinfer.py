@@ -109,6 +109,20 @@ def test_sparf_programs_k_twice():
     assert io["prefill_p2p_bytes"] == pytest.approx(L * 64 * kv)
 
 
+
+def test_capacity_counts_the_bytes_the_drive_programs():
+    # SparF stores K twice: a token takes 1.5x the model's K+V on the drive, and the longest
+    # context is counted from that
+    r = simulate_case("a6000-instcsd", "opt-13b", dict(SCEN, batch=1)).summary["capacity"]
+    assert r["kv_stored_bytes_per_token"] == 1.5 * r["kv_bytes_per_token"]
+    drive = 2 * 2 ** 40                                   # the drive's 2 TiB
+    assert r["max_decode_tokens"] == drive // r["kv_stored_bytes_per_token"]
+    dense = simulate_case("a6000-instcsd", "opt-13b", dict(SCEN, batch=1),
+                          ["flash.kv.attention=dense"]).summary["capacity"]
+    assert "kv_stored_bytes_per_token" not in dense
+    assert dense["max_decode_tokens"] == drive // dense["kv_bytes_per_token"]
+
+
 @pytest.mark.parametrize("sets, key, reason", [
     (["flash.kv.channels_per_group=100"], "flash.kv.channels_per_group", "do not divide a head's 128 channels"),
     (["flash.kv.channels_per_group=256"], "flash.kv.channels_per_group", "do not divide a head's 128 channels"),

@@ -63,10 +63,14 @@ class Capacity:
     memory_bytes: float
     needed_bytes: float
     max_decode_tokens: int
+    kv_stored_bytes_per_token: float | None = None    # where the machine stores more than the model's
 
     def as_dict(self) -> dict:
-        return {"weights_bytes": int(self.weights_bytes), "kv_bytes_per_token": int(self.kv_bytes_per_token),
-                "max_decode_tokens": int(self.max_decode_tokens)}
+        d = {"weights_bytes": int(self.weights_bytes), "kv_bytes_per_token": int(self.kv_bytes_per_token),
+             "max_decode_tokens": int(self.max_decode_tokens)}
+        if self.kv_stored_bytes_per_token is not None:
+            d["kv_stored_bytes_per_token"] = int(self.kv_stored_bytes_per_token)
+        return d
 
 
 @dataclass
@@ -200,6 +204,11 @@ class Mapping:
         """Components whose memory holds the KV cache (default: the shared pool)."""
         return self.memory_components()
 
+    def kv_stored_per_token(self, kv_bytes_per_token: float) -> float:
+        """Bytes the KV tier stores for a token of `kv_bytes_per_token` (more where the
+        strategy keeps extra copies)."""
+        return kv_bytes_per_token
+
     def capacity(self, weights_bytes: float, kv_bytes_per_token: float, batch: int, context: int) -> Capacity:
         """Check that the weights fit where the strategy keeps them, the KV cache of `batch` x
         `context` tokens where it keeps that, and both together where the two share memory."""
@@ -210,11 +219,12 @@ class Mapping:
             return sum(comps[n].memory_bytes for n in dict.fromkeys(names))
 
         w_mem, kv_mem, memory = mem(wn), mem(kn), mem(wn + kn)
-        kv_bytes = kv_bytes_per_token * batch * context
+        stored = self.kv_stored_per_token(kv_bytes_per_token)
+        kv_bytes = stored * batch * context
         needed = weights_bytes + kv_bytes
         # the KV cache has its own tier's memory, less what weights sharing it take
         free = min(kv_mem, memory - weights_bytes)
-        per_token = kv_bytes_per_token * max(batch, 1)
+        per_token = stored * max(batch, 1)
         max_tokens = int(max(free, 0) // per_token) if per_token > 0 else 0
         def q(b: float) -> str:     # bytes in the unit that shows them (a KiB short, not 0.00 GiB)
             return f"{b:.0f} B" if abs(b) < 1024 else format_quantity(b, "B", binary=True)
@@ -230,7 +240,8 @@ class Mapping:
                     f"(short by {q(size - room)}); use a smaller model, batch or context, or a "
                     "machine that keeps them in a larger tier (the flexgen strategy's `weights` and "
                     "`kv`)", self.system.arch.file, "mapping.memory")
-        return Capacity(weights_bytes, kv_bytes_per_token, memory, needed, max_tokens)
+        return Capacity(weights_bytes, kv_bytes_per_token, memory, needed, max_tokens,
+                        stored if stored != kv_bytes_per_token else None)
 
 
 def group_rows(columns: dict) -> tuple[np.ndarray, np.ndarray]:
