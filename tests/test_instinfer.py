@@ -82,6 +82,27 @@ def test_channel_groups_are_sized_to_the_context():
     assert main(["run", "a6000-instcsd", "gpt2-small", "--set", "flash.kv.channels_per_group=oops"]) == 2
 
 
+def test_scattered_groups_send_their_valid_bytes_only():
+    """A group not yet full sends only its tokens (its page is still sensed), as the bytes
+    the job reports count: the bus was timed on whole 4 KB groups."""
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    from archsim.workload.trace_builder import build_trace
+    system = System(load_arch("a6000-instcsd"))
+    trace = build_trace(load_model("opt-13b"), batch=1, input_len=64, output_len=2, precision="fp16")
+    g = system.mapping.build(trace)
+    csd = system.components["flash"]
+    jobs = [j for c, j in g.pairs if c == "flash" and j.kind == "attention_qk"]
+    assert jobs
+    for job in jobs:
+        r = csd.kv_read(job)
+        assert r["scattered"] and r["bytes"] < 0.5 * r["groups"] * r["group_bytes"]   # 64 tokens: part-full
+        c = csd.cost(job)
+        full = csd.stream_seconds(r["groups"] * r["group_bytes"], page_bytes=int(r["group_bytes"]))
+        assert c.breakdown["flash_s"] < full["seconds"]
+        assert c.breakdown["channel_bytes"] == c.bytes == r["bytes"]
+
+
 def test_sparf_reads_half_the_token_groups_and_the_touched_channel_pages():
     from math import comb
     spec = load_model("opt-6.7b")

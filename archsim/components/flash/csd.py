@@ -215,9 +215,11 @@ class ComputationalSSD(NandFlash):
         eng = self.params["engine"]
         if job.kind in ("attention_qk", "attention_av"):
             r = self.kv_read(job)
-            if r["scattered"]:
-                # scattered groups: one page sense per group, a group's bytes on the bus
-                st = self.stream_seconds(r["groups"] * r["group_bytes"], page_bytes=int(r["group_bytes"]))
+            if r["scattered"] and r["groups"]:
+                # scattered groups: one page sense per group and its valid bytes on the bus (a
+                # group not yet full sends only its tokens: a column-addressed partial read)
+                per = max(1, int(round(r["bytes"] / r["groups"])))
+                st = self.stream_seconds(r["groups"] * per, page_bytes=per)
             else:
                 st = self.stream_seconds(r["bytes"])
             flops = job.flops * r["work"]
