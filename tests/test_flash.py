@@ -326,6 +326,17 @@ def test_cli_flash(capsys):
     assert main(["flash", "flash_cambricon_s", "--set", "flash.channels=-1"]) == 2
 
 
+def test_array_limit_of_requests_that_are_no_whole_pages(capsys):
+    # 20,000 B senses two 16 KB pages: 10,000 B a sense, 64 planes at tR 200 us = 3.2 GB/s,
+    # which the run reaches (it was given as one page's worth a sense, 5.24 GB/s)
+    from archsim.cli.main import main
+    assert main(["flash", "flash_cambricon_s", "--request-bytes", "20000", "--requests", "20000",
+                 "--queue-depth", "256", "--set", "flash.t_read=200us", "--format", "json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["limits_gbps"]["array"] == pytest.approx(3.2)
+    assert 0.98 * 3.2 <= r["bandwidth_gbps"] <= 3.2
+
+
 def test_analytic_and_cycle_agree_where_the_closed_form_holds():
     from archsim.components.flash.compute import analytic_gemv
     s = cambricon_s()

@@ -122,10 +122,11 @@ def run_pattern(spec: FlashSpec, pattern: str = "seq", requests: int = 10000, re
         "seconds": secs, "bytes": moved,
         "p99_latency_us": float(np.percentile(lat, 99)),
         "max_latency_us": float(lat.max()),
-        # a read senses a whole page however little of it a request wants
+        # a read senses (a write programs) a whole page however little of it a request
+        # wants: a request's bytes over its pages is what each page operation yields
         "limits_gbps": {"bus": spec.bus_limit() / 1e9,
-                        "array": (spec.array_limit(min(request_bytes, page)) if op == "read"
-                                  else spec.planes * min(request_bytes, page) / (spec.t_prog_ps / 1e12)) / 1e9},
+                        "array": (spec.array_limit(request_bytes / ppr) if op == "read"
+                                  else spec.planes * request_bytes / ppr / (spec.t_prog_ps / 1e12)) / 1e9},
         "energy_j": (sensed / page) * (spec.e_read_j if op == "read" else spec.e_prog_j)
         + moved * spec.e_bus_byte_j,
         "compile_s": compile_s,
