@@ -36,6 +36,16 @@ def test_run_json_contract(capsys):
     assert res["config"]["gpu"]["memory_bandwidth"] == pytest.approx(2.039e12)
 
 
+def test_per_token_figures_are_per_token_of_the_batch():
+    from archsim.api import simulate_case
+    d = simulate_case("a100", "gpt2-small", {"batch": 4, "input_len": 16, "output_len": 3},
+                      fidelity="analytic").summary
+    dec = d["decode"]
+    assert dec["seconds_per_token"] == pytest.approx(1 / dec["tokens_per_s"])
+    assert dec["energy_j_per_token"] == pytest.approx(dec["energy_j"] / 12)
+    assert d["tpot_s"] == pytest.approx(4 * dec["seconds_per_token"])
+
+
 def test_run_is_deterministic(capsys):
     argv = ("run", "a100", "mixtral-8x7b", "--input-len", "64", "--output-len", "3", "--batch", "2",
             "--seed", "7", "--precision", "w4a16", "--format", "json")
@@ -233,7 +243,8 @@ def test_capacity_counts_the_kv_tier(capsys):
     m = System(load_arch("a6000-instcsd")).mapping
     cap = m.capacity(26e9, 819200.0, 64, 2048)
     drive = m.system.components["flash"].memory_bytes
-    assert cap.max_decode_tokens == int(drive // (819200.0 * 64))
+    # the drive stores SparF's second K copy: 1.5x the model's K+V a token
+    assert cap.max_decode_tokens == int(drive // (1.5 * 819200.0 * 64))
     # no tier is named by `mapping.offload` any more: nothing streamed from it
     line = one_line_error(capsys, "run", "a100", "llama3.1-405b", "--set", "mapping.offload=gpu")
     assert "mapping.offload" in line and "unknown key" in line

@@ -63,7 +63,7 @@ def toy_evaluate(case: dict) -> dict:
         "scenario": {"batch": batch, "input_len": input_len, "output_len": output_len, "precision": "fp16"},
         "prefill": {"seconds": prefill, "cycles": int(prefill * 1e9), "tokens_per_s": batch * input_len / prefill,
                     "energy_j": e_step * input_len},
-        "decode": {"seconds": decode, "seconds_per_token": step, "tokens_per_s": batch / step,
+        "decode": {"seconds": decode, "seconds_per_token": step / batch, "tokens_per_s": batch / step,
                    "energy_j": e_step * output_len, "energy_j_per_token": e_step / batch},
         "end_to_end": {"seconds": prefill + decode, "tokens_per_s": batch * output_len / (prefill + decode)},
         "ttft_s": prefill, "tpot_s": step,

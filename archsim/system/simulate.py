@@ -146,7 +146,7 @@ def run_trace(system: System, trace, model_name: str, scenario: dict, capacity) 
         "prefill": {"seconds": pre_s, "cycles": elapsed_cycles(system, comp_names[int(resource[np.argmax(is_pre)])], pre_s)
                     if is_pre.any() else 0,
                     "tokens_per_s": in_tokens / pre_s if pre_s > 0 else 0.0, "energy_j": float(pre_e)},
-        "decode": {"seconds": dec_s, "seconds_per_token": dec_s / out_len if out_len else 0.0,
+        "decode": {"seconds": dec_s, "seconds_per_token": dec_s / dec_tokens if dec_tokens else 0.0,
                    "tokens_per_s": dec_tokens / dec_s if dec_s > 0 else 0.0, "energy_j": float(dec_e),
                    "energy_j_per_token": float(dec_e / dec_tokens) if dec_tokens else 0.0},
         "end_to_end": {"seconds": run_s,
