@@ -27,7 +27,7 @@ from archsim.components.base import Component, Cost, Job, register
 from archsim.components.flash import kernel as K
 from archsim.components.flash.api import run_ops
 from archsim.components.flash.compute import (CoreSpec, analytic_gemv, plan_gemv, simulate_gemv,
-                                             vectors_fit)
+                                             streamed_pages, vectors_fit)
 from archsim.components.flash.ecc import ecc_layout
 from archsim.components.flash.spec import FLASH_SCHEMA, compile_spec
 from archsim.config.schema import Field
@@ -243,7 +243,8 @@ class NandFlash(Component):
         check_tile(self.spec, t, self.file, key)
         try:
             return plan_gemv(self.spec, self.core, k, n, m, bits, tile=t, tiling=til,
-                             slicing=c["slicing"]["enabled"], sink_rate=sink_rate)
+                             slicing=c["slicing"]["enabled"], sink_rate=sink_rate,
+                             slice_bytes=int(c["slicing"]["slice_bytes"]))
         except ValueError as exc:
             raise ConfigError(f"{exc} ({dtype} weights, {k}x{n})", self.file, key) from None
 
@@ -262,7 +263,9 @@ class NandFlash(Component):
                 # buses and the further waves (one page per plane per wave)
                 t_op = (s.t_prog_ps if write else s.t_read_ps) / 1e12
                 waves = -(-int(-(-nbytes // s.page_size)) // s.planes)
-                r["seconds"] = t_op + max(nbytes / s.bus_limit(), (waves - 1) * t_op) if nbytes else 0.0
+                # the most loaded channel's pages (a few pages do not spread over them all)
+                mine = sum(streamed_pages(s, nbytes))
+                r["seconds"] = t_op + max(mine / s.bus_bytes_per_s, (waves - 1) * t_op) if nbytes else 0.0
             e = r["pages"] * (s.e_prog_j if write else s.e_read_j) + nbytes * s.e_bus_byte_j
             util = r["channel_busy_s"] / r["seconds"] if r["seconds"] else 0.0
             return Cost(r["seconds"], int(round(r["seconds"] * self.clock_hz)), e * 1e12, float(nbytes),
@@ -277,7 +280,8 @@ class NandFlash(Component):
             p = self.plan(job.k, job.n, max(job.m, 1), job.dtype_w, tiling, tile, job.get("sink_rate"))
             if slicing is not None and bool(slicing) != p.slicing:
                 from dataclasses import replace
-                p = replace(p, slicing=bool(slicing))
+                p = replace(p, slicing=bool(slicing),
+                            slice_bytes=int(self.params["slicing"]["slice_bytes"]) if slicing else 0)
             order = self.params["slicing"]["unsliced_order"]
             r = simulate_gemv(s, self.core, p, int(self.params["slicing"]["slice_bytes"]), order)
             if fidelity == "analytic":

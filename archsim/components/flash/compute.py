@@ -97,6 +97,7 @@ class GemvPlan:
     slicing: bool
     tiling: bool
     edge: tuple = ()          # ((h, w, tiles), ...): edge tiles run on the flash after the main ones
+    slice_bytes: int = 0      # read slicing's slice (0: whole pages), for the closed form
 
     def groups(self) -> list:
         """(h, w, tiles) of every tile shape the flash runs, main tiles first."""
@@ -238,27 +239,56 @@ def edge_tiles(spec: FlashSpec, core: CoreSpec, k: int, n: int, h: int, w: int, 
     return tuple(out)
 
 
-def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int) -> tuple[float, float, float]:
-    """(alpha, flash bytes/s per channel, NPU bytes/s per channel) from the paper's equations."""
+def page_bus_s(spec: FlashSpec, slice_bytes: int = 0) -> float:
+    """Seconds a streamed page holds its channel: the read command, then its data in slices
+    (or whole), each transaction after a turnaround."""
+    page = spec.page_size
+    n_tx = -(-page // slice_bytes) if 0 < slice_bytes < page else 1
+    return (spec.t_cmd_ps + n_tx * spec.t_xfer_over_ps) / 1e12 + page / spec.bus_bytes_per_s
+
+
+def streamed_pages(spec: FlashSpec, nbytes: int) -> list:
+    """Bytes of each streamed page the most loaded channel (channel 0) carries: pages are
+    dealt round the channels, so it takes every `channels`-th from the first, and the short
+    last page when that falls to it."""
+    page, ch = spec.page_size, spec.channels
+    n_pages = -(-int(nbytes) // page)
+    if n_pages == 0:
+        return []
+    out = [page] * (-(-n_pages // ch))
+    if (n_pages - 1) % ch == 0:
+        out[-1] = int(nbytes) - (n_pages - 1) * page
+    return out
+
+
+def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int,
+             slice_bytes: int = 0) -> tuple[float, float, float]:
+    """(alpha, flash bytes/s per channel, NPU bytes/s per channel) from the paper's equations
+    (t_rc = tR + the broadcast; u_rc its Read-Compute bus share), with the commands and
+    turnarounds the bus also carries: the Read-Compute transactions', and each streamed
+    page's."""
     values, cc, ch = _geometry(spec, value_bits)
     bw = spec.bus_bytes_per_s
     t_rc = spec.t_read_ps / 1e12 + (w / ch) * m * core.act_bytes / bw
     rc_bytes = (w / ch) * m * core.act_bytes + h * m * core.result_bytes
-    u_rc = min(rc_bytes / (t_rc * bw), 1.0)
+    over = (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
+    u_rc = min((rc_bytes / bw + (1 + cc) * over) / t_rc, 1.0)
     flash_rate = cc * spec.page_size / t_rc
-    npu_rate = bw * (1.0 - u_rc)
+    npu_rate = spec.page_size / page_bus_s(spec, slice_bytes) * (1.0 - u_rc)
     return flash_rate / (flash_rate + npu_rate), flash_rate, npu_rate
 
 
 def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value_bits: int = 8,
               tile: "tuple[int, int] | str | None" = None, tiling: bool = True, slicing: bool = True,
-              alpha: float | None = None, sink_rate: float | None = None) -> GemvPlan:
+              alpha: float | None = None, sink_rate: float | None = None, slice_bytes: int = 0) -> GemvPlan:
     """Split a k-input, n-output GEMV between flash cores and NPU. `tile`: None or "optimal"
     (the paper's one shape for all matrices), "auto" (the fastest predicted shape per
     matrix, an exploration beyond the paper) or (H, W). `sink_rate`: bytes/s of weights the
     NPU side can take (its link and its GEMV rate); the streamed share is balanced against
-    the slower of that and the channels."""
+    the slower of that and the channels. `slice_bytes`: read slicing's slice (with slicing
+    on), for the streamed pages' bus time."""
     elem_b = value_bits / 8.0
+    sl = slice_bytes if slicing else 0
     total_bytes = int(math.ceil(k * n * elem_b))
     cc, ch = spec.dies_per_channel, spec.channels
     # a core's input and output buffers must hold its slice of the vectors
@@ -267,7 +297,7 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
         raise ValueError("no tile shape fits this flash geometry")
 
     def rates(h, w):
-        return _balance(spec, core, h, w, m, value_bits)
+        return _balance(spec, core, h, w, m, value_bits, sl)
 
     def t_pred(h, w, ft, npu, edge=()):
         """The paper's model of a split: flash tiles one t_rc apart, NPU pages at the rate
@@ -278,7 +308,9 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
         rate = ch * nr if sink_rate is None else min(ch * nr, sink_rate)
         if npu and rate <= 0:
             return math.inf
-        t_n = npu / rate if npu else 0.0
+        # streamed pages: the first waits for its sense; the most loaded channel's pages
+        # (whole pages: a small share does not spread over the channels)
+        t_n = spec.t_read_ps / 1e12 + max(sum(streamed_pages(spec, npu)) / nr, npu / rate) if npu else 0.0
         return max(t_f, t_n)
 
     def split(h, w):
@@ -330,7 +362,7 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
             raise ValueError(f"tile {tile[0]}x{tile[1]} holds no whole page per core at "
                              f"{value_bits}-bit values (refitted: {h}x{w})")
     ft, npu, a, npu_n, edge = split(h, w)
-    return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling, edge)
+    return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling, edge, sl)
 
 
 UNSLICED_ORDERS = {"continuous": K.BUS_PAGES_FIRST, "fcfs": K.BUS_EARLIEST}   # slicing off
@@ -352,14 +384,17 @@ def analytic_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, unsliced_orde
     sense faster than it drains them the flash tiles run after the streamed pages, not
     beside them."""
     values, cc, ch = _geometry(spec, plan.value_bits)
-    _, fr, nr = _balance(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits)
+    _, fr, nr = _balance(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.slice_bytes)
     t_f = flash_time(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.flash_tiles,
                      plan.edge)
     read_planes = cc * max(spec.planes_per_die - 1, 1) if plan.rc_tiles else cc * spec.planes_per_die
     sense_rate = read_planes * spec.page_size / (spec.t_read_ps / 1e12)
-    if bus_order(plan, unsliced_order) == K.BUS_PAGES_FIRST and plan.npu_bytes and sense_rate >= spec.bus_bytes_per_s:
-        return plan.npu_bytes / (ch * spec.bus_bytes_per_s) + t_f
-    t_n = plan.npu_bytes / (ch * nr) if plan.npu_bytes and nr > 0 else 0.0
+    t_r = spec.t_read_ps / 1e12
+    page_rate = spec.page_size / page_bus_s(spec, plan.slice_bytes)
+    mine = sum(streamed_pages(spec, plan.npu_bytes))       # the most loaded channel's
+    if bus_order(plan, unsliced_order) == K.BUS_PAGES_FIRST and plan.npu_bytes and sense_rate >= page_rate:
+        return t_r + mine / page_rate + t_f
+    t_n = t_r + mine / nr if plan.npu_bytes and nr > 0 else 0.0
     return max(t_f, t_n)
 
 
@@ -398,15 +433,12 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
                 group.append(g)
                 comp.append(cps)
                 sensed.append(ahead if g == 0 else -1)
-    n_pages = -(-plan.npu_bytes // spec.page_size)
-    per_ch = -(-n_pages // ch)
     read_planes = [d * pp + p for p in range(pp) for d in range(cc)
                    if p != compute_plane or plan.rc_tiles == 0 or pp == 1]
-    for i in range(per_ch):
+    for i, nb in enumerate(streamed_pages(spec, plan.npu_bytes)):
         kinds.append(K.READ)
         planes.append(read_planes[i % len(read_planes)])
-        # the most loaded channel carries whole pages (a short last page goes elsewhere)
-        nbytes.append(spec.page_size)
+        nbytes.append(nb)
         outb.append(0)
         group.append(-1)
         comp.append(0)
