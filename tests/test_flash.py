@@ -405,3 +405,12 @@ def test_a_short_streamed_page_sends_its_bytes_only():
     p = replace(p, flash_tiles=0, edge=(), npu_bytes=8192)
     t = simulate_gemv(s, CORE, p, 0)["seconds"]
     assert t == pytest.approx((s.t_cmd_ps + s.t_read_ps + s.t_xfer_over_ps) / 1e12 + 8192 / s.bus_bytes_per_s)
+
+
+def test_read_retries_cost_sensing_energy():
+    # a retry senses the page again (tR at the array's read power), not only its time
+    base = run_pattern(spec(), "seq", 200, 16384)
+    retry = run_pattern(spec(read_retry_rate=0.5), "seq", 200, 16384)
+    s = spec()
+    sense = 200 * s.e_read_j
+    assert retry["energy_j"] - base["energy_j"] == pytest.approx(0.5 * sense)

@@ -63,7 +63,7 @@ class FlashSpec:
     queue_depth: int
     blocks_per_plane: int
     pages_per_block: int
-    e_read_j: float
+    e_read_j: float            # per page read, expected retries included
     e_prog_j: float
     e_bus_byte_j: float
 
@@ -109,7 +109,9 @@ def compile_spec(p: dict) -> FlashSpec:
         ps_per_byte_x1024=int(round(PS / bus * 1024)), cache_read=bool(p["cache_read"]),
         read_retry_rate=float(p["read_retry_rate"]), queue_depth=int(p["queue_depth"]),
         blocks_per_plane=p["blocks_per_plane"], pages_per_block=p["pages_per_block"],
-        e_read_j=e["array_read_power"] * p["t_read"], e_prog_j=e["array_prog_power"] * p["t_prog"],
+        # a page read senses 1 + read_retry_rate times on average (each retry a whole tR)
+        e_read_j=e["array_read_power"] * p["t_read"] * (1.0 + float(p["read_retry_rate"])),
+        e_prog_j=e["array_prog_power"] * p["t_prog"],
         e_bus_byte_j=e["bus_energy_per_byte"])
 
 
