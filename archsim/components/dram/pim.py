@@ -191,5 +191,6 @@ def pim_write(spec: PimSpec, nbytes: int) -> dict:
     per = -(-int(nbytes) // (32 * spec.channels))
     ticks = tt["nRCDWR"] + per * tt["nCCDS"] + tt["nCWL"] + tt["nBL"] + tt["nWR"] + tt["nRP"] if per else 0
     seconds = ticks * std.tick_ps * 1e-12
-    e = per * spec.channels * (spec.wr_pj + 32 * 8 * spec.io_pj_per_bit) + (spec.act_pj if per else 0)
+    # every channel opens a row for its share
+    e = per * spec.channels * (spec.wr_pj + 32 * 8 * spec.io_pj_per_bit) + (spec.act_pj * spec.channels if per else 0)
     return {"seconds": seconds, "ticks": int(ticks), "energy_pj": float(e)}
