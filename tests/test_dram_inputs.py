@@ -163,3 +163,17 @@ def test_ddr5_clocks_follow_jesd79_5_rounding():
     t = get_standard("ddr5-4800").timing
     assert (t["nWR"], t["nRTP"], t["nWTRL"], t["nRFC"], t["nCCDL_WR"]) == (72, 18, 24, 708, 24)
     assert t["nREFI"] == 9375                   # an interval, not a minimum: 3.9 us exactly
+
+
+def test_a_dram_transfer_costs_a_first_access_then_the_steady_rate():
+    """A short stream ends before the controller's queues fill, so its measured rate was 0
+    (a 4 B read cost nothing) or too low; a transfer now pays one first access and then the
+    steady-state rate, so its time grows with its size and never drops to 0."""
+    from archsim.components.base import Job
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    d = System(load_arch("cambricon-llm-s")).components["dram"]
+    secs = [d.cost(Job(kind="transfer", bytes_read=b)).seconds for b in (4, 2048, 16384, 1 << 20, 1 << 23)]
+    assert secs[0] >= d.first_access_s > 0
+    assert secs == sorted(secs) and len(set(secs)) == len(secs)
+    assert d.cost(Job(kind="transfer", bytes_read=0)).seconds == 0

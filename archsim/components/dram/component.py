@@ -22,6 +22,11 @@ PIM_TIMINGS = ("nRCDRD", "nRCDWR", "nRAS", "nRP", "nRC", "nRTP", "nCCDS", "nCL",
 PIM_DTYPES = ("bf16", "fp16")
 
 
+#: streams are costed at the controller's rate for at least this many bytes (below it the
+#: simulated stream ends before its queues have filled), as the GPU model does
+STEADY_BYTES = 2 ** 20
+
+
 @register
 class Dram(Component):
     """A memory part: a job's bytes stream through the cycle-level controller model."""
@@ -54,15 +59,26 @@ class Dram(Component):
         return [(f"{self.name}.{self.std.name} x{self.params['channels']}",
                  peak_bandwidth(self.std.name, self.params["channels"]))], []
 
+    @property
+    def first_access_s(self) -> float:
+        """An idle part's first read: activate, CAS latency, the burst (a row miss)."""
+        tt = compiled(self.std).timing_ticks
+        rcd = tt.get("nRCD", tt.get("nRCDRD", 0))
+        return (rcd + tt["nCL"] + tt["nBL"]) * self.std.tick_ps * 1e-12
+
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
         nbytes = float(job.bytes_read + job.bytes_written)
+        if nbytes <= 0:
+            return Cost(0.0, 0, 0.0, 0.0, {"achievable_bandwidth": 0.0, "pattern": self.params["pattern"]})
         pattern = job.get("pattern", self.params["pattern"])
-        bw, pj_per_byte = stream_cost(self.std.name, self.params["channels"], int(nbytes), pattern,
-                                      int(job.get("stride", self.params["stride"])),
+        # the controller's steady state (a short stream never reaches it: its measured rate is
+        # what was served while requests were still being sent), then one first access
+        bw, pj_per_byte = stream_cost(self.std.name, self.params["channels"], int(max(nbytes, STEADY_BYTES)),
+                                      pattern, int(job.get("stride", self.params["stride"])),
                                       int(job.get("elem_bytes", self.params["elem_bytes"])))
-        seconds = nbytes / bw if bw > 0 else 0.0
+        seconds = self.first_access_s + nbytes / bw
         return Cost(seconds, int(round(seconds * 1e12 / self.std.tick_ps)), nbytes * pj_per_byte,
-                    nbytes, {"achievable_bandwidth": bw, "pattern": pattern})
+                    nbytes, {"achievable_bandwidth": nbytes / seconds, "pattern": pattern})
 
 
 @register
