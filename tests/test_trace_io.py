@@ -309,3 +309,40 @@ def test_moe_expert_count_comes_from_the_meta_else_the_rows(tmp_path):
     write_trace(t, path)
     with pytest.raises(TraceError, match="meta.experts|experts must be"):
         read_trace(path)
+
+
+def _reorder(trace, idx):
+    return Trace({c: np.asarray(v)[idx] for c, v in trace.columns.items()}, dict(trace.meta))
+
+
+@pytest.mark.parametrize("how, column, words", [
+    ("reversed", "phase", "a prefill row after a decode row"),
+    ("step_gap", "step", "decode step 2 follows step 0"),
+    ("prefill_step", "step", "a prefill row with step 3"),
+    ("layers_back", "layer", "layer 0 after layer 1"),
+    ("outside_between", "layer", "between two layers' rows"),
+])
+def test_rows_out_of_execution_order_are_refused(trace, how, column, words):
+    # rows run in file order and the prefill's end is read from them: a reordered trace gave
+    # the right total with the prefill and decode times swapped
+    n = len(trace)
+    t = trace
+    if how == "reversed":
+        t = _reorder(trace, np.arange(n)[::-1])
+    else:
+        cols = {c: np.array(v, copy=True) for c, v in trace.columns.items()}
+        dec = cols["phase"] == "decode"
+        if how == "step_gap":
+            cols["step"][dec & (cols["step"] == 1)] = 2
+        elif how == "prefill_step":
+            cols["step"][np.flatnonzero(~dec)[3]] = 3
+        elif how == "layers_back":
+            i = np.flatnonzero(~dec & (cols["layer"] == 1))[0]
+            cols["layer"][i + 1] = 0
+        else:
+            i = np.flatnonzero(~dec & (cols["layer"] == 1))[0]
+            cols["layer"][i] = -1
+        t = Trace(cols, dict(trace.meta))
+    with pytest.raises(TraceError) as e:
+        t.validate()
+    assert column in str(e.value) and words in str(e.value)

@@ -146,6 +146,7 @@ class Trace:
             i = int(np.argmax(bad))
             raise TraceError(f"{where(i)}: kv_heads = {self.columns['kv_heads'][i]} exceeds heads = "
                              f"{self.columns['heads'][i]}", source, "kv_heads")
+        self._check_order(source, where)
         for c in ("dtype_w", "dtype_a"):
             for dtype in dict.fromkeys(self.columns[c].tolist()):
                 try:
@@ -155,6 +156,53 @@ class Trace:
                     floats = ", ".join(d for d in DTYPE_BITS if not d.startswith("int"))
                     raise TraceError(f"{where(i)}: unknown element type {dtype!r}; expected {floats} "
                                      f"or int1 .. int8", source, c) from None
+
+    def _check_order(self, source, where) -> None:
+        """Rows run in file order, and the prefill's end and each step's are read from them,
+        so they must be in execution order: the prefill (step 0) before the decode, decode steps
+        0, 1, 2, .. in turn, and within a step the layers in order (rows outside the layers,
+        layer -1, only before the first layer's rows or after the last's)."""
+        phase, step, layer = self.columns["phase"], self.columns["step"], self.columns["layer"]
+        n = len(phase)
+        if n == 0:
+            return
+        dec = phase == "decode"
+
+        def bad(mask, why, col):
+            i = int(np.argmax(mask))
+            raise TraceError(f"{where(i)}: {why}; rows must be in execution order", source, col)
+
+        if (dec[:-1] & ~dec[1:]).any():
+            bad(np.r_[False, dec[:-1] & ~dec[1:]], "a prefill row after a decode row", "phase")
+        if (~dec & (step != 0)).any():
+            bad(~dec & (step != 0), f"a prefill row with step {int(step[np.argmax(~dec & (step != 0))])} "
+                "(the prefill is step 0)", "step")
+        if dec.any():
+            ds = step[dec]
+            jump = np.r_[ds[0] != 0, (ds[1:] != ds[:-1]) & (ds[1:] != ds[:-1] + 1)]
+            if jump.any():
+                rows = np.flatnonzero(dec)
+                k = int(np.argmax(jump))
+                prev = "none" if k == 0 else str(int(ds[k - 1]))
+                bad(np.isin(np.arange(n), rows[k]), f"decode step {int(ds[k])} follows step {prev} "
+                    "(steps run 0, 1, 2, ..)", "step")
+        # within a (phase, step) group: layers never go back, and -1 rows sit at its ends
+        new_group = np.r_[True, (phase[1:] != phase[:-1]) | (step[1:] != step[:-1])]
+        gid = np.cumsum(new_group) - 1
+        inside = layer >= 0
+        last_layer = np.maximum.accumulate(np.where(inside, layer, -1) + gid * (1 << 40)) - gid * (1 << 40)
+        prev_last = np.r_[-1, last_layer[:-1]]
+        prev_last[new_group] = -1
+        back = inside & (layer < prev_last)
+        if back.any():
+            i = int(np.argmax(back))
+            bad(back, f"layer {int(layer[i])} after layer {int(prev_last[i])} in the same step", "layer")
+        # a -1 row between two layered rows of one group
+        last_in = np.full(int(gid[-1]) + 1, -1)
+        np.maximum.at(last_in, gid[inside], np.flatnonzero(inside))
+        mid = ~inside & (prev_last >= 0) & (np.arange(n) < last_in[gid])
+        if mid.any():
+            bad(mid, "a row outside the layers (layer -1) between two layers' rows", "layer")
 
     def step_weight_bytes(self, gathers: bool = True) -> float:
         """The weight bytes one step reads (a step passes every layer once): the most over the
