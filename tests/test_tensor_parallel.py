@@ -116,3 +116,14 @@ def test_decode_end_to_end_shows_the_allreduces():
     assert link["seconds"] > 0 and link["bytes"] > 0
     assert one["decode"]["tokens_per_s"] < tp["decode"]["tokens_per_s"] < 8 * one["decode"]["tokens_per_s"]
     assert tp["breakdown"]["gpu"]["energy_j"] > 0
+
+
+def test_kv_heads_fewer_than_gpus_are_stored_on_every_gpu():
+    # falcon-7b caches one KV head: each of the 8 GPUs keeps all of it, so the cache a token
+    # adds is 8x the model's (the capacity was counted as if the GPUs split it)
+    from archsim.api import simulate_case
+    scen = {"batch": 1, "input_len": 64, "output_len": 1}
+    cap = simulate_case("a100x8", "falcon-7b", scen, fidelity="analytic").summary["capacity"]
+    assert cap["kv_stored_bytes_per_token"] == 8 * cap["kv_bytes_per_token"]
+    llama = simulate_case("a100x8", "llama3-8b", scen, fidelity="analytic").summary["capacity"]
+    assert "kv_stored_bytes_per_token" not in llama          # 8 KV heads over 8 GPUs: split

@@ -49,7 +49,7 @@ class InstInfer(Mapping):
         # the whole KV cache lives in the drive; the GPU keeps only the running layer's
         return [self.params["csd"]]
 
-    def kv_stored_per_token(self, kv_bytes_per_token: float) -> float:
+    def kv_stored_per_token(self, kv_bytes_per_token: float, kv_heads: int | None = None) -> float:
         # what the drive programs for a token: K and V, and SparF's channel-indexed K copy
         # (K is half of an MHA/GQA token's K+V, as the writes count it)
         return self.system.components[self.params["csd"]].kv_write_bytes(

@@ -17,7 +17,8 @@ shard in lockstep, so a job's time is one GPU's and its energy all of theirs. Pe
   replicated       norms, residual adds, embeddings, the MoE router and combine, MLA's
                    down-projections (q_a_proj, kv_a_proj): every GPU does the whole op
 
-An uneven split is timed by its largest shard. Memory capacity is tp x one GPU's.
+An uneven split is timed by its largest shard. Memory capacity is tp x one GPU's; a KV head
+held by several GPUs (fewer KV heads than tp; MLA's latent on every GPU) counts once per GPU.
 """
 
 from __future__ import annotations
@@ -94,6 +95,13 @@ class TensorParallel(Mapping):
             raise ConfigError(f"the link joins {ranks} GPUs but tp = {params['tp']}; set "
                               f"{params['link']}.ranks to {params['tp']}", system.arch.file,
                               f"{params['link']}.ranks")
+
+    def kv_stored_per_token(self, kv_bytes_per_token: float, kv_heads: int | None = None) -> float:
+        # each GPU keeps ceil(kv_heads / tp) heads: fewer heads than GPUs are replicated
+        tp = self.params["tp"]
+        if not kv_heads:
+            return kv_bytes_per_token
+        return kv_bytes_per_token * tp * _ceil(kv_heads, tp) / kv_heads
 
     def stages(self, op: dict) -> list[Stage]:
         tp, link = self.params["tp"], self.params["link"]

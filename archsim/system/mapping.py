@@ -204,14 +204,16 @@ class Mapping:
         """Components whose memory holds the KV cache (default: the shared pool)."""
         return self.memory_components()
 
-    def kv_stored_per_token(self, kv_bytes_per_token: float) -> float:
-        """Bytes the KV tier stores for a token of `kv_bytes_per_token` (more where the
-        strategy keeps extra copies)."""
+    def kv_stored_per_token(self, kv_bytes_per_token: float, kv_heads: int | None = None) -> float:
+        """Bytes the KV tier stores for a token of `kv_bytes_per_token` in `kv_heads` cached
+        heads (None: not known) (more where the strategy keeps extra copies)."""
         return kv_bytes_per_token
 
-    def capacity(self, weights_bytes: float, kv_bytes_per_token: float, batch: int, context: int) -> Capacity:
+    def capacity(self, weights_bytes: float, kv_bytes_per_token: float, batch: int, context: int,
+                 kv_heads: int | None = None) -> Capacity:
         """Check that the weights fit where the strategy keeps them, the KV cache of `batch` x
-        `context` tokens where it keeps that, and both together where the two share memory."""
+        `context` tokens where it keeps that, and both together where the two share memory.
+        `kv_heads`: the heads the cache holds (MLA's latent: 1), where the strategy splits them."""
         comps = self.system.components
         wn, kn = self.weight_components(), self.kv_components()
 
@@ -219,7 +221,7 @@ class Mapping:
             return sum(comps[n].memory_bytes for n in dict.fromkeys(names))
 
         w_mem, kv_mem, memory = mem(wn), mem(kn), mem(wn + kn)
-        stored = self.kv_stored_per_token(kv_bytes_per_token)
+        stored = self.kv_stored_per_token(kv_bytes_per_token, kv_heads)
         kv_bytes = stored * batch * context
         needed = weights_bytes + kv_bytes
         # the KV cache has its own tier's memory, less what weights sharing it take

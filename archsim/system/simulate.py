@@ -224,7 +224,7 @@ def run(arch, model, scenario: Scenario, fidelity: str = "cycle", trace=None, se
         prec = parse_precision(precision)
         context = scenario.input_len + scenario.output_len
         cap = system.mapping.capacity(model.weight_bytes(prec), model.kv_bytes_per_token(prec),
-                                      scenario.batch, context)
+                                      scenario.batch, context, model.cached_kv_heads)
         trace = build_trace(model, batch=scenario.batch, input_len=scenario.input_len,
                             output_len=scenario.output_len, precision=precision, seed=seed)
         model_name = model.name
@@ -237,7 +237,8 @@ def run(arch, model, scenario: Scenario, fidelity: str = "cycle", trace=None, se
         scen = {k: int(own[k] if own[k] is not None else getattr(scenario, k))
                 for k in ("batch", "input_len", "output_len")}
         scenario = Scenario(precision=precision, **scen)
-        cap = system.mapping.capacity(weights, kv, scenario.batch, scenario.input_len + scenario.output_len)
+        cap = system.mapping.capacity(weights, kv, scenario.batch, scenario.input_len + scenario.output_len,
+                                      trace.cached_kv_heads())
         model_name = str(meta.get("model", "trace"))
         seed = meta.get("seed")       # the trace's rows carry its routing: its seed, if it says
     result = run_trace(system, trace, model_name, scenario.as_dict(precision), cap)

@@ -206,6 +206,11 @@ class ModelSpec:
             return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
         return 2 * self.kv_heads * self.head_dim
 
+    @property
+    def cached_kv_heads(self) -> int:
+        """Heads the KV cache holds per layer (MLA caches one latent shared by all heads)."""
+        return 1 if self.mla is not None else self.kv_heads
+
     def kv_bytes_per_token(self, precision=None) -> int:
         """KV-cache bytes one token adds, over all layers."""
         p = self._precision(precision)

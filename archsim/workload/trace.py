@@ -204,6 +204,15 @@ class Trace:
         if mid.any():
             bad(mid, "a row outside the layers (layer -1) between two layers' rows", "layer")
 
+    def cached_kv_heads(self) -> int | None:
+        """Heads the KV cache holds: the decode attention's KV heads (MLA's latent: 1), else
+        the prefill's; None without attention rows."""
+        qk = self.columns["op"] == "attention_qk"
+        for sel in (qk & (self.columns["phase"] == "decode"), qk):
+            if sel.any():
+                return int(self.columns["kv_heads"][sel].max())
+        return None
+
     def step_weight_bytes(self, gathers: bool = True) -> float:
         """The weight bytes one step reads (a step passes every layer once): the most over the
         first step of each phase. `gathers=False` leaves out embedding rows, whose bytes are

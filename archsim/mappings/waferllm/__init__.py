@@ -89,7 +89,7 @@ class WaferLLMMapping(Mapping):
         self._op_grids: dict = {}
 
     # --- capacity ----------------------------------------------------------------------------
-    def capacity(self, weights_bytes, kv_bytes_per_token, batch, context):
+    def capacity(self, weights_bytes, kv_bytes_per_token, batch, context, kv_heads=None):
         w = self.wafer
         per_core = w.sram_bytes - int(w.core["program_bytes"])
         memory = w.usable_cores * per_core
