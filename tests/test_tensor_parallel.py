@@ -51,6 +51,19 @@ def test_row_parallel_splits_inputs_then_allreduces(tp8):
     assert ar.kind == "allreduce" and ar.bytes_read == 2 * 4096 and ar.get("ranks") == 8
 
 
+def test_a_moe_layer_reduces_once_after_combining_its_experts(tp8):
+    # each expert's down-projection leaves a partial sum; moe_combine adds them on every GPU
+    # and one all-reduce of the combined [m, hidden] output follows
+    down = dict(linear("expert_down", 1, 14336, 4096), expert=3)
+    part, coll = shard(down, 8)
+    assert part["k"] == 14336 // 8 and coll is None
+    assert [s.component for s in tp8.mapping.stages(down)] == ["gpu"]
+    combine = row(op="elementwise", name="moe_combine", m=2, n=4096, bytes_a=2 * 6 * 4096)
+    stages = tp8.mapping.stages(combine)
+    assert [s.component for s in stages] == ["gpu", "nvlink"]
+    assert stages[1].job.kind == "allreduce" and stages[1].job.bytes_read == 2 * 2 * 4096
+
+
 def test_heads_split_and_kv_heads_replicate_when_fewer_than_tp():
     qk = row(op="attention_qk", name="attention_qk", m=1, n=4097, k=128, heads=32, kv_heads=8, kv_len=4097,
              bytes_kv=2 * 4097 * 8 * 128, bytes_a=100, flops=2 * 128 * 32 * 4097)

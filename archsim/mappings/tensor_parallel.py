@@ -8,7 +8,9 @@ shard in lockstep, so a job's time is one GPU's and its energy all of theirs. Pe
                    `archsim op` GEMM): n / tp outputs per GPU, the input read whole
   row-parallel     o_proj, ffn_down, expert_down, shared_expert_down: k / tp per GPU, then a
                    ring all-reduce of the [m, n] output on the link (a job on `link`, so the
-                   breakdown shows it)
+                   breakdown shows it); a MoE layer's experts leave partial sums that
+                   moe_combine adds on each GPU, and one all-reduce of the combined output
+                   follows it (as vLLM and Megatron reduce once per layer)
   heads split      attention_qk / softmax / attention_av, rope, q_absorb, v_absorb:
                    ceil(heads / tp) query heads and ceil(kv_heads / tp) KV heads per GPU
                    (KV heads are replicated when there are fewer than tp)
@@ -31,6 +33,8 @@ from archsim.system.mapping import Mapping, Stage, register_mapping
 from archsim.workload.precision import dtype_bits
 
 ROW = ("o_proj", "ffn_down", "expert_down", "shared_expert_down")
+#: row-parallel ops whose partial sums moe_combine adds before the one all-reduce
+COMBINED = ("expert_down", "shared_expert_down")
 REPLICATED = ("q_a_proj", "kv_a_proj")  # MLA's small down-projections feed every head
 WIDTH = ("ffn_act", "expert_act", "shared_expert_act")
 HEAD_MATMULS = ("q_absorb", "v_absorb")
@@ -57,7 +61,9 @@ def shard(op: dict, tp: int) -> tuple[dict, str | None]:
     if kind in ("gemm", "gemv") and name in ROW:
         f = _ceil(k, tp) / k if k else 1.0
         a = (k * f + n) / (k + n) if k + n else 1.0
-        return _scaled(op, f, f, a, f, k=_ceil(k, tp)), "allreduce"
+        return _scaled(op, f, f, a, f, k=_ceil(k, tp)), (None if name in COMBINED else "allreduce")
+    if name == "moe_combine":
+        return op, "allreduce"
     if kind in ("gemm", "gemv") and name not in REPLICATED or kind == "lm_head":
         f = _ceil(n, tp) / n if n else 1.0
         a = (k + n * f) / (k + n) if k + n else 1.0
