@@ -356,3 +356,14 @@ def test_tied_embeddings_are_placed_once():
     cap = run_case("wse2", "gpt2-medium", sc)["capacity"]        # lm_head is the embedding table
     table = 50257 * 1024 * 2
     assert cap["weights_bytes"] <= cap["placed_weights_bytes"] < cap["weights_bytes"] + table
+
+
+@pytest.mark.parametrize("cols, kv_heads", [(60, 32), (60, 8), (360, 8), (420, 8), (8, 32), (61, 1)])
+def test_decode_attention_covers_every_dim_of_a_head(cols, kv_heads):
+    # a head's dims, d_c to a core, must fit the columns its scores are reduced over (60
+    # columns and 32 heads put 69 of a head's 128 dims on one column and reduced nothing)
+    from archsim.mappings.waferllm.ops import decode_attention_dims, decode_qk
+    hpg, group_cols, d_c, groups = decode_attention_dims((60, cols), 32, kv_heads, 128)
+    assert group_cols * d_c >= 128
+    qk = decode_qk((60, cols), 32, kv_heads, 128, 10, 1, 16, "ktree", 2)
+    assert (qk.segments[0].comm is not None) == (group_cols > 1)

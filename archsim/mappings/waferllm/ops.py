@@ -78,6 +78,11 @@ def decode_attention_dims(grid, heads: int, kv_heads: int, head_dim: int):
     hpg = max(heads // kv_heads, 1)
     group_cols = max(cols // kv_heads, 1)
     d_c = cdiv(head_dim * kv_heads, cols)
+    if group_cols * d_c < head_dim:
+        # the heads' dims, dealt d_c to a core, do not fit whole heads into groups of
+        # cols // kv_heads columns: each head spans the columns its dims take (some shared
+        # with the next head), and its scores are reduced over them
+        return hpg, cdiv(head_dim, d_c), d_c, kv_heads
     groups = max(cols // group_cols, 1)
     return hpg, group_cols, d_c, groups
 
