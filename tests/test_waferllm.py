@@ -367,3 +367,12 @@ def test_decode_attention_covers_every_dim_of_a_head(cols, kv_heads):
     assert group_cols * d_c >= 128
     qk = decode_qk((60, cols), 32, kv_heads, 128, 10, 1, 16, "ktree", 2)
     assert (qk.segments[0].comm is not None) == (group_cols > 1)
+
+
+def test_meshgemm_aligns_every_row():
+    # every row of A rotates into place before the first step: p lines, not one
+    from archsim.mappings.waferllm.meshgemm import gemm_program
+    for algo in ("meshgemm", "cannon"):
+        prog = gemm_program(60, 4096, 4096, 4096, algorithm=algo)
+        align = prog.segments[0]
+        assert align.label == "align" and align.comm.lines == 60 and align.comm.n == 60

@@ -46,10 +46,10 @@ def gemm_program(p: int, m: int, k: int, n: int, bits: int = 16, algorithm: str 
     compute = step_compute(mt, kt, nt, bits, loop)
     segs = []
     if algorithm == "meshgemm":
-        segs.append(Segment((), BulkRotate(p, 1, "x", a_elems, bits), label="align"))
+        segs.append(Segment((), BulkRotate(p, p, "x", a_elems, bits), label="align"))   # every row aligns
         step = Parallel((InterleavedShift(p, p, "x", a_elems, bits), InterleavedShift(p, p, "y", b_elems, bits)))
     elif algorithm == "cannon":
-        segs.append(Segment((), BulkRotate(p, 1, "x", a_elems, bits), label="align"))
+        segs.append(Segment((), BulkRotate(p, p, "x", a_elems, bits), label="align"))   # every row aligns
         step = Parallel((CannonShift(p, p, "x", a_elems, bits), CannonShift(p, p, "y", b_elems, bits)))
     else:
         step = Parallel((RelayBroadcast(p, p, "x", a_elems, bits), RelayBroadcast(p, p, "y", b_elems, bits)))
