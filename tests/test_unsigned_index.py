@@ -40,3 +40,22 @@ def test_plain_kernels_on_request(monkeypatch):
     from archsim.components.dram import kernel
     monkeypatch.setenv("ARCHSIM_PLAIN_KERNELS", "1")
     assert unsigned_index.load(kernel, funcs=None) is kernel.simulate
+
+
+def test_a_built_kernel_is_named_by_the_modules_it_imports_too(tmp_path, monkeypatch):
+    """Numba freezes imported constants (the DRAM command codes from standards.py) into the
+    machine code and caches by one file's stamp: a change to an imported module must give a
+    new build (and a new stream-cache tag), not the old machine code."""
+    from pathlib import Path
+    from archsim.components import unsigned_index
+    pkg = tmp_path / "archsim" / "components"
+    pkg.mkdir(parents=True)
+    (pkg / "consts.py").write_text("A = 1\n")
+    (pkg / "kern.py").write_text("from archsim.components.consts import A\n")
+    monkeypatch.setattr(unsigned_index, "__file__", str(pkg / "unsigned_index.py"))
+    (pkg / "unsigned_index.py").write_text("# transform\n")
+    before = unsigned_index.dependency_sources(pkg / "kern.py")
+    (pkg / "consts.py").write_text("A = 2\n")
+    assert unsigned_index.dependency_sources(pkg / "kern.py") != before
+    real = Path(unsigned_index.__file__)
+    assert b"A = 2" in unsigned_index.dependency_sources(pkg / "kern.py") and real.name == "unsigned_index.py"

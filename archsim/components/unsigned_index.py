@@ -85,6 +85,29 @@ def load(module, funcs=("simulate",), name: str = "simulate"):
     return _build(module, funcs, name)
 
 
+def dependency_sources(path: Path) -> bytes:
+    """The source of `path` and of every archsim module it imports, transitively, and of this
+    transform: all a compiled kernel bakes in (Numba freezes imported constants, such as the
+    DRAM command codes, into the machine code, and its cache looks at one file's stamp)."""
+    root = Path(__file__).resolve().parents[2]
+    seen, todo, out = set(), [Path(path).resolve(), Path(__file__).resolve()], []
+    while todo:
+        f = todo.pop()
+        if f in seen or not f.exists():
+            continue
+        seen.add(f)
+        text = f.read_bytes()
+        out.append(f.name.encode() + b"\0" + text)
+        for node in ast.walk(ast.parse(text)):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for mod in names:
+                if mod.startswith("archsim."):
+                    base = root.joinpath(*mod.split("."))
+                    todo += [base.with_suffix(".py"), base / "__init__.py"]
+    return b"\0".join(sorted(out))
+
+
 @functools.lru_cache(maxsize=None)
 def _build(module, funcs, name):
     try:
@@ -92,8 +115,10 @@ def _build(module, funcs, name):
         path = Path(module.__file__)
         text = (f"# generated from {path.name} by archsim/components/unsigned_index.py; do not edit\n"
                 + transform(path.read_text(), funcs))
-        # named by what it holds: a new kernel source or a new transform makes a new file
-        tag = hashlib.sha1((text + numba.__version__ + sys.version).encode()).hexdigest()[:16]
+        # named by what it holds and what it imports: a new kernel source, a changed module
+        # it takes constants from or a new transform makes a new file (and a new Numba cache)
+        tag = hashlib.sha1(text.encode() + dependency_sources(path)
+                           + (numba.__version__ + sys.version).encode()).hexdigest()[:16]
         out = path.parent / "__pycache__" / f"_{path.stem}_unsigned_{tag}.py"
         if not out.exists():
             out.parent.mkdir(exist_ok=True)

@@ -3,8 +3,9 @@
 The GPU and CPU baselines ask the cycle-level controller for the same few streams in every
 process (a run, each sweep worker), and a long one takes up to a second. A result is kept in
 the package's ``__pycache__`` under a name made from its arguments and a hash of this
-package's source (a changed model never reads an old result), written atomically; a
-read-only install simply recomputes. Set ARCHSIM_NO_DISK_CACHE=1 to always recompute.
+package's source and of what its kernel imports (a changed model never reads an old
+result), written atomically; a read-only install simply recomputes. Set
+ARCHSIM_NO_DISK_CACHE=1 to always recompute.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ _DIR = Path(__file__).resolve().parent / "__pycache__" / "streams"
 @functools.lru_cache(maxsize=None)
 def _source_tag() -> str:
     import numba
+    from archsim.components.unsigned_index import dependency_sources
     h = hashlib.sha1(numba.__version__.encode())
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+    here = Path(__file__).resolve().parent
+    for path in sorted(here.glob("*.py")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
+    # and what the kernel imports from outside the package, and the kernel build's transform
+    h.update(dependency_sources(here / "kernel.py"))
     return h.hexdigest()
 
 
