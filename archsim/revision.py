@@ -8,6 +8,25 @@ from functools import lru_cache
 
 
 @lru_cache(maxsize=1)
+def code_identity() -> str:
+    """A hash of the package's Python source and the Numba and NumPy versions: what decides a
+    result besides its inputs ("-dirty" alone cannot tell two uncommitted states apart)."""
+    import hashlib
+    from pathlib import Path
+
+    import numba
+    import numpy
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha1(f"{numba.__version__} {numpy.__version__}".encode())
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
 def git_revision() -> str | None:
     """e.g. 'e619043' or 'e619043-dirty'; None outside a git checkout."""
     from archsim.paths import ROOT

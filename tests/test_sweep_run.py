@@ -108,6 +108,23 @@ def test_resume_is_keyed_by_resolved_config(tmp_path):
         run(other, out, workers=0)
 
 
+def test_rows_made_by_other_code_are_rerun(tmp_path, monkeypatch):
+    # a point's id is its inputs; the code that ran it decides its result too, so a rerun
+    # after the simulator changed recomputes the rows the old code made
+    from archsim.sweep import engine, worker
+    spec = write_sweep(tmp_path / "s.yaml", n_batch=3)
+    out = tmp_path / "s.h5"
+    assert run(spec, out, workers=0).ran == 6
+    again = run(spec, out, workers=0)
+    assert (again.reused, again.ran, again.stale) == (6, 0, 0)
+    for mod in (engine, worker):
+        monkeypatch.setattr(mod, "code_identity", lambda: "changed")
+    changed = run(spec, out, workers=0)
+    assert (changed.reused, changed.ran, changed.stale) == (0, 6, 6)
+    assert "6 rerun: made by other code" in changed.line()
+    assert set(to_dataframe(out)["code"]) == {"changed"}
+
+
 def test_one_writer_at_a_time_and_stale_temporaries_go(tmp_path):
     spec = write_sweep(tmp_path / "s.yaml", n_batch=2)
     out = tmp_path / "s.h5"

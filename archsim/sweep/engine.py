@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archsim.errors import ArchsimError, ConfigError
+from archsim.revision import code_identity
 from archsim.sweep.cases import Resolver, canonical_json, evaluate_case, identity_resolve, point_id
 from archsim.sweep.executors import make_executor
 from archsim.sweep.points import Point, generate
@@ -80,6 +81,7 @@ class SweepReport:
     executor: str
     total: int = 0
     reused: int = 0                 # rows already in the file
+    stale: int = 0                  # rows in the file made by other code (rerun)
     ran: int = 0                    # points run now
     ok: int = 0
     skipped: int = 0
@@ -93,8 +95,9 @@ class SweepReport:
         rate = f", {self.ran / self.seconds:.1f} points/s" if self.ran and self.seconds > 0 else ""
         state = "interrupted" if self.interrupted else "done"
         deaths = f", {self.worker_deaths} worker death(s)" if self.worker_deaths else ""
+        stale = f", {self.stale} rerun: made by other code" if self.stale else ""
         return (f"sweep {self.name} {state}: {self.total} points: {self.ok} ok, {self.skipped} skipped, "
-                f"{self.failed} failed ({self.reused} from earlier runs); ran {self.ran} in "
+                f"{self.failed} failed ({self.reused} from earlier runs{stale}); ran {self.ran} in "
                 f"{self.seconds:.1f} s{rate} on {self.executor}{deaths} -> {self.out}")
 
 
@@ -148,14 +151,15 @@ def _row(pp: Planned, spec: SweepSpec, result, attempts: int) -> dict:
     if isinstance(result, BaseException):   # the worker died, or the executor could not run it
         attempts = getattr(result, "attempts", attempts) or attempts
         result = {"status": "failed", "error": one_line(result), "outputs": {}, "result": "",
-                  "archsim_version": "", "git_revision": "", "time": "", "wall_s": math.nan, "worker": ""}
+                  "archsim_version": "", "git_revision": "", "code": "", "time": "", "wall_s": math.nan,
+                  "worker": ""}
     row = {"point_id": pp.point_id, "index": pp.index, "status": result["status"], "error": result["error"],
            "attempts": attempts, "point": canonical_json(pp.point.case)}
     row.update(pp.point.inputs)
     outputs = result.get("outputs") or {}
     for m in spec.metrics:
         row[m] = outputs.get(m, math.nan)
-    for k in ("archsim_version", "git_revision", "time", "wall_s", "worker", "result"):
+    for k in ("archsim_version", "git_revision", "code", "time", "wall_s", "worker", "result"):
         row[k] = result.get(k, "")
     return row
 
@@ -191,9 +195,14 @@ def run_sweep(spec: SweepSpec, out, *, executor: str = "local", workers: int | N
     try:
         # rows of points this sweep no longer has get index -1 (not when --limit hides the rest)
         store.set_index({pp.point_id: pp.index for pp in the_plan.points}, drop_others=not the_plan.limited)
+        # a point is done when its row was made by this code: rows of other code are rerun
+        code = code_identity()
+        stale = [pp for pp in the_plan.points if pp.point_id in store and store.made_by(pp.point_id) != code]
         todo = [pp for pp in the_plan.points
-                if pp.point_id not in store or (retry_failed and store.status(pp.point_id) == "failed")]
+                if pp.point_id not in store or store.made_by(pp.point_id) != code
+                or (retry_failed and store.status(pp.point_id) == "failed")]
         report.reused = len(the_plan.points) - len(todo)
+        report.stale = len(stale)
         fn = functools.partial(run_point, evaluate, metrics=list(spec.metrics), fits=spec.fits,
                                keep_result=spec.keep_result)
         if todo:

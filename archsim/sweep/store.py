@@ -5,7 +5,8 @@ order its `columns` attribute lists:
   /meta         point_id, index, status (ok|skipped|failed), error, attempts, point (the case, JSON)
   /inputs       one column per axis
   /metrics      one column per metric (NaN where a point failed or was skipped)
-  /provenance   archsim_version, git_revision, time (UTC, ISO 8601), wall_s, worker, result
+  /provenance   archsim_version, git_revision, code (a hash of the simulator's source), time
+                (UTC, ISO 8601), wall_s, worker, result
   attributes    format, format_version, name, axes, metrics, sweep_file, sweep_yaml, created, updated
 
 Crash safety: the file is never modified in place. Each commit writes the whole table to a
@@ -35,7 +36,7 @@ from archsim.results.atomic import atomic_path, cannot_write
 FORMAT = "archsim.sweep"
 FORMAT_VERSION = 1
 META = ("point_id", "index", "status", "error", "attempts", "point")
-PROVENANCE = ("archsim_version", "git_revision", "time", "wall_s", "worker", "result")
+PROVENANCE = ("archsim_version", "git_revision", "code", "time", "wall_s", "worker", "result")
 STATUSES = ("ok", "skipped", "failed")
 
 
@@ -216,6 +217,11 @@ class SweepStore:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def made_by(self, point_id) -> str:
+        """The code identity of the row's run ('' for rows of files without one)."""
+        row = self.rows.get(point_id)
+        return "" if row is None else str(row.get("code") or "")
 
     def status(self, point_id) -> str | None:
         row = self.rows.get(point_id)

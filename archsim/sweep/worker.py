@@ -16,7 +16,7 @@ import time
 
 from archsim import __version__
 from archsim.errors import ArchsimError, CapacityError
-from archsim.revision import git_revision
+from archsim.revision import code_identity, git_revision
 
 MAX_ERROR = 2000
 
@@ -62,6 +62,7 @@ def run_point(evaluate, case: dict, metrics, fits: str = "skip", keep_result: bo
     return {"status": status, "error": error, "outputs": outputs, "result": result,
             "archsim_version": str(prov.get("archsim_version") or __version__),
             "git_revision": str(prov.get("git_revision") or git_revision() or ""),
+            "code": code_identity(),
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
             "wall_s": time.perf_counter() - t0,
             "worker": f"{socket.gethostname()}:{os.getpid()}"}
