@@ -240,3 +240,28 @@ def test_the_write_buffer_must_fit_the_drives_dram():
     simulate_case("a6000-instcsd", "opt-13b", scen, fidelity="analytic")
     with pytest.raises(CapacityError, match="1125.0 MiB"):
         simulate_case("a6000-instcsd", "opt-13b", scen, ["flash.dram=1 GiB"], fidelity="analytic")
+
+
+@pytest.mark.parametrize("arch", ["cambricon-flexgen-ssd", "a6000-flexgen-ssd"])
+def test_flexgen_prefetch_keeps_each_rows_successor_when_names_repeat(arch):
+    # a user trace may name several ops alike; each still prefetches its own successor's
+    # weights (rows were matched by name, so every "fc" took the last one's successor)
+    from archsim.workload.trace import Trace
+
+    def trace(unique):
+        rows = []
+        for i, n in enumerate([16384, 256, 16384, 256, 16384, 256]):
+            k = 4096
+            rows.append({"layer": 0, "phase": "decode", "step": 0, "op": "gemv",
+                         "name": f"fc{i}" if unique else "fc", "batch": 1, "m": 1, "n": n, "k": k,
+                         "heads": 1, "kv_heads": 1, "kv_len": 0, "expert": -1, "dtype_w": "int8",
+                         "dtype_a": "int8", "bytes_w": k * n, "bytes_a": k + n, "bytes_kv": 0,
+                         "flops": 2 * k * n})
+        return Trace.from_rows(rows, {"model": "user", "precision": "int8"})
+
+    scen = {"batch": 1, "input_len": 1, "output_len": 1}
+    out = [simulate_case(arch, None, scen, trace=trace(u)).summary for u in (True, False)]
+    assert out[0]["decode"]["seconds"] == out[1]["decode"]["seconds"]
+    # every weight read once (the repeated names read some twice)
+    assert out[0]["breakdown"]["flash"]["bytes"] == out[1]["breakdown"]["flash"]["bytes"] == sum(
+        4096 * n for n in [16384, 256] * 3)

@@ -29,7 +29,7 @@ import numpy as np
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
-from archsim.system.mapping import PREV_OP, Mapping, Stage, group_rows, join_job, register_mapping
+from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_mapping
 
 WEIGHT_OPS = ("gemv", "gemm", "lm_head", "moe_gate", "embedding")
 ATTENTION = ("attention_qk", "attention_av")
@@ -90,8 +90,7 @@ class FlexGen(Mapping):
     def key_columns(self, trace) -> dict:
         """With prefetch, op i loads op i+1's weights while it computes (`next_bytes`,
         `next_name`; -1 and '' when the next op has none), and the first op loads its own
-        (`own_weights`). Rows are matched by (phase, step, layer, name, expert): where several
-        rows share that, the last one's successor counts for all."""
+        (`own_weights`): row by row (rows that repeat a name keep their own successors)."""
         c = trace.columns
         n = len(trace)
         none = {"next_bytes": np.full(n, -1.0), "next_name": np.full(n, "", dtype=object),
@@ -99,16 +98,13 @@ class FlexGen(Mapping):
         if not n or not self.params["prefetch"] or self.params["weights"] is None:
             return none
         weighted = np.isin(c["op"], WEIGHT_OPS) & (c["bytes_w"] > 0)
-        op_id, _ = group_rows({k: c[k] for k in ("phase", "step", "layer", "name", "expert")})
-        setters = np.flatnonzero(weighted[1:])          # rows whose successor carries weights
-        last = np.full(op_id.max() + 1, -1, np.int64)
-        np.maximum.at(last, op_id[setters], setters)
-        src = last[op_id]
-        has = src >= 0
-        nxt = np.where(has, src + 1, 0)
+        has = np.r_[weighted[1:], False]                # rows whose successor carries weights
+        nxt = np.minimum(np.arange(n) + 1, n - 1)
+        own = np.zeros(n, bool)
+        own[0] = bool(weighted[0])
         return {"next_bytes": np.where(has, c["bytes_w"][nxt].astype(np.float64), -1.0),
                 "next_name": np.where(has, c["name"][nxt], ""),
-                "own_weights": (op_id == op_id[0]) & bool(weighted[0])}
+                "own_weights": own}
 
     def stages(self, op: dict) -> list[Stage]:
         p = self.params
