@@ -134,6 +134,10 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None
         comp.cold_start()
     trace = op_trace(kind, m, k, n, precision, heads)
     graph = system.mapping.build(trace)
+    if not len(graph.jobs):
+        from archsim.errors import ConfigError
+        raise ConfigError(f"the {system.mapping.strategy} mapping gives the {kind} op no work on this "
+                          "machine (it runs no such op)", arch_spec.file, "mapping.strategy")
     components = graph.components
     costs = [system.cost(c, j) for c, j in zip(components, graph.jobs)]
     names = list(system.components)

@@ -383,3 +383,31 @@ def test_work_left_behind_by_a_prefill_without_decode_ends_the_run():
     assert res["end_to_end"]["seconds"] >= max(b["seconds"] for b in res["breakdown"].values())
     total = sum(b["energy_j"] for b in res["breakdown"].values())
     assert total == pytest.approx(res["prefill"]["energy_j"] + res["decode"]["energy_j"], rel=1e-12)
+
+
+@pytest.mark.parametrize("arch, key, value, want", [
+    ("pim-gpt", "mapping.pim", "asic", "must be a pim"),
+    ("a6000-instcsd", "mapping.pcie", "gpu", "must be a link"),
+    ("a6000-flexgen-ssd", "mapping.kv_staging", "flash", "must be a dram or cpu"),
+    ("cambricon-llm-s", "mapping.dram", "flash", "must be a dram"),
+    ("a100x8", "mapping.device", "nvlink", "must be a gpu"),
+])
+def test_a_mapping_reference_must_name_a_part_of_the_right_type(capsys, arch, key, value, want):
+    line = one_line_error(capsys, "run", arch, "gpt2-small", "--input-len", "4", "--output-len", "1",
+                          "--set", f"{key}={value}")
+    assert key in line and want in line
+
+
+@pytest.mark.parametrize("argv", [
+    ("run", "a100", "gpt2-small", "--seed", "-1"),
+    ("trace", "gpt2-small", "--seed", "-1", "--out", "x.csv"),
+    ("flash", "flash_980pro", "--seed", "-1"),
+])
+def test_a_negative_seed_is_refused(capsys, argv):
+    assert "--seed" in one_line_error(capsys, *argv)
+
+
+def test_an_op_a_mapping_gives_no_work_is_refused(capsys):
+    # a flash part alone streams weights: an attention op has none (it printed 0 s)
+    line = one_line_error(capsys, "op", "flash_980pro", "attention", "--m", "3", "--k", "77", "--n", "129")
+    assert "no work" in line

@@ -346,3 +346,23 @@ def test_rows_out_of_execution_order_are_refused(trace, how, column, words):
     with pytest.raises(TraceError) as e:
         t.validate()
     assert column in str(e.value) and words in str(e.value)
+
+
+@pytest.mark.parametrize("how, words", [("2d", "2-D dataset"), ("group", "found a group"),
+                                        ("u64", "past the int64 range")])
+def test_hdf5_columns_of_the_wrong_shape_or_range(trace, tmp_path, how, words):
+    path = tmp_path / "t.h5"
+    write_trace(trace, path)
+    with h5py.File(path, "a") as f:
+        m = f["m"][()]
+        del f["m"]
+        if how == "2d":
+            f["m"] = np.stack([m, m], 1)
+        elif how == "group":
+            f.create_group("m")
+        else:
+            u = m.astype(np.uint64)
+            u[5] = 2 ** 63 + 5
+            f["m"] = u
+    with pytest.raises(TraceError, match=words):
+        read_trace(path)

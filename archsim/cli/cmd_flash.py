@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archsim.cli.common import add_format_option, add_set_option, emit_json
+from archsim.cli.common import add_format_option, add_set_option, emit_json, seed
 from archsim.results.text_table import text_table
 from archsim.errors import ConfigError
 
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
                    help="requests in flight (default: the config's queue_depth, 64 unless set; 0 = all)")
     p.add_argument("--slice-bytes", type=int, default=0, help="send page data in slices of this size (0: whole)")
     p.add_argument("--component", default=None, help="the flash component to use (default: the only one)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=seed, default=1)
     add_set_option(p)
     add_format_option(p)
     p.set_defaults(func=main)

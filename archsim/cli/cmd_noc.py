@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from archsim.cli.common import add_format_option, emit_json
+from archsim.cli.common import add_format_option, emit_json, seed
 from archsim.results.text_table import metric_table
 from archsim.errors import ConfigError, TraceError
 
@@ -37,7 +37,7 @@ def register(sub) -> None:
                                               "instead of BookSim's sample-period protocol; at "
                                               "least 4x the zero-load latency of the longest "
                                               "path; with --trace: stop after N cycles")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=seed, default=1)
     p.add_argument("--threads", type=int, default=1, choices=(1, 2),
                    help="2: half the routers on a second thread, same results (default 1)")
     p.add_argument("--hotspot-nodes", help="comma-separated node ids (hotspot traffic)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archsim.cli.common import add_format_option, add_set_option, emit_json
+from archsim.cli.common import add_format_option, add_set_option, emit_json, seed
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--output-len", type=int, help="decode steps (default 128)")
     p.add_argument("--precision", help="fp16, bf16, fp32, int8, w4a16, w2a8, ... (default: the model's)")
     p.add_argument("--fidelity", choices=("cycle", "analytic"), default="cycle")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=seed, default=None,
                    help="seed for MoE expert routing (default 0; a trace keeps its own)")
     add_set_option(p)
     add_format_option(p)

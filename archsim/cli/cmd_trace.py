@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archsim.cli.common import add_set_option
+from archsim.cli.common import add_set_option, seed
 
 
 def register(sub) -> None:
@@ -12,7 +12,7 @@ def register(sub) -> None:
     p.add_argument("--input-len", type=int, default=2048)
     p.add_argument("--output-len", type=int, default=128)
     p.add_argument("--precision", help="default: the model's")
-    p.add_argument("--seed", type=int, default=0, help="seed for MoE expert routing")
+    p.add_argument("--seed", type=seed, default=0, help="seed for MoE expert routing")
     p.add_argument("--out", required=True, help="trace file: .h5/.hdf5 or .csv")
     add_set_option(p)
     p.set_defaults(func=main)

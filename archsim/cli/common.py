@@ -14,6 +14,18 @@ def add_set_option(parser) -> None:
                         help="override a config value by its dotted path (repeatable)")
 
 
+def seed(text: str) -> int:
+    """A --seed: a whole number 0 .. 2**63 - 1 (the generators take no negative seed)."""
+    import argparse
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= v < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"must be 0 .. 2**63 - 1, got {v}")
+    return v
+
+
 def add_format_option(parser, default: str = "table") -> None:
     parser.add_argument("--format", choices=("table", "json"), default=default,
                         help="output format (default: %(default)s)")

@@ -45,6 +45,7 @@ class CambriconLLM(Mapping):
         "tile": Field("str", None, "override the tile shape (HxW)", nullable=True),
     }
     component_refs = ("memory", "flash", "npu", "dram", "link")
+    component_types = {"flash": ("nand_flash",), "npu": ("systolic_npu",), "dram": ("dram",), "link": ("link",)}
 
     def weight_components(self) -> list[str]:
         return [self.params["flash"]]

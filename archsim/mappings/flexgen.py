@@ -34,6 +34,8 @@ from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_m
 WEIGHT_OPS = ("gemv", "gemm", "lm_head", "moe_gate", "embedding")
 ATTENTION = ("attention_qk", "attention_av")
 FLASH_TYPES = ("nand_flash", "computational_ssd")
+#: parts that hold weights or a KV cache
+MEMORY_TYPES = ("nand_flash", "computational_ssd", "dram", "gpu", "cpu")
 
 
 @register_mapping
@@ -53,6 +55,9 @@ class FlexGen(Mapping):
     device_param = "compute"       # a single-device base arch's `device:`
     component_refs = ("memory", "compute", "weights", "weight_path", "weight_staging", "kv",
                       "kv_path", "kv_staging")
+    component_types = {"compute": ("gpu", "cpu", "systolic_npu"), "weights": MEMORY_TYPES, "kv": MEMORY_TYPES,
+                       "weight_path": ("link",), "kv_path": ("link",), "weight_staging": ("dram", "cpu"),
+                       "kv_staging": ("dram", "cpu")}
 
     def weight_components(self) -> list[str]:
         return [self.params["weights"] or self.params["compute"]]
@@ -148,6 +153,7 @@ class FlashOnly(Mapping):
     strategy = "flash_only"
     schema = {"flash": Field("str", "flash", "the flash component the weights stream from")}
     component_refs = ("memory", "flash")
+    component_types = {"flash": FLASH_TYPES}
 
     def weight_components(self) -> list[str]:
         return [self.params["flash"]]

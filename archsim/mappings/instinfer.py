@@ -41,6 +41,7 @@ class InstInfer(Mapping):
     }
     device_param = "gpu"       # a single-device base arch's `device:`
     component_refs = ("memory", "gpu", "csd", "pcie")
+    component_types = {"gpu": ("gpu",), "csd": ("computational_ssd",), "pcie": ("link",)}
 
     def weight_components(self) -> list[str]:
         return [self.params["gpu"]]

@@ -31,6 +31,7 @@ class PimGpt(Mapping):
         "asic": Field("str", doc="the ASIC component"),
     }
     component_refs = ("memory", "pim", "asic")
+    component_types = {"pim": ("pim",), "asic": ("pim_asic",)}
 
     def stages(self, op: dict) -> list[Stage]:
         kind = op["op"]

@@ -57,6 +57,7 @@ class SingleDevice(Mapping):
         "fuse_attention": Field("bool", True, "run QK^T, softmax and AV as one flash-attention kernel"),
     }
     component_refs = ("memory", "device")
+    component_types = {"device": ("gpu", "cpu")}
 
     def stages(self, op: dict) -> list[Stage]:
         if op["op"] == "allreduce":

@@ -84,6 +84,7 @@ class TensorParallel(Mapping):
         "fuse_attention": Field("bool", True, "run QK^T, softmax and AV as one flash-attention kernel"),
     }
     component_refs = ("memory", "offload", "device", "link")
+    component_types = {"device": ("gpu",), "link": ("link",)}
     shards_over_count = True
 
     def __init__(self, system, params):

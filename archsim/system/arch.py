@@ -71,4 +71,9 @@ def load_arch(name_or_path, sets=()) -> ArchSpec:
             if r is not None and r not in components:
                 raise ConfigError(f"names component {r!r}, which this arch does not define "
                                   f"(it has {', '.join(components)})", file, f"mapping.{ref_key}")
+            allowed = mcls.component_types.get(ref_key)
+            if r is not None and allowed and components[r]["type"] not in allowed:
+                raise ConfigError(f"names {r!r}, a {components[r]['type']}; the {mcls.strategy} "
+                                  f"mapping's {ref_key} must be a {' or '.join(allowed)}", file,
+                                  f"mapping.{ref_key}")
     return ArchSpec(name, file, str(data.get("description", "")), components, mparams, data)

@@ -113,6 +113,8 @@ class Mapping:
     schema: ClassVar[dict] = {}
     #: params naming components (checked against the arch when it loads)
     component_refs: ClassVar[tuple] = ("memory",)
+    #: the component types a reference may name (refs not listed take any type)
+    component_types: ClassVar[dict] = {}
     #: trace columns that do not change how an op maps (the default stage key omits them)
     KEY_OMITS: ClassVar[tuple] = ("layer", "step")
     #: the param that `device:`, inherited from a single-device base arch, fills in (None:

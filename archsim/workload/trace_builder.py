@@ -400,6 +400,8 @@ def build_trace(model: ModelSpec, batch: int = 1, input_len: int = 128, output_l
             raise ConfigError(f"expected an integer >= {lo}, got {value!r}", key=key)
     if input_len + output_len < 1:
         raise ConfigError("input_len + output_len must be at least 1", key="input_len")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
+        raise ConfigError(f"expected a whole number 0 .. 2**63 - 1, got {seed!r}", key="seed")
     if input_len + output_len > model.max_seq_len:
         raise ConfigError(f"input_len + output_len = {input_len + output_len} exceeds the model's "
                           f"max_seq_len {model.max_seq_len} (override with --set model.max_seq_len=N)",

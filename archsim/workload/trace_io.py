@@ -117,7 +117,15 @@ def _read_hdf5(path: Path) -> tuple[dict, dict, None]:
         for col, kind in COLUMNS.items():
             if col not in f:
                 continue
+            if not isinstance(f[col], h5py.Dataset):
+                raise TraceError("expected a dataset (one value per row), found a group", path, col)
+            if f[col].ndim != 1:
+                raise TraceError(f"expected one value per row, found a {f[col].ndim}-D dataset of "
+                                 f"shape {f[col].shape}", path, col)
             data = f[col][()]
+            if data.dtype.kind == "u" and len(data) and data.max() > np.iinfo(np.int64).max:
+                raise TraceError(f"value {int(data.max())} in row {int(np.argmax(data))} is past the "
+                                 "int64 range", path, col)
             if kind == "str":
                 if data.dtype.kind in ("S", "O"):
                     data = _decode(data.astype("S"))

@@ -71,6 +71,7 @@ class WaferLLMMapping(Mapping):
                                   "WaferLLM's released decode kernel does", choices=("group", "row")),
     }
     component_refs = ("memory", "device")
+    component_types = {"device": ("wafer",)}
 
     def __init__(self, system, params):
         super().__init__(system, params)
