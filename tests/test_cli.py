@@ -411,3 +411,14 @@ def test_an_op_a_mapping_gives_no_work_is_refused(capsys):
     # a flash part alone streams weights: an attention op has none (it printed 0 s)
     line = one_line_error(capsys, "op", "flash_980pro", "attention", "--m", "3", "--k", "77", "--n", "129")
     assert "no work" in line
+
+
+@pytest.mark.parametrize("argv, key", [
+    (("dram", "ddr4-2400", "--requests", "100", "--set", "controller.wr_low=0.9", "--set",
+      "controller.wr_high=0.1"), "controller.wr_low"),
+    (("dram", "ddr4-2400", "--requests", "100", "--set", "controller.write_queue=0"), "controller.write_queue"),
+    (("run", "cambricon-llm-s", "gpt2-small", "--input-len", "4", "--output-len", "1", "--set",
+      "npu.macs_per_pe.Int8=4"), "npu.macs_per_pe.Int8"),
+])
+def test_controller_watermarks_queues_and_npu_types_are_checked(capsys, argv, key):
+    assert key in one_line_error(capsys, *argv)

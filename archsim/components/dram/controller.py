@@ -31,9 +31,13 @@ class Controller:
     mapping: str = "RoBaRaCoCh"
 
     def check(self, std: Standard):
-        if self.queue <= 0 or self.write_queue <= 0:
-            raise ConfigError(f"queue sizes must be positive, got {self.queue}/{self.write_queue}",
-                              None, "queue")
+        for key, v in (("controller.queue", self.queue), ("controller.write_queue", self.write_queue)):
+            if v <= 0:
+                raise ConfigError(f"must be positive, got {v}", None, key)
+        if not 0 <= self.wr_low < self.wr_high <= 1:
+            # write mode starts above wr_high and drains to wr_low (fractions of the write queue)
+            raise ConfigError(f"the write-drain watermarks need 0 <= wr_low < wr_high <= 1, got "
+                              f"{self.wr_low} and {self.wr_high}", None, "controller.wr_low")
         if self.row_policy not in ROW_POLICIES:
             raise ConfigError(f"unknown row policy {self.row_policy!r}; known: open, closed", None,
                               "row_policy")

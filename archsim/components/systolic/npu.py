@@ -72,7 +72,12 @@ class SystolicNPU(Component):
 
     def __init__(self, name, params, file=None):
         super().__init__(name, params, file)
+        if not params["macs_per_pe"]:
+            raise ConfigError("needs the MACs per PE of at least one element type", file, f"{name}.macs_per_pe")
         for dt, v in params["macs_per_pe"].items():
+            if dt not in ELEM_BYTES:
+                raise ConfigError(f"unknown element type {dt!r}; known: {', '.join(ELEM_BYTES)}", file,
+                                  f"{name}.macs_per_pe.{dt}")
             if not isinstance(v, int) or v < 1:
                 raise ConfigError(f"must be a positive integer, got {v!r}", file, f"{name}.macs_per_pe.{dt}")
         bw = params["dram_words_per_cycle"]
