@@ -265,3 +265,28 @@ def test_plot_and_run_small_fixes(tmp_path, capsys):
     assert main(["run", "a100", "gpt2-small", "--input-len", "8", "--output-len", "1", "--out", str(same),
                  "--timeline", str(same)]) == 2
     assert "same file" in capsys.readouterr().err
+
+
+def test_a_quantity_axis_is_placed_by_value(tmp_path, monkeypatch):
+    # '500 GB/s', '2 TB/s', '3.35 TB/s' are values, not categories: a log x axis places them
+    # (the categories 0, 1, 2 lost the first point off a log axis)
+    import matplotlib.figure
+    data = {"name": "q", "arch": "toyarch", "model": "toymodel", "scenario": {"input_len": 256, "output_len": 16},
+            "axes": [{"set": "toy.bandwidth", "values": ["2 TB/s", "500 GB/s", "3.35 TB/s"]}],
+            "metrics": ["decode.tokens_per_s"]}
+    (tmp_path / "q.yaml").write_text(yaml.safe_dump(data))
+    out = tmp_path / "q.h5"
+    run_sweep(load_sweep(tmp_path / "q.yaml"), out, evaluate=toy_evaluate, workers=0, progress=False)
+    seen = []
+    real = matplotlib.figure.Figure.savefig
+
+    def grab(fig, *a, **k):
+        seen.append([list(line.get_xdata()) for ax in fig.axes for line in ax.get_lines()])
+        return real(fig, *a, **k)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", grab)
+    plots.plot(out, tmp_path / "q.png", "line", x="toy.bandwidth", logx=True)
+    assert seen == [[[5e11, 2e12, 3.35e12]]]
+    # words that are no quantities cannot go on a log axis
+    with pytest.raises(ConfigError, match="logx needs numbers"):
+        plots.plot(out, tmp_path / "r.png", "line", x="point", logx=True)

@@ -208,6 +208,21 @@ def numeric(series) -> bool:
     return pd.api.types.is_numeric_dtype(series)
 
 
+def si_values(series):
+    """The series as numbers: itself if numeric, else its quantities ('1.41 GHz', '2 TB/s')
+    in SI units when every value reads as one kind of quantity; None otherwise."""
+    import pandas as pd
+    from archsim.units import KINDS, parse_quantity
+    if numeric(series):
+        return series
+    for kind in KINDS:
+        try:
+            return pd.Series([parse_quantity(str(v), kind) for v in series], index=series.index)
+        except ValueError:
+            continue
+    return None
+
+
 def run_from_sweep(src: Source, point) -> Source:
     """The kept result of one sweep point (by its index) as a run source."""
     df = src.data

@@ -8,8 +8,9 @@ from __future__ import annotations
 from matplotlib.markers import MarkerStyle
 from matplotlib.ticker import NullLocator
 
+from archsim.errors import ConfigError
 from archsim.plots.common import (check_opts, column, label, load_source, metrics_of, need, new_figure,
-                                   numeric, save, style_opt, sweep_frame, varying)
+                                   save, si_values, style_opt, sweep_frame, varying)
 
 KIND = "line"
 OPTIONS = {"x": None, "y": None, "hue": None, "where": None, "logx": False, "logy": False, "title": None,
@@ -26,25 +27,32 @@ def plot(source, out, **opts):
     x = column(df, o["x"], "x", axes[0] if axes else None)
     y = column(df, o["y"], "y", (metrics_of(df) or [None])[0])
     groups = [column(df, o["hue"], "hue")] if o["hue"] else varying(df, {x})
+    # quantities ('1.41 GHz') are placed by their value, labelled as written
+    xs = si_values(df[x])
+    if xs is None and o["logx"]:
+        raise ConfigError(f"--opt logx needs numbers on x; {x!r} holds {df[x].iloc[0]!r}", key="--opt logx")
+    df = df.assign(_x=xs if xs is not None else df[x].astype(str))
     fig, ax = new_figure()
     ax = ax[0][0]
     parts = df.groupby(groups, sort=True, dropna=False) if groups else [((), df)]
     for key, part in parts:
-        part = part.sort_values(x) if numeric(part[x]) else part
+        part = part.sort_values("_x") if xs is not None else part
         key = key if isinstance(key, tuple) else (key,)
         if len(groups) == 1:   # the legend title names the axis
             name = str(key[0])
         else:
             name = ", ".join(f"{g}={v}" for g, v in zip(groups, key)) if groups else None
-        ax.plot(part[x].astype(str) if not numeric(part[x]) else part[x], part[y], marker=o["marker"],
-                markersize=3, label=name)
+        ax.plot(part["_x"], part[y], marker=o["marker"], markersize=3, label=name)
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     if o["logx"]:
         ax.set_xscale("log")
-        values = sorted(df[x].unique()) if numeric(df[x]) else []
-        if 1 < len(values) <= 12:   # few values: label them plainly, not as powers of ten
-            ax.set_xticks(values, [f"{v:g}" for v in values])
+    if xs is not None:
+        ticks = df[["_x", x]].drop_duplicates("_x").sort_values("_x")
+        written = xs is not df[x]
+        if 1 < len(ticks) <= 12 and (o["logx"] or written):
+            # few values: label them plainly (as written for quantities, not as powers of ten)
+            ax.set_xticks(ticks["_x"], [str(v) if written else f"{v:g}" for v in ticks[x]])
             ax.xaxis.set_minor_locator(NullLocator())
     if o["logy"]:
         ax.set_yscale("log")
