@@ -366,3 +366,20 @@ def test_hdf5_columns_of_the_wrong_shape_or_range(trace, tmp_path, how, words):
             f["m"] = u
     with pytest.raises(TraceError, match=words):
         read_trace(path)
+
+
+def test_a_column_named_twice_one_batch_and_a_boolean_tied_flag(trace, tmp_path):
+    path = tmp_path / "t.csv"
+    write_trace(trace, path)
+    lines = path.read_text().splitlines()
+    h = next(i for i, l in enumerate(lines) if not l.startswith("#"))
+    dup = lines[:h] + [lines[h] + ",m"] + [l + ",1" for l in lines[h + 1:]]
+    (tmp_path / "dup.csv").write_text("\n".join(dup) + "\n")
+    with pytest.raises(TraceError, match="named twice"):
+        read_trace(tmp_path / "dup.csv")
+    cols = {c: np.array(v, copy=True) for c, v in trace.columns.items()}
+    cols["batch"][7] = 5
+    with pytest.raises(TraceError, match="a run has one batch"):
+        Trace(cols, dict(trace.meta)).scenario()
+    with pytest.raises(TraceError, match="true or false"):
+        Trace(dict(trace.columns), {**trace.meta, "tied_embeddings": "yes"}).scenario()

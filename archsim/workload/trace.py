@@ -296,6 +296,14 @@ class Trace:
             return int(values[0]) if len(values) == 1 else None
         pre, dec = phase == "prefill", phase == "decode"
         qk = op == "attention_qk"
+        batches = np.unique(self.columns["batch"])
+        if len(batches) > 1:
+            i = int(np.argmax(self.columns["batch"] != self.columns["batch"][0]))
+            raise TraceError(f"row {i} has batch {int(self.columns['batch'][i])}, row 0 "
+                             f"{int(self.columns['batch'][0])}: a run has one batch", source, "batch")
+        tied = self.meta.get("tied_embeddings")
+        if tied is not None and not isinstance(tied, bool):
+            raise TraceError(f"must be true or false, got {tied!r}", source, "meta.tied_embeddings")
         if pre.any():
             input_len = one(self.columns["m"][pre & qk])
         else:

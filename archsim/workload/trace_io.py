@@ -196,6 +196,10 @@ def _read_csv(path: Path) -> tuple[dict, dict, int]:
     if header is None:
         raise TraceError("no header row", path)
     _no_unknown_columns(header, path)
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        # pandas would rename the second copy and read the first: refuse the ambiguity
+        raise TraceError(f"column named twice in the header (line {skip + 1})", path, twice[0])
     if version is not None:  # the first line wins over the JSON copy
         meta["schema_version"] = version
 
