@@ -279,3 +279,12 @@ def test_table_format():
                           tolerance=0.2)
     text = report.format_table([runner.Outcome(case, "FAIL", predicted=20000.0, rel_error=0.4298)])
     assert "13,988.3" in text and "+43.0%" in text and "FAIL" in text and "FAIL 1" in text
+
+
+def test_a_value_yaml_reads_as_text_is_still_a_number(tmp_path):
+    # YAML 1.1 reads 1e-5 (no dot) as a string
+    path = tmp_path / "cases.yaml"
+    path.write_text("schema: 1\ncases:\n  - {id: t.op, source: x, arch: a, op: {kind: gemv, m: 1, k: 8, n: 8},\n"
+                    "     metric: seconds, value: 1e-5, tolerance: 0.2}\n")
+    (case,) = load_case_file(path)
+    assert case.value == 1e-5

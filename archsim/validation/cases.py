@@ -11,6 +11,7 @@ machine, what to run and the metric to compare. Three kinds, told apart by their
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -98,7 +99,13 @@ def case_dir() -> Path:
 
 
 def _number(value, file, key, what="a positive number") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if isinstance(value, str):
+        # YAML 1.1 reads 1e-5 (no dot) as text: a number written so is still a number
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not value > 0:
         raise ConfigError(f"expected {what}, got {value!r}", file, key)
     return float(value)
 
