@@ -422,3 +422,13 @@ def test_an_op_a_mapping_gives_no_work_is_refused(capsys):
 ])
 def test_controller_watermarks_queues_and_npu_types_are_checked(capsys, argv, key):
     assert key in one_line_error(capsys, *argv)
+
+
+def test_a_bad_base_names_its_file_and_a_folder_is_no_trace(capsys, tmp_path):
+    f = tmp_path / "x.yaml"
+    f.write_text("base: nope\nname: x\n")
+    line = one_line_error(capsys, "run", str(f), "gpt2-small")
+    assert str(f) in line and "base" in line and "unknown arch 'nope'" in line
+    d = tmp_path / "d.csv"
+    d.mkdir()
+    assert "is a folder" in one_line_error(capsys, "run", "a100", "--trace", str(d))

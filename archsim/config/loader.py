@@ -72,7 +72,8 @@ def find_config(name_or_path, directory: Path, what: str) -> Path:
     import difflib
     close = difflib.get_close_matches(str(name_or_path), known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ConfigError(f"unknown {what} {name_or_path!r}{hint}; see `archsim list`", directory)
+    listing = {"arch": "; see `archsim list arch`", "model": "; see `archsim list models`"}.get(what, "")
+    raise ConfigError(f"unknown {what} {name_or_path!r}{hint}{listing}", directory)
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -101,7 +102,11 @@ def load_with_base(path: Path, directory: Path, what: str, _seen=None) -> dict:
     if not isinstance(base, str):
         raise ConfigError("expected the name or path of a base config", path, "base")
     rel = path.parent / base
-    base_path = rel if rel.suffix in (".yaml", ".yml") and rel.is_file() else find_config(base, directory, what)
+    try:
+        base_path = rel if rel.suffix in (".yaml", ".yml") and rel.is_file() else find_config(base, directory, what)
+    except ConfigError as exc:
+        # name the file whose `base:` it is
+        raise ConfigError(exc.reason, path, "base") from None
     return deep_merge(load_with_base(base_path, directory, what, seen), data)
 
 

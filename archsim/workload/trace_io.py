@@ -81,6 +81,8 @@ def read_trace(path) -> Trace:
     """Read and validate a trace file written by write_trace (or a hand-made CSV)."""
     path = Path(path)
     kind = _kind(path)
+    if path.is_dir():
+        raise TraceError("is a folder, not a trace file", path)
     if not path.is_file():
         raise TraceError("no such trace file", path)
     try:
