@@ -122,6 +122,8 @@ def test_plots_of_a_real_run(tmp_path):
     ("timeline", "sweep", {}, "timeline plots read a Perfetto trace or a run result"),
     ("pareto", "sweep", {"x_goal": "up"}, "expected max or min"),
     ("nosuch", "sweep", {}, "unknown plot kind 'nosuch'"),
+    ("noc-heatmap", "sweep", {"phase": "foo"}, "phase must be prefill or decode"),
+    ("timeline", "sweep", {"start_us": -5}, "not negative"),
 ])
 def test_plot_errors_are_one_line(sweep_h5, tmp_path, kind, source, opts, words):
     with pytest.raises(ConfigError) as e:

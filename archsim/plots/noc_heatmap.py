@@ -66,6 +66,8 @@ def layer_link_loads(system, trace, phase: str = "decode", layer: int = 0) -> di
 
 def plot(results_or_path, out, **opts):
     o = check_opts(KIND, opts, OPTIONS)
+    if str(o["phase"]) not in ("prefill", "decode"):
+        raise ConfigError(f"phase must be prefill or decode, got {o['phase']!r}", key="--opt phase")
     import matplotlib
     style_opt("cmap", o["cmap"], matplotlib.colormaps.get_cmap)
     src = load_source(results_or_path)

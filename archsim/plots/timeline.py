@@ -28,6 +28,9 @@ def _events(src):
 def plot(source, out, **opts):
     o = check_opts(KIND, opts, OPTIONS)
     t0, t1 = number_opt(o, "start_us", None), number_opt(o, "end_us", None)
+    for key, t in (("start_us", t0), ("end_us", t1)):
+        if t is not None and t < 0:
+            raise ConfigError(f"a time on the run's clock is not negative, got {t:g}", key=f"--opt {key}")
     if t0 is not None and t1 is not None and t1 <= t0:
         raise ConfigError(f"end_us ({t1:g}) must be above start_us ({t0:g})", "--opt end_us")
     number_opt(o, "colors", integer=True)
