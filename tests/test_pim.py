@@ -164,3 +164,22 @@ def test_attention_charges_the_heads_each_channel_runs():
     assert cost[9].seconds == cost[16].seconds == 2 * cost[8].seconds
     assert cost[9].bytes == 9 * 128 * 64 * 2 and cost[16].bytes == 2 * cost[8].bytes
     assert cost[8].energy_pj < cost[9].energy_pj < cost[16].energy_pj
+
+
+def test_a_prompts_attention_is_causal():
+    """Prompt tokens run one at a time, token i over the i + 1 positions up to it: QK^T, AV
+    and the softmax cost the sum of those contexts, not m rows of the whole prompt."""
+    from archsim.components.base import Job
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    s = System(load_arch("pim-gpt"))
+    pim, asic = s.components["pim"], s.components["asic"]
+    m, hd = 16, 64
+    full = pim.cost(Job(kind="attention_qk", m=m, k=hd, n=m, batch=8, dtype_w="bf16", dtype_a="bf16"))
+    rows = sum(pim.cost(Job(kind="attention_qk", m=1, k=hd, n=c, batch=8, dtype_w="bf16",
+                            dtype_a="bf16")).seconds for c in range(1, m + 1))
+    assert full.seconds == pytest.approx(rows)
+    av = pim.cost(Job(kind="attention_av", m=m, k=m, n=hd, batch=8, dtype_w="bf16", dtype_a="bf16"))
+    assert av.bytes == pytest.approx(8 * hd * 2 * sum(range(1, m + 1)))
+    sm = asic.cost(Job(kind="softmax", m=m, n=m, batch=12))
+    assert sm.breakdown["ops"] == 5 * 12 * m * (m + 1) // 2

@@ -120,6 +120,7 @@ class Pim(Component):
             act_pj=e["act"] * 1e12, mac_ab_pj=e["mac_all_bank"] * 1e12, rd_pj=e["read"] * 1e12,
             wr_pj=e["write"] * 1e12, io_pj_per_bit=e["io_per_bit"] * 1e12,
             background_mw=e["background_per_channel"] * 1e3)
+        self._heads: dict = {}
 
     @property
     def memory_bytes(self) -> float:
@@ -128,6 +129,16 @@ class Pim(Component):
     @property
     def clock_hz(self) -> float:
         return 1e12 / get_standard(self.params["standard"]).tick_ps
+
+    def _head_gemv(self, k: int, n: int) -> tuple:
+        """(seconds, ticks, energy pJ less background, bytes) of one head's GEMV on one channel."""
+        key = (k, n)
+        hit = self._heads.get(key)
+        if hit is None:
+            r = pim_gemv(self.spec, k, n, 1)
+            hit = self._heads[key] = (r["seconds"], r["ticks"], r["energy_pj"] - r["energy"]["background_pj"],
+                                      float(r["weight_bytes"]))
+        return hit
 
     def _gemv(self, k, n, repeat=1, channels_used=0):
         r = pim_gemv(self.spec, int(k), int(n), channels_used)
@@ -155,17 +166,25 @@ class Pim(Component):
             # need (every channel stays in active standby while the job runs)
             heads, ch = max(1, job.batch), self.spec.channels
             base, extra = divmod(heads, ch)
-            rows = max(1, job.m)
+            # a prompt's tokens one at a time, each over the positions up to its own (causal):
+            # token i of m sees context - m + i + 1 of them
+            m, qk = max(1, job.m), kind == "attention_qk"
+            context = int(job.n) if qk else int(job.k)
+            secs = ticks = en = by = 0.0
+            for i in range(m):
+                ctx = max(1, context - m + i + 1)
+                r = self._head_gemv(int(job.k) if qk else ctx, ctx if qk else int(job.n))
+                secs, ticks = secs + r[0], ticks + r[1]
+                en, by = en + r[2], by + r[3]
             s = c = 0
             e = b = 0.0
             for count, nh in ((extra, base + 1), (ch - extra, base)):
                 if count == 0 or nh == 0:
                     continue
-                r = pim_gemv(self.spec, int(job.k), int(job.n), 1)
-                if r["seconds"] * nh * rows > s:
-                    s, c = r["seconds"] * nh * rows, r["ticks"] * nh * rows
-                e += count * nh * rows * (r["energy_pj"] - r["energy"]["background_pj"])
-                b += count * nh * rows * float(r["weight_bytes"])
+                if secs * nh > s:
+                    s, c = secs * nh, int(ticks) * nh
+                e += count * nh * en
+                b += count * nh * by
             e += self.spec.background_mw * 1e-3 * s * 1e12 * ch
             return Cost(s, c, e, b, {"kind": kind, "heads_per_channel": base + (extra > 0)})
         if kind == "transfer":
@@ -210,7 +229,10 @@ class PimAsic(Component):
         kind = job.kind
         if kind not in self.OPS:
             raise self.unsupported(job)
-        elems = max(1, job.n) * max(1, job.m) * max(1, job.batch)
+        m, n = max(1, job.m), max(1, job.n)
+        # a prompt's softmax is causal: query i of m sees n - m + i + 1 scores
+        rows = m * n - m * (m - 1) // 2 if kind == "softmax" and m > 1 else m * n
+        elems = rows * max(1, job.batch)
         if kind == "accumulate":
             elems = int(job.get("partials", elems))
         ops = self.OPS[kind] * elems
