@@ -432,3 +432,11 @@ def test_a_bad_base_names_its_file_and_a_folder_is_no_trace(capsys, tmp_path):
     d = tmp_path / "d.csv"
     d.mkdir()
     assert "is a folder" in one_line_error(capsys, "run", "a100", "--trace", str(d))
+
+
+def test_a_trace_run_records_its_file(capsys, tmp_path):
+    f = tmp_path / "t.csv"
+    assert main(["trace", "gpt2-small", "--input-len", "4", "--output-len", "1", "--out", str(f)]) == 0
+    capsys.readouterr()
+    code, out, _ = run_cli(capsys, "run", "a100", "--trace", str(f), "--fidelity", "analytic", "--format", "json")
+    assert code == 0 and json.loads(out)["provenance"]["trace_file"] == str(f.resolve())

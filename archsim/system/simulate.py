@@ -242,6 +242,9 @@ def run(arch, model, scenario: Scenario, fidelity: str = "cycle", trace=None, se
         model_name = str(meta.get("model", "trace"))
         seed = meta.get("seed")       # the trace's rows carry its routing: its seed, if it says
     result = run_trace(system, trace, model_name, scenario.as_dict(precision), cap)
-    result.summary["provenance"] = provenance(system, model_name, {"seed": seed})
+    extra = {"seed": seed}
+    if getattr(trace, "source", None):
+        extra["trace_file"] = trace.source
+    result.summary["provenance"] = provenance(system, model_name, extra)
     result.summary["config"] = result.config
     return result

@@ -65,6 +65,7 @@ class Trace:
 
     columns: dict
     meta: dict = field(default_factory=dict)
+    source: str | None = None      # the file it was read from, for provenance
 
     def __post_init__(self):
         self.meta.setdefault("schema_version", SCHEMA_VERSION)

@@ -95,7 +95,7 @@ def read_trace(path) -> Trace:
     except (TypeError, ValueError):
         raise TraceError(f"schema_version {version!r} is not an integer", path, "schema_version") from None
     meta["schema_version"] = version
-    trace = Trace(cols, meta)
+    trace = Trace(cols, meta, str(path.resolve()))
     trace.validate(str(path), first_line)
     trace.check_flops(str(path), first_line)
     trace.check_meta_weights(str(path))
