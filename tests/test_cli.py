@@ -440,3 +440,13 @@ def test_a_trace_run_records_its_file(capsys, tmp_path):
     capsys.readouterr()
     code, out, _ = run_cli(capsys, "run", "a100", "--trace", str(f), "--fidelity", "analytic", "--format", "json")
     assert code == 0 and json.loads(out)["provenance"]["trace_file"] == str(f.resolve())
+
+
+@pytest.mark.parametrize("arch, item, key, words", [
+    ("wse2", "mesh.type=gpu", "mesh.type", "type is not changed by --set"),
+    ("a100", "gpu={}", "gpu", "not the whole block"),
+    ("a100", "gpu=null", "gpu", "not the whole block"),
+])
+def test_set_changes_a_components_keys_not_its_block_or_type(capsys, arch, item, key, words):
+    line = one_line_error(capsys, "run", arch, "gpt2-small", "--input-len", "4", "--output-len", "1", "--set", item)
+    assert key in line and words in line

@@ -41,9 +41,21 @@ def load_arch(name_or_path, sets=()) -> ArchSpec:
     from archsim.system.mapping import mapping_class
 
     path = find_config(name_or_path, ARCH_DIR, "arch")
-    data = load_with_base(path, ARCH_DIR, "arch")
-    data = apply_sets(data, sets)
+    base = load_with_base(path, ARCH_DIR, "arch")
+    data = apply_sets(base, sets)
     file = str(path)
+    for key, block in base.items():
+        # a component's keys belong to its type: --set changes them, not the block or the type
+        if key in RESERVED or not isinstance(block, dict) or "type" not in block:
+            continue
+        new = data.get(key)
+        if not isinstance(new, dict) or "type" not in new:
+            raise ConfigError(f"is a component block ({block['type']}); --set changes its keys "
+                              f"({key}.<key>=value), not the whole block", "--set", key)
+        if new.get("type") != block["type"]:
+            raise ConfigError(f"a component's type is not changed by --set ({block['type']} to "
+                              f"{new.get('type')!r}: its keys are the type's); write an arch file "
+                              "with `base:` instead", "--set", f"{key}.type")
     name = data.get("name", path.stem)
     if not isinstance(name, str):
         raise ConfigError("expected a string", file, "name")
