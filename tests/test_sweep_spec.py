@@ -39,6 +39,15 @@ def test_ranges_are_inclusive_and_clean():
     assert z == [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
+def test_scenario_counts_take_whole_numbers_from_a_range():
+    s = spec(axes=[{"set": "scenario.batch", "range": {"start": 1, "stop": 8, "num": 1}}])
+    assert s.axes[0].values == [1] and isinstance(s.axes[0].values[0], int)
+    s = spec(axes=[{"set": "scenario.input_len", "logrange": {"start": 64, "stop": 1024, "num": 5}}])
+    assert s.axes[0].values == [64, 128, 256, 512, 1024]
+    with pytest.raises(ConfigError, match="whole numbers; this range gives 4.5"):
+        spec(axes=[{"set": "scenario.batch", "range": {"start": 1, "stop": 8, "num": 3}}])
+
+
 def test_lists_of_arch_and_model_become_axes():
     s = spec(arch=["a100", "h100"], model=["llama3-8b", "mistral-7b"])
     assert s.axis_names[:2] == ["arch", "model"]

@@ -267,6 +267,13 @@ def _parse_axis(raw, i, file) -> Axis:
         fn = _linear_values if kind == "range" else _log_values
         axis.values, axis.low, axis.high = fn(raw[kind], integer, file, f"{key}.{kind}")
         axis.log = kind == "logrange"
+        if path in ("scenario.batch", "scenario.input_len", "scenario.output_len") and axis.values:
+            # counts: a range's whole values are those counts, and a fractional one is refused
+            frac = [v for v in axis.values if isinstance(v, float) and v != int(v)]
+            if frac:
+                raise ConfigError(f"{path} takes whole numbers; this {kind} gives {frac[0]:g} (add "
+                                  "`int: true` to round, or choose a step)", file, f"{key}.{kind}")
+            axis.values = list(dict.fromkeys(int(v) for v in axis.values))
         axis.integer = integer or (axis.values is not None and all(isinstance(v, int) for v in axis.values))
     if path in ("arch", "model") and not all(isinstance(v, str) for v in (axis.values or [None])):
         raise ConfigError("expected names or paths of configs", file, f"{key}.values")
