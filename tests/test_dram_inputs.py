@@ -177,3 +177,15 @@ def test_a_dram_transfer_costs_a_first_access_then_the_steady_rate():
     assert secs[0] >= d.first_access_s > 0
     assert secs == sorted(secs) and len(set(secs)) == len(secs)
     assert d.cost(Job(kind="transfer", bytes_read=0)).seconds == 0
+
+
+def test_a_gpus_sustained_rate_is_the_steady_state_with_refreshes():
+    # a few-MiB stream ends before the first refresh and read ~10% fast; a GPU's kernels
+    # stream at the controller's steady state whatever their size (one latency on top)
+    from archsim.components.dram.api import achievable_bandwidth
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    gpu = System(load_arch("a100"), "cycle").components["gpu"]
+    small, large = gpu.sustained_bandwidth(2 ** 20), gpu.sustained_bandwidth(2 ** 30)
+    assert small == large < achievable_bandwidth("hbm2e-3200", 40, 4 * 2 ** 20, mapping="RoCoBaRaBgCh")
+    assert small < gpu.params["stream_bandwidth"]

@@ -144,16 +144,16 @@ class GPU(Component):
         d = p["dram"]
         if self._fidelity != "cycle" or not d["standard"]:
             return p["stream_bandwidth"]
-        from archsim.components.dram.api import achievable_bandwidth, check_dram_params
+        from archsim.components.dram.api import check_dram_params, steady_cost
         if not self._dram_peak_checked:
             # the model replaces the measured bandwidth here: it may not outrun the declared peak
             # (a sweep that lowers memory_bandwidth alone would otherwise change nothing)
             check_dram_params(d, p["memory_bandwidth"], self.file, f"{self.name}.dram")
             self._dram_peak_checked = True
         overrides = (("tCK_ps", d["tck_ps"]),) if d["tck_ps"] else ()
-        # below 1 MiB a kernel is latency-bound; the controller's steady state is not reached
-        return achievable_bandwidth(d["standard"], d["channels"], int(max(nbytes, 2 ** 20)), "seq",
-                                    overrides=overrides, mapping=d["mapping"])
+        # the controller's steady state (refreshes included); a kernel's first bytes wait one
+        # DRAM latency on top (achievable_dram_bandwidth)
+        return steady_cost(d["standard"], d["channels"], "seq", overrides=overrides, mapping=d["mapping"])[0]
 
     def achievable_dram_bandwidth(self, nbytes: float) -> float:
         """Bandwidth a kernel streaming `nbytes` achieves: one DRAM latency, then the sustained rate."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from archsim.components.base import Component, Cost, Job, register
-from archsim.components.dram.api import peak_bandwidth, stream_cost
+from archsim.components.dram.api import peak_bandwidth, steady_cost
 from archsim.components.dram.pim import PimSpec, pim_gemv, pim_write
 from archsim.components.dram import MAX_CHANNELS
 from archsim.components.dram.standards import STANDARDS, get_standard
@@ -20,11 +20,6 @@ PIM_TIMINGS = ("nRCDRD", "nRCDWR", "nRAS", "nRP", "nRC", "nRTP", "nCCDS", "nCL",
                "nWR", "nRFC")
 #: operand types of the bank MAC units (BF16 multipliers; fp16 has the same 2-byte element)
 PIM_DTYPES = ("bf16", "fp16")
-
-
-#: streams are costed at the controller's rate for at least this many bytes (below it the
-#: simulated stream ends before its queues have filled), as the GPU model does
-STEADY_BYTES = 2 ** 20
 
 
 @register
@@ -72,9 +67,10 @@ class Dram(Component):
             return Cost(0.0, 0, 0.0, 0.0, {"achievable_bandwidth": 0.0, "pattern": self.params["pattern"]})
         pattern = job.get("pattern", self.params["pattern"])
         # the controller's steady state (a short stream never reaches it: its measured rate is
-        # what was served while requests were still being sent), then one first access
-        bw, pj_per_byte = stream_cost(self.std.name, self.params["channels"], int(max(nbytes, STEADY_BYTES)),
-                                      pattern, int(job.get("stride", self.params["stride"])),
+        # what was served while requests were still being sent, before any refresh), then one
+        # first access
+        bw, pj_per_byte = steady_cost(self.std.name, self.params["channels"], pattern,
+                                      int(job.get("stride", self.params["stride"])),
                                       int(job.get("elem_bytes", self.params["elem_bytes"])))
         seconds = self.first_access_s + nbytes / bw
         return Cost(seconds, int(round(seconds * 1e12 / self.std.tick_ps)), nbytes * pj_per_byte,
