@@ -188,3 +188,17 @@ def test_the_w8a8_cores_take_integer_activations_only(capsys):
                  "--set", "mapping.flash_max_m=1"]) == 2
     err = capsys.readouterr().err
     assert "flash.compute" in err and "integer activations" in err and "Traceback" not in err
+
+
+def test_an_npu_runs_a_kv_heads_query_heads_as_one_matmul():
+    # GQA: Llama-3-8B's 4 query heads per KV head multiply the same K (and V): one m = 4
+    # matmul per KV head on the array, not 4 of m = 1 (the array's cycles were 4x)
+    from archsim.mappings.single_device import op_job
+    qk = {"op": "attention_qk", "name": "attention_qk", "batch": 2, "heads": 32, "kv_heads": 8, "m": 1,
+          "n": 1001, "k": 128, "flops": 2 * 2 * 32 * 1001 * 128, "bytes_w": 0, "bytes_a": 0, "bytes_kv": 0,
+          "dtype_w": "int8", "dtype_a": "int8"}
+    j = op_job(qk, fuse_attention=False, share_kv=True)
+    assert (j.m, j.batch) == (4, 16)
+    assert (op_job(qk, fuse_attention=False).m, op_job(qk, fuse_attention=False).batch) == (1, 64)
+    system, _, _ = graph()
+    assert system.cost("npu", j).seconds < 0.5 * system.cost("npu", op_job(qk, fuse_attention=False)).seconds

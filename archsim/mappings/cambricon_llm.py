@@ -194,7 +194,7 @@ class CambriconLLM(Mapping):
                                                  label=f"{op['name']}.d2d"), after=(PREV_OP,)))
                 rows.append(Stage(p["npu"], join_job(f"{op['name']}.join"), after=(0, 1)))
             return rows
-        job = op_job(op, fuse_attention=False)
+        job = op_job(op, fuse_attention=False, share_kv=True)
         if kind in ATTENTION:
             # decode: K/V were loaded during the QKV GEMV; otherwise load them here
             preloaded = op["phase"] == "decode" and p["overlap_kv_load"]

@@ -115,7 +115,9 @@ class FlexGen(Mapping):
         p = self.params
         if op["op"] == "allreduce":
             return []
-        job = op_job(op, p["fuse_attention"])
+        # an NPU runs attention unfused, a KV head's query heads as one matmul
+        npu = self.system.components[p["compute"]].type_name == "systolic_npu"
+        job = op_job(op, p["fuse_attention"] and not npu, share_kv=npu)
         pre: list[Stage] = []
         if self._weighted(op) and (not p["prefetch"] or op.get("own_weights", False)):
             pre += self._move(p["weights"], p["weight_path"], p["weight_staging"], float(op["bytes_w"]),

@@ -21,14 +21,20 @@ from archsim.workload.trace_builder import SOFTMAX_FLOPS
 ATTENTION_OPS = ("attention_qk", "softmax", "attention_av")
 
 
-def op_job(op: dict, fuse_attention: bool = True) -> Job:
-    """The job of one trace row (a dict of trace columns) on one device."""
+def op_job(op: dict, fuse_attention: bool = True, share_kv: bool = False) -> Job:
+    """The job of one trace row (a dict of trace columns) on one device. `share_kv` (unfused
+    attention): the query heads of a KV head run as one matmul against its K or V (GQA/MQA
+    rows stacked, as an NPU compiler lays them out), not one matmul per query head."""
     kind = op["op"]
     flops = float(op["flops"])
     nbytes = float(op["bytes_w"] + op["bytes_a"] + op["bytes_kv"])
     batch, extra = 1, {}
+    m = int(op["m"])
     if kind in ATTENTION_OPS:
         batch = op["batch"] * op["heads"]  # per-head matmuls over every sequence
+        group = op["heads"] // op["kv_heads"] if op["kv_heads"] > 0 and op["heads"] % op["kv_heads"] == 0 else 1
+        if share_kv and not fuse_attention and kind != "softmax" and group > 1:
+            m, batch = m * group, op["batch"] * op["kv_heads"]
         if fuse_attention:
             # the fused kernel's CTA grid (sequence x KV head) decides split-KV in decode
             extra["seqs"], extra["kv_heads"] = int(op["batch"]), int(op["kv_heads"])
@@ -44,7 +50,7 @@ def op_job(op: dict, fuse_attention: bool = True) -> Job:
                 extra["fused"] = True
     elif op["heads"] > 1:  # a per-head batched matmul (MLA's absorbed projections)
         batch = op["heads"]
-    return Job(kind=kind, m=int(op["m"]), n=int(op["n"]), k=int(op["k"]), batch=int(batch), flops=flops,
+    return Job(kind=kind, m=m, n=int(op["n"]), k=int(op["k"]), batch=int(batch), flops=flops,
                bytes_read=nbytes, dtype_w=str(op["dtype_w"]), dtype_a=str(op["dtype_a"]),
                extra=tuple(sorted(extra.items())), label=str(op["name"]))
 
