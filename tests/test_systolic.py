@@ -195,7 +195,12 @@ def test_sram_bytes_count_every_value_of_a_multi_lane_word(df):
     i8 = npu.gemm(m, k, n, "int8", "cycle")["sram_bytes"]
     f16 = npu.gemm(m, k, n, "fp16", "cycle")["sram_bytes"]
     assert i8 == f16 / 2 if df == "os" else i8 < f16
-    assert i8 >= npu.gemm(m, k, n, "int8", "analytic")["sram_bytes"] == m * k + k * n + m * n
+    assert i8 >= m * k + k * n + m * n          # every value at least once
+    # the closed form counts the folds' re-reads as the kernel does (it counted each value
+    # once: prefill SRAM energy was 60x apart between fidelities)
+    for dt in ("int8", "fp16"):
+        for shape in ((m, k, n), (100, 1000, 300), (33, 17, 65)):
+            assert npu.gemm(*shape, dt, "analytic")["sram_bytes"] == npu.gemm(*shape, dt, "cycle")["sram_bytes"]
 
 
 def test_tile_fetches_count_values_of_multi_lane_words():

@@ -23,7 +23,7 @@ import math
 
 from archsim.components.base import Component, Cost, Job, register
 from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, MAX_SIDE, closed_form_cycles,
-                                                map_gemm, simulate_gemm)
+                                                fold_counts, map_gemm, simulate_gemm)
 from archsim.components.systolic.vector import vector_cycles
 from archsim.config.schema import Field
 from archsim.errors import ConfigError
@@ -133,10 +133,8 @@ class SystolicNPU(Component):
         ba, bw_ = elem_bytes(dtype_a), elem_bytes(dtype)
         if fidelity == "analytic":
             cyc = closed_form_cycles(df, self.rows, self.cols, m, k, n, lanes) + 1
-            # each input value read once, each output written once (outputs in the
-            # activations' type)
             return {"dataflow": df, "cycles": cyc, "macs": macs,
-                    "sram_bytes": (m * k + m * n) * ba + k * n * bw_, "stall_cycles": 0}
+                    "sram_bytes": self._sram_bytes(df, m, k, n, lanes, ba, bw_), "stall_cycles": 0}
         half_a = int(self.params["ifmap_sram"] / 2 / elem_bytes(dtype_a))
         half_w = int(self.params["filter_sram"] / 2 / elem_bytes(dtype))
         for key, half, dt in (("ifmap_sram", half_a, dtype_a), ("filter_sram", half_w, dtype)):
@@ -151,6 +149,21 @@ class SystolicNPU(Component):
                 "sram_bytes": (int(out[4]) + int(out[6])) * ba + int(out[5]) * bw_,
                 "stall_cycles": int(out[9]),
                 "scalesim_total": int(out[0]), "folds": int(out[2])}
+
+    def _sram_bytes(self, df: str, m: int, k: int, n: int, lanes: int, ba: float, bw: float) -> float:
+        """SRAM traffic of the folds, in closed form (what the cycle kernel counts): the
+        streamed operand is re-read once per fold of the other side, the stationary one read
+        once, partial sums written once per fold along K (K in words of `lanes` values)."""
+        sr, sc, _ = map_gemm(df, m, k, n, lanes)
+        fr, fc = fold_counts(self.rows, self.cols, sr, sc)
+        kv = -(-k // lanes) * lanes            # K as the words the PEs read
+        if df == "os":
+            a, w, out = fc * m * kv, fr * kv * n, m * n
+        elif df == "ws":
+            a, w, out = fc * m * kv, kv * n, fr * m * n
+        else:
+            a, w, out = kv * m, fc * n * kv, fr * m * n
+        return (a + out) * ba + w * bw
 
     # --- the component interface ------------------------------------------------------------
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
