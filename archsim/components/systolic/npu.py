@@ -31,7 +31,7 @@ from archsim.errors import ConfigError
 MATRIX_KINDS = ("gemm", "gemv", "lm_head", "attention_qk", "attention_av", "moe_gate")
 VECTOR_KINDS = ("softmax", "norm", "activation", "rope", "elementwise", "embedding")
 
-ELEM_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5, "int2": 0.25, "int1": 0.125}
+ELEM_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, **{f"int{b}": b / 8 for b in range(8, 0, -1)}}
 
 
 def elem_bytes(dtype: str) -> float:
