@@ -11,9 +11,10 @@ Every job is one kernel (or, with `fused`, the continuation of the previous one)
 Peak rates are datasheet figures; `matmul_efficiency` (best-shape cuBLAS over peak: clocks
 under the power limit, issue overheads), `stream_bandwidth`, `dram_latency` and
 `l2_bandwidth` come from published measurements or whitepapers named in the arch YAML.
-The `cycle` fidelity equals the `analytic` one: this is a calibrated closed-form baseline,
-not a simulation of the SMs. `achievable_dram_bandwidth` is the one place a cycle-level DRAM
-model would plug in. Energy: pJ per FLOP by unit and type, pJ per DRAM byte, and a static
+This is a calibrated closed-form baseline, not a simulation of the SMs.
+`achievable_dram_bandwidth` is where the cycle-level DRAM model plugs in: at `cycle` fidelity
+a part with a `dram:` block takes its sustained rate from it, else (and at `analytic`) from
+`stream_bandwidth`. Energy: pJ per FLOP by unit and type, pJ per DRAM byte, and a static
 (idle) power charged over wall time. `software` names the stack that launches the kernels
 and sets the per-kernel dead time (`launch_overhead`) and, for eager launching, the host's
 issue interval (`host_interval`) from published measurements (SOFTWARE_PRESETS); either may
