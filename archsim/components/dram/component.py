@@ -189,10 +189,15 @@ class Pim(Component):
         raise self.unsupported(job)
 
     def roofs(self) -> tuple[list, list]:
-        # every bank's MAC unit takes one element per lane per MAC clock
+        # every bank's MAC unit takes a 32 B column per all-bank MAC, which issue no closer
+        # than tCCD_S or the lanes' time for the column (the command model's pace)
         s = self.spec
-        banks = compiled(get_standard(s.standard)).nbanks
-        rate = s.channels * banks * s.mac_lanes * s.mac_clock_hz
+        std = get_standard(s.standard)
+        comp = compiled(std)
+        tick = std.tick_ps * 1e-12
+        per_col = 32 // s.elem_bytes
+        t_mac = max(comp.timing_ticks["nCCDS"], math.ceil(per_col / s.mac_lanes / s.mac_clock_hz / tick - 1e-9))
+        rate = s.channels * comp.nbanks * per_col / (t_mac * tick)      # elements a second
         return ([(f"{self.name}.bank_bandwidth", rate * s.elem_bytes)],
                 [(f"{self.name}.bf16", 2.0 * rate)])
 
