@@ -215,7 +215,7 @@ class PimAsic(Component):
     schema = {
         "clock": Field("frequency", 1e9, "ASIC clock"),
         "lanes": Field("int", 128, "BF16 vector lanes"),
-        "exp_cycles": Field("int", 4, "pipelined cycles per exp/div/tanh lane result"),
+        "exp_cycles": Field("int", 4, "extra pipeline depth of the exp/div/tanh units (cycles once per softmax or activation op)"),
         "pipeline": Field("int", 10, "fill cycles per vector operation"),
         "energy": {
             "op": Field("energy", 0.5e-12, "one BF16 vector operation"),
