@@ -54,8 +54,24 @@ def test_a_built_kernel_is_named_by_the_modules_it_imports_too(tmp_path, monkeyp
     (pkg / "kern.py").write_text("from archsim.components.consts import A\n")
     monkeypatch.setattr(unsigned_index, "__file__", str(pkg / "unsigned_index.py"))
     (pkg / "unsigned_index.py").write_text("# transform\n")
-    before = unsigned_index.dependency_sources(pkg / "kern.py")
+    text = (pkg / "kern.py").read_text()
+    before = unsigned_index.build_tag(pkg / "kern.py", text)
     (pkg / "consts.py").write_text("A = 2\n")
-    assert unsigned_index.dependency_sources(pkg / "kern.py") != before
-    real = Path(unsigned_index.__file__)
-    assert b"A = 2" in unsigned_index.dependency_sources(pkg / "kern.py") and real.name == "unsigned_index.py"
+    assert unsigned_index.build_tag(pkg / "kern.py", text) != before
+    (pkg / "consts.py").write_text("A = 1\n")
+    assert unsigned_index.build_tag(pkg / "kern.py", text) == before
+    (pkg / "unsigned_index.py").write_text("# another transform\n")
+    assert unsigned_index.build_tag(pkg / "kern.py", text) != before
+
+
+def test_the_stream_cache_tag_follows_what_the_dram_kernel_imports(monkeypatch):
+    from archsim.components import unsigned_index
+    from archsim.components.dram import stream_cache
+    stream_cache._source_tag.cache_clear()
+    before = stream_cache._source_tag()
+    monkeypatch.setattr(unsigned_index, "dependency_sources", lambda path: b"changed")
+    stream_cache._source_tag.cache_clear()
+    assert stream_cache._source_tag() != before
+    monkeypatch.undo()
+    stream_cache._source_tag.cache_clear()
+    assert stream_cache._source_tag() == before

@@ -108,17 +108,22 @@ def dependency_sources(path: Path) -> bytes:
     return b"\0".join(sorted(out))
 
 
+def build_tag(path: Path, text: str) -> str:
+    """The name of a kernel's unsigned build: what it holds and what it imports (a new kernel
+    source, a changed module it takes constants from or a new transform makes a new file, and
+    so a new Numba cache)."""
+    import numba
+    return hashlib.sha1(text.encode() + dependency_sources(path)
+                        + (numba.__version__ + sys.version).encode()).hexdigest()[:16]
+
+
 @functools.lru_cache(maxsize=None)
 def _build(module, funcs, name):
     try:
-        import numba
         path = Path(module.__file__)
         text = (f"# generated from {path.name} by archsim/components/unsigned_index.py; do not edit\n"
                 + transform(path.read_text(), funcs))
-        # named by what it holds and what it imports: a new kernel source, a changed module
-        # it takes constants from or a new transform makes a new file (and a new Numba cache)
-        tag = hashlib.sha1(text.encode() + dependency_sources(path)
-                           + (numba.__version__ + sys.version).encode()).hexdigest()[:16]
+        tag = build_tag(path, text)
         out = path.parent / "__pycache__" / f"_{path.stem}_unsigned_{tag}.py"
         if not out.exists():
             out.parent.mkdir(exist_ok=True)
