@@ -202,3 +202,13 @@ def test_an_npu_runs_a_kv_heads_query_heads_as_one_matmul():
     assert (op_job(qk, fuse_attention=False).m, op_job(qk, fuse_attention=False).batch) == (1, 64)
     system, _, _ = graph()
     assert system.cost("npu", j).seconds < 0.5 * system.cost("npu", op_job(qk, fuse_attention=False)).seconds
+
+
+
+@pytest.mark.parametrize("arch", ["cambricon-llm-s", "cambricon-flexgen-dram"])
+def test_the_machines_stack_a_kv_heads_query_heads(arch):
+    system = System(load_arch(arch))
+    trace = build_trace(load_model("llama3-8b"), batch=2, input_len=8, output_len=1, precision="int8")
+    g = system.mapping.build(trace)
+    jobs = [j for c, j in zip(g.components, g.jobs) if c == "npu" and j.kind == "attention_qk" and j.n == 9]
+    assert jobs and all((j.m, j.batch) == (4, 2 * 8) for j in jobs)

@@ -82,6 +82,17 @@ def test_narrow_types():
 
 
 @pytest.mark.parametrize("name", CPUS)
+def test_a_peak_gemm_draws_the_package_tdp(name):
+    # the energy per FLOP is what the package TDP leaves over idle at the SIMD rate: a
+    # compute-bound GEMM draws the TDP (the DIMMs' power is outside the package)
+    c = cpu(name)
+    cost = c.cost(gemm(m=4096, k=4096, n=4096))
+    dimm = cost.bytes * c.params["energy"]["dram_byte"]
+    watts = (cost.energy_pj * 1e-12 - dimm) / cost.seconds + c.static_power_w
+    assert watts == pytest.approx(c.params["tdp"], rel=0.01)
+
+
+@pytest.mark.parametrize("name", CPUS)
 def test_power_stays_under_tdp(name):
     # the package's power: the DIMMs' (per DRAM byte) is drawn outside it
     c = cpu(name)

@@ -211,3 +211,18 @@ def test_tile_fetches_count_values_of_multi_lane_words():
     four = simulate(8, 8, "os", 64, 256, 64, lanes=4, bw_words_per_cycle=4)
     assert four["dram_words"] == one["dram_words"]
     assert four["sram_reads"] == one["sram_reads"]
+    # the same values over the same interface: bandwidth-bound, so the fetch time is alike
+    # (counting a 4-value word as one value made the four-lane fetches 4x quicker)
+    assert four["stall_cycles"] + four["elapsed_cycles"] >= 0.9 * one["dram_words"]["read"] / 4
+    slow = simulate(8, 8, "os", 64, 256, 64, lanes=4, bw_words_per_cycle=1)
+    assert slow["stall_cycles"] > 3 * four["stall_cycles"] > 0
+
+
+
+def test_every_integer_width_has_its_own_bytes():
+    # int3 weights are 3/8 of a byte, not the 2 bytes of an unknown type
+    from archsim.components.systolic.npu import SystolicNPU
+    npu = SystolicNPU.from_config("npu", {"macs_per_pe": {"int8": 4, "fp16": 1}})
+    w = {b: npu.gemm(1, 4096, 4096, f"int{b}", "analytic", dtype_a="int8")["sram_bytes"] for b in range(1, 9)}
+    assert all(w[b] < w[b + 1] for b in range(1, 8))
+    assert w[4] - w[3] == pytest.approx(4096 * 4096 / 8)
