@@ -165,13 +165,19 @@ def test_noc_heatmap_plot(tmp_path):
     assert out.exists() and out.stat().st_size > 1000
 
 
-def test_noc_heatmap_redraws_the_run_with_its_model_overrides_and_refuses_other_machines(tmp_path):
+def test_noc_heatmap_redraws_the_run_with_its_model_overrides_and_refuses_other_machines(tmp_path, monkeypatch):
     from archsim.errors import ConfigError
+    from archsim.plots import noc_heatmap
     from archsim.plots.noc_heatmap import plot
     sc = {"batch": 1, "input_len": 32, "output_len": 1}
     res = simulate_case("wse2", "gpt2-small", sc, ["model.ffn_dim=6144"])
     assert res.summary["provenance"]["model_sets"] == ["ffn_dim=6144"]
+    seen = []
+    real = noc_heatmap.layer_link_loads
+    monkeypatch.setattr(noc_heatmap, "layer_link_loads", lambda system, trace, *a: seen.append(trace) or real(system, trace, *a))
     plot(res, tmp_path / "heat.png")
+    down = seen[0]["name"] == "ffn_down"
+    assert set(seen[0]["k"][down].tolist()) == {6144}        # the run's FFN, not gpt2-small's 3072
     other = simulate_case("pim-gpt", "gpt2-small", sc)
     with pytest.raises(ConfigError, match="need a wafer machine"):
         plot(other, tmp_path / "x.png")
