@@ -183,3 +183,15 @@ def test_a_prompts_attention_is_causal():
     assert av.bytes == pytest.approx(8 * hd * 2 * sum(range(1, m + 1)))
     sm = asic.cost(Job(kind="softmax", m=m, n=m, batch=12))
     assert sm.breakdown["ops"] == 5 * 12 * m * (m + 1) // 2
+
+
+def test_a_larger_global_buffer_is_never_slower():
+    # a chunk's buffer writes wait before its first MAC; the input may be cut in halves or
+    # quarters of the buffer where that is faster, so a larger buffer can do what a smaller one does
+    from dataclasses import replace
+    from archsim.components.dram.pim import PimSpec, pim_gemv
+    base = PimSpec(standard="gddr6-16000", channels=8, mac_lanes=16, mac_clock_hz=1e9, mac_pipeline=4,
+                   gb_bytes=2048, act_pj=0, mac_ab_pj=0, rd_pj=0, wr_pj=0, io_pj_per_bit=0, background_mw=0)
+    for k, n in ((8192, 2048), (4096, 1024), (1000, 300)):
+        t = [pim_gemv(replace(base, gb_bytes=gb), k, n)["ticks"] for gb in (1024, 2048, 4096, 8192)]
+        assert t == sorted(t, reverse=True), (k, n, t)

@@ -43,8 +43,9 @@ class PimGpt(Mapping):
             job = Job(kind=kind, m=int(op["m"]), n=int(op["n"]), k=int(op["k"]), batch=1,
                       flops=float(op["flops"]), bytes_read=float(op["bytes_w"]), dtype_w=str(op["dtype_w"]),
                       dtype_a=str(op["dtype_a"]), label=str(op["name"]))
-            pim_comp = self.system.components[pim]
-            chunks = math.ceil(int(op["k"]) / max(1, pim_comp.spec.gb_bytes // pim_comp.spec.elem_bytes))
+            # one partial sum per neuron for each input chunk the PIM cut the GEMV into
+            chunk = int(self.system.cost(pim, job).breakdown["chunk_elems"])
+            chunks = math.ceil(int(op["k"]) / max(1, chunk))
             out = [Stage(pim, job),
                    Stage(asic, Job(kind="accumulate", m=rows, n=int(op["n"]),
                                    extra=(("partials", rows * int(op["n"]) * chunks),),

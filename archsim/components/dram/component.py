@@ -136,12 +136,6 @@ class Pim(Component):
                                       float(r["weight_bytes"]))
         return hit
 
-    def _gemv(self, k, n, repeat=1, channels_used=0):
-        # the channels' background power is static (charged over the whole run)
-        r = pim_gemv(self.spec, int(k), int(n), channels_used)
-        return r["seconds"] * repeat, r["ticks"] * repeat, \
-            (r["energy_pj"] - r["energy"]["background_pj"]) * repeat, float(r["weight_bytes"]) * repeat
-
     def cost(self, job: Job, fidelity: str = "cycle") -> Cost:
         kind = job.kind
         if kind in GEMV_KINDS or kind in ATTENTION_KINDS:
@@ -153,8 +147,11 @@ class Pim(Component):
         if kind in GEMV_KINDS:
             # a GEMM row by row: PIM-GPT runs the tokens of a prompt one after another
             rows = max(1, job.m) * max(1, job.batch)
-            s, c, e, b = self._gemv(job.k, job.n, rows)
-            return Cost(s, c, e, b, {"kind": "gemv", "rows": rows})
+            r = pim_gemv(self.spec, int(job.k), int(job.n))
+            # the channels' background power is static (charged over the whole run)
+            e = r["energy_pj"] - r["energy"]["background_pj"]
+            return Cost(r["seconds"] * rows, r["ticks"] * rows, e * rows, float(r["weight_bytes"]) * rows,
+                        {"kind": "gemv", "rows": rows, "chunk_elems": r["chunk_elems"]})
         if kind in ATTENTION_KINDS:
             # one head at a time per channel (the banks of a channel share the input vector);
             # QK^T: K cache rows (n = context) x head dim; AV: V^T rows (n = head dim) x context
