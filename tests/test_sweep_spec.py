@@ -83,6 +83,17 @@ def test_where_constraints_filter_points_with_units():
     assert [p.index for p in points] == [0, 1, 2]
 
 
+def test_a_unit_axis_compares_in_si_units_like_any_quantity():
+    # 1.41 with `unit: GHz` is 1.41e9 Hz: '1.2 GHz' keeps it (it compared the bare 1.41)
+    s = spec(axes=[{"set": "gpu.clock", "values": [1.0, 1.41], "unit": "GHz"}],
+             constraints={"where": ["gpu.clock >= '1.2 GHz'"]})
+    points, dropped = generate(s)
+    assert [p.inputs["gpu.clock"] for p in points] == [1.41] and dropped == 1
+    named = spec(axes=[{"set": "gpu.clock", "name": "clk", "values": [1.0, 1.41], "unit": "GHz"}],
+                 constraints={"where": ["clk >= 1.2 and gpu.clock >= 1.2e9"]})
+    assert [p.inputs["clk"] for p in generate(named)[0]] == [1.41]
+
+
 def test_expression_is_restricted():
     assert Expression("max(a, 2) ** 2 >= 9 and b in ['x', 'y']", {"a", "b"})({"a": 3, "b": "x"})
     assert as_number("80 GB") == 80e9 and as_number("x") == "x"

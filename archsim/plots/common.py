@@ -156,9 +156,19 @@ def sweep_frame(src: Source, where: str | None = None, ok_only: bool = True):
     if ok_only and "status" in df:
         df = df[df["status"] == "ok"]
     if where:
+        import json
         from archsim.sweep.expr import Expression
+
+        def env(row):
+            # a set path holds what was set ('1.41 GHz' of a `unit:` axis, compared in SI
+            # units as in the sweep's own `where`), not the column's bare number
+            try:
+                sets = json.loads(row.get("point") or "{}").get("sets", {})
+            except (TypeError, ValueError):
+                sets = {}
+            return {**row, **sets}
         expr = Expression(where, set(df.columns), "--where")
-        mask = [expr(row) for row in df.to_dict("records")]
+        mask = [expr(env(row)) for row in df.to_dict("records")]
         df = df[mask]
     if df.empty:
         raise ConfigError("no finished points to plot" + (f" where {where}" if where else ""), src.name)

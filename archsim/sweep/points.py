@@ -74,8 +74,11 @@ def constraint_env(spec: SweepSpec, inputs: dict, case: dict) -> dict:
     env.update(arch=case["arch"], model=case["model"])
     env.update(case["sets"])
     for axis in spec.axes:
-        env[axis.name] = inputs[axis.name]
-        if axis.path is not None:   # the number of a `unit:` axis, not its string
+        # a `unit:` axis's path holds its quantity ('1.41 GHz', compared in SI units like any
+        # quantity); its column keeps the number
+        if axis.unit is None or axis.name != axis.path:
+            env[axis.name] = inputs[axis.name]
+        if axis.path is not None and axis.unit is None:
             env[axis.path] = inputs[axis.name]
     return env
 
