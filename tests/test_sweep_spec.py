@@ -204,3 +204,9 @@ def test_an_axis_over_the_model_or_arch_stands_for_the_top_level_key():
     assert [a.values for a in spec.axes if a.path == "model"] == [["gpt2-small", "gpt2-medium"]]
     with pytest.raises(ConfigError, match="required key is missing"):
         parse_sweep({**base, "axes": [{"set": "scenario.batch", "values": [1, 2]}]}, "s.yaml")
+
+
+def test_an_axis_may_not_take_a_provenance_column_name():
+    # `code` is the store's own column: the axis's values were overwritten by the code hash
+    with pytest.raises(ConfigError, match="code"):
+        spec(axes=[{"set": "scenario.batch", "name": "code", "values": [1, 2]}])

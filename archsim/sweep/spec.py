@@ -31,6 +31,7 @@ from pathlib import Path
 from archsim.errors import ConfigError
 from archsim.results.result_keys import RUN_RESULT, SCENARIO_KEYS
 from archsim.sweep.expr import Expression
+from archsim.sweep.store import META, PROVENANCE
 
 SAMPLINGS = ("grid", "random", "lhs")
 TOP_KEYS = ("name", "description", "note", "arch", "model", "scenario", "fidelity", "set", "seed",
@@ -42,8 +43,7 @@ DEFAULT_METRICS = ["prefill.seconds", "prefill.tokens_per_s", "decode.tokens_per
                    "decode.seconds_per_token", "decode.energy_j_per_token", "end_to_end.tokens_per_s",
                    "ttft_s", "tpot_s", "capacity.max_decode_tokens"]
 # column names the result store uses itself; axes and metrics may not take them
-RESERVED_COLUMNS = ("point_id", "index", "status", "error", "point", "attempts", "archsim_version",
-                    "git_revision", "time", "wall_s", "worker", "result")
+RESERVED_COLUMNS = META + PROVENANCE
 # points a sweep may have (a grid's product, `samples:`, the values of one range): each point
 # is held in memory while planning, so a bigger sweep is refused before anything is allocated
 MAX_POINTS = 2_000_000
