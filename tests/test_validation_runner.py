@@ -288,3 +288,25 @@ def test_a_value_yaml_reads_as_text_is_still_a_number(tmp_path):
                     "     metric: seconds, value: 1e-5, tolerance: 0.2}\n")
     (case,) = load_case_file(path)
     assert case.value == 1e-5
+
+
+def test_a_ratio_cases_model_overrides_reach_its_baseline(tmp_path):
+    # the baseline runs the same model: model.* sets apply to both, arch sets to the arch only
+    path = _write(tmp_path, [{**RATIO, "set": {"model.max_seq_len": 4096, "gpu.clock": "1 GHz"}}])
+    (case,) = load_case_file(path)
+    seen = []
+
+    def run_case(arch, model, scenario, sets=(), fidelity="cycle"):
+        seen.append((arch, tuple(sets)))
+        return {"decode": {"tokens_per_s": 10.0}}
+
+    predict(case, Backend(run_case, None))
+    assert {s for a, s in seen if a == "slow"} == {("model.max_seq_len=4096",)}
+    assert {s for a, s in seen if a == "fast"} == {("model.max_seq_len=4096", "gpu.clock=1 GHz")}
+
+
+def test_a_set_string_yaml_would_read_as_another_type_stays_a_string(tmp_path):
+    path = _write(tmp_path, [{**RUN, "set": {"x.mode": "on", "x.hex": "0x1F", "x.grid": "420x420"}}])
+    (case,) = load_case_file(path)
+    from archsim.config.loader import parse_set
+    assert [parse_set(s)[1] for s in case.set_args()] == ["on", "0x1F", "420x420"]

@@ -88,9 +88,17 @@ class Case:
         return m.group(1) if m else self.metric
 
     def set_args(self) -> list[str]:
-        """The overrides as `--set` strings ('mesh.decode_grid=420x420')."""
+        """The overrides as `--set` strings ('mesh.decode_grid=420x420'); a string that YAML
+        would read as something else ('on', '0x1F', 'null') is quoted, as sweeps do."""
         import json
-        return [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in self.sets.items()]
+
+        import yaml
+        def plain(v) -> bool:
+            try:
+                return isinstance(v, str) and yaml.safe_load(v) == v
+            except yaml.YAMLError:
+                return False
+        return [f"{k}={v if plain(v) else json.dumps(v)}" for k, v in self.sets.items()]
 
 
 def case_dir() -> Path:

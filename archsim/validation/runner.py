@@ -144,8 +144,10 @@ def predict(case: Case, backend: Backend, fidelity: str = "cycle"):
     for model in case.models:
         num = lookup(backend.run_case(case.arch, model, dict(case.scenario), sets=sets, fidelity=fidelity),
                      case.metric_key)
-        den = lookup(backend.run_case(case.baseline_arch, model, dict(case.scenario), sets=(), fidelity=fidelity),
-                     case.metric_key)
+        # the baseline runs the same model: a case's model.* overrides apply to it too
+        model_sets = [s for s in sets if s.startswith("model.")]
+        den = lookup(backend.run_case(case.baseline_arch, model, dict(case.scenario), sets=model_sets,
+                                      fidelity=fidelity), case.metric_key)
         if den == 0:
             raise ArchsimError(f"{case.baseline_arch} predicts 0 for {case.metric_key} on {model}")
         ratios[model] = num / den
