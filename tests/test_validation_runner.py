@@ -310,3 +310,10 @@ def test_a_set_string_yaml_would_read_as_another_type_stays_a_string(tmp_path):
     (case,) = load_case_file(path)
     from archsim.config.loader import parse_set
     assert [parse_set(s)[1] for s in case.set_args()] == ["on", "0x1F", "420x420"]
+
+
+def test_the_report_is_a_markdown_file(capsys, tmp_path):
+    # its plot goes beside it as .png: x.png as the report wrote the Markdown over the plot
+    assert main(["validate", "t.run", "--cases", str(_write(tmp_path, [RUN]).parent),
+                 "--report", str(tmp_path / "x.png")]) == 2
+    assert "--report" in capsys.readouterr().err

@@ -49,6 +49,10 @@ def main(args) -> int:
     from archsim.validation.cases import case_dir, load_cases, select_cases
     from archsim.validation.runner import counts, run_cases
 
+    if args.report and not str(args.report).lower().endswith(".md"):
+        # its plot goes beside it as .png: another suffix would put both in one file
+        from archsim.errors import ConfigError
+        raise ConfigError(f"expected a Markdown file (.md), got {args.report!r}", key="--report")
     where = args.cases or case_dir()
     cases = select_cases(load_cases(where), args.ids, where)
     if args.list:
