@@ -292,3 +292,18 @@ def test_a_quantity_axis_is_placed_by_value(tmp_path, monkeypatch):
     # words that are no quantities cannot go on a log axis
     with pytest.raises(ConfigError, match="logx needs numbers"):
         plots.plot(out, tmp_path / "r.png", "line", x="point", logx=True)
+
+
+
+def test_a_pareto_front_over_quantities(tmp_path):
+    # '900 GB/s' < '1 TB/s' < '1.5 TB/s' by value (it raised converting '1 TB/s' to float)
+    data = {"name": "q", "arch": "toyarch", "model": "toymodel", "scenario": {"input_len": 256, "output_len": 16},
+            "axes": [{"set": "toy.bandwidth", "values": ["1 TB/s", "1.5 TB/s", "900 GB/s"]}],
+            "metrics": ["decode.tokens_per_s"]}
+    (tmp_path / "q.yaml").write_text(yaml.safe_dump(data))
+    out = tmp_path / "q.h5"
+    run_sweep(load_sweep(tmp_path / "q.yaml"), out, evaluate=toy_evaluate, workers=0, progress=False)
+    assert drawn(plots.plot(out, tmp_path / "p.png", "pareto", x="toy.bandwidth", y="decode.tokens_per_s",
+                            x_goal="min", y_goal="max"))
+    with pytest.raises(ConfigError, match="needs numbers"):
+        plots.plot(out, tmp_path / "r.png", "pareto", x="point", y="decode.tokens_per_s")

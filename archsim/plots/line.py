@@ -30,7 +30,7 @@ def plot(source, out, **opts):
     # quantities ('1.41 GHz') are placed by their value, labelled as written
     xs = si_values(df[x])
     if xs is None and o["logx"]:
-        raise ConfigError(f"--opt logx needs numbers on x; {x!r} holds {df[x].iloc[0]!r}", key="--opt logx")
+        raise ConfigError(f"--opt logx needs numbers on x; {x!r} holds {str(df[x].iloc[0])[:40]!r}", key="--opt logx")
     df = df.assign(_x=xs if xs is not None else df[x].astype(str))
     fig, ax = new_figure()
     ax = ax[0][0]

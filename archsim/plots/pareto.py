@@ -7,7 +7,8 @@ higher is better, against J/token, lower is better; `x_goal`/`y_goal` turn eithe
 from __future__ import annotations
 
 from archsim.errors import ConfigError
-from archsim.plots.common import check_opts, column, label, load_source, need, new_figure, save, sweep_frame
+from archsim.plots.common import (check_opts, column, label, load_source, need, new_figure, save, si_values,
+                                   sweep_frame)
 from archsim.sweep.analysis import pareto_front
 
 KIND = "pareto"
@@ -24,6 +25,12 @@ def plot(source, out, **opts):
     need(src, KIND, "sweep")
     df = sweep_frame(src, o["where"])
     x, y = column(df, o["x"], "x"), column(df, o["y"], "y")
+    for c in dict.fromkeys((x, y)):
+        # quantities ('2 TB/s') by their SI value; words have no front
+        values = si_values(df[c])
+        if values is None:
+            raise ConfigError(f"a Pareto front needs numbers; {c!r} holds {str(df[c].iloc[0])[:40]!r}", key="--opt")
+        df = df.assign(**{c: values})
     front = pareto_front(df, x, y, o["x_goal"] == "max", o["y_goal"] == "max")
     fig, ax = new_figure()
     ax = ax[0][0]
