@@ -307,3 +307,25 @@ def test_a_pareto_front_over_quantities(tmp_path):
                             x_goal="min", y_goal="max"))
     with pytest.raises(ConfigError, match="needs numbers"):
         plots.plot(out, tmp_path / "r.png", "pareto", x="point", y="decode.tokens_per_s")
+
+
+
+def test_a_quantity_hue_is_in_order_of_value(tmp_path, monkeypatch):
+    import matplotlib.figure
+    data = {"name": "h", "arch": "toyarch", "model": "toymodel", "scenario": {"input_len": 256, "output_len": 16},
+            "axes": [{"set": "scenario.batch", "values": [1, 2]},
+                     {"set": "toy.bandwidth", "values": ["1 TB/s", "1.5 TB/s", "900 GB/s"]}],
+            "metrics": ["decode.tokens_per_s"]}
+    (tmp_path / "h.yaml").write_text(yaml.safe_dump(data))
+    out = tmp_path / "h.h5"
+    run_sweep(load_sweep(tmp_path / "h.yaml"), out, evaluate=toy_evaluate, workers=0, progress=False)
+    seen = []
+    real = matplotlib.figure.Figure.savefig
+
+    def grab(fig, *a, **k):
+        seen.append([t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()])
+        return real(fig, *a, **k)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", grab)
+    plots.plot(out, tmp_path / "h.png", "line", x="scenario.batch", hue="toy.bandwidth")
+    assert seen == [["900 GB/s", "1 TB/s", "1.5 TB/s"]]

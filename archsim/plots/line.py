@@ -34,7 +34,13 @@ def plot(source, out, **opts):
     df = df.assign(_x=xs if xs is not None else df[x].astype(str))
     fig, ax = new_figure()
     ax = ax[0][0]
-    parts = df.groupby(groups, sort=True, dropna=False) if groups else [((), df)]
+    parts = list(df.groupby(groups, sort=True, dropna=False)) if groups else [((), df)]
+    if len(groups) == 1:
+        # a hue of quantities ('900 GB/s', '1 TB/s') in order of value, not of text
+        hv = si_values(df[groups[0]])
+        if hv is not None:
+            rank = dict(zip(df[groups[0]], hv))
+            parts.sort(key=lambda kv: rank.get(kv[0][0] if isinstance(kv[0], tuple) else kv[0], 0))
     for key, part in parts:
         part = part.sort_values("_x") if xs is not None else part
         key = key if isinstance(key, tuple) else (key,)
