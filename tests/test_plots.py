@@ -269,24 +269,35 @@ def test_plot_and_run_small_fixes(tmp_path, capsys):
     assert "same file" in capsys.readouterr().err
 
 
-def test_a_quantity_axis_is_placed_by_value(tmp_path, monkeypatch):
-    # '500 GB/s', '2 TB/s', '3.35 TB/s' are values, not categories: a log x axis places them
-    # (the categories 0, 1, 2 lost the first point off a log axis)
-    import matplotlib.figure
+def _toy_sweep(tmp_path, axes):
+    """A finished toy sweep over `axes` (decode tokens/s), its results file."""
     data = {"name": "q", "arch": "toyarch", "model": "toymodel", "scenario": {"input_len": 256, "output_len": 16},
-            "axes": [{"set": "toy.bandwidth", "values": ["2 TB/s", "500 GB/s", "3.35 TB/s"]}],
-            "metrics": ["decode.tokens_per_s"]}
+            "axes": axes, "metrics": ["decode.tokens_per_s"]}
     (tmp_path / "q.yaml").write_text(yaml.safe_dump(data))
     out = tmp_path / "q.h5"
     run_sweep(load_sweep(tmp_path / "q.yaml"), out, evaluate=toy_evaluate, workers=0, progress=False)
+    return out
+
+
+def _drawn_figures(monkeypatch, what) -> list:
+    """what(figure) of every figure saved from now on."""
+    import matplotlib.figure
     seen = []
     real = matplotlib.figure.Figure.savefig
 
     def grab(fig, *a, **k):
-        seen.append([list(line.get_xdata()) for ax in fig.axes for line in ax.get_lines()])
+        seen.append(what(fig))
         return real(fig, *a, **k)
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", grab)
+    return seen
+
+
+def test_a_quantity_axis_is_placed_by_value(tmp_path, monkeypatch):
+    # '500 GB/s', '2 TB/s', '3.35 TB/s' are values, not categories: a log x axis places them
+    # (the categories 0, 1, 2 lost the first point off a log axis)
+    out = _toy_sweep(tmp_path, [{"set": "toy.bandwidth", "values": ["2 TB/s", "500 GB/s", "3.35 TB/s"]}])
+    seen = _drawn_figures(monkeypatch, lambda fig: [list(ln.get_xdata()) for ax in fig.axes for ln in ax.get_lines()])
     plots.plot(out, tmp_path / "q.png", "line", x="toy.bandwidth", logx=True)
     assert seen == [[[5e11, 2e12, 3.35e12]]]
     # words that are no quantities cannot go on a log axis
@@ -294,38 +305,18 @@ def test_a_quantity_axis_is_placed_by_value(tmp_path, monkeypatch):
         plots.plot(out, tmp_path / "r.png", "line", x="point", logx=True)
 
 
-
 def test_a_pareto_front_over_quantities(tmp_path):
     # '900 GB/s' < '1 TB/s' < '1.5 TB/s' by value (it raised converting '1 TB/s' to float)
-    data = {"name": "q", "arch": "toyarch", "model": "toymodel", "scenario": {"input_len": 256, "output_len": 16},
-            "axes": [{"set": "toy.bandwidth", "values": ["1 TB/s", "1.5 TB/s", "900 GB/s"]}],
-            "metrics": ["decode.tokens_per_s"]}
-    (tmp_path / "q.yaml").write_text(yaml.safe_dump(data))
-    out = tmp_path / "q.h5"
-    run_sweep(load_sweep(tmp_path / "q.yaml"), out, evaluate=toy_evaluate, workers=0, progress=False)
+    out = _toy_sweep(tmp_path, [{"set": "toy.bandwidth", "values": ["1 TB/s", "1.5 TB/s", "900 GB/s"]}])
     assert drawn(plots.plot(out, tmp_path / "p.png", "pareto", x="toy.bandwidth", y="decode.tokens_per_s",
                             x_goal="min", y_goal="max"))
     with pytest.raises(ConfigError, match="needs numbers"):
         plots.plot(out, tmp_path / "r.png", "pareto", x="point", y="decode.tokens_per_s")
 
 
-
 def test_a_quantity_hue_is_in_order_of_value(tmp_path, monkeypatch):
-    import matplotlib.figure
-    data = {"name": "h", "arch": "toyarch", "model": "toymodel", "scenario": {"input_len": 256, "output_len": 16},
-            "axes": [{"set": "scenario.batch", "values": [1, 2]},
-                     {"set": "toy.bandwidth", "values": ["1 TB/s", "1.5 TB/s", "900 GB/s"]}],
-            "metrics": ["decode.tokens_per_s"]}
-    (tmp_path / "h.yaml").write_text(yaml.safe_dump(data))
-    out = tmp_path / "h.h5"
-    run_sweep(load_sweep(tmp_path / "h.yaml"), out, evaluate=toy_evaluate, workers=0, progress=False)
-    seen = []
-    real = matplotlib.figure.Figure.savefig
-
-    def grab(fig, *a, **k):
-        seen.append([t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()])
-        return real(fig, *a, **k)
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", grab)
+    out = _toy_sweep(tmp_path, [{"set": "scenario.batch", "values": [1, 2]},
+                                {"set": "toy.bandwidth", "values": ["1 TB/s", "1.5 TB/s", "900 GB/s"]}])
+    seen = _drawn_figures(monkeypatch, lambda fig: [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()])
     plots.plot(out, tmp_path / "h.png", "line", x="scenario.batch", hue="toy.bandwidth")
     assert seen == [["900 GB/s", "1 TB/s", "1.5 TB/s"]]
