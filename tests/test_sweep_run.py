@@ -251,3 +251,17 @@ def test_the_pareto_front_keeps_tied_points():
     assert sorted(front["id"]) == [0, 1, 2, 3]
     worse = pd.concat([df, pd.DataFrame({"tps": [9.0], "jpt": [1.5], "id": [4]})])
     assert 4 not in set(pareto_front(worse, "tps", "jpt")["id"])
+
+
+
+def test_a_boolean_axis_reads_back_as_booleans(tmp_path):
+    # true/false were stored as the text 'true'/'false', so `where: flag == True` never matched
+    st = SweepStore.open(tmp_path / "b.h5", ["flag"], ["m"], {"name": "b", "sweep_file": "x", "sweep_yaml": "x",
+                                                             "fidelity": "analytic"})
+    for i, f in enumerate([True, False]):
+        st.put({"point_id": f"p{i}", "index": i, "status": "ok", "error": "", "attempts": 1, "point": "{}",
+                "flag": f, "m": 1.0})
+    st.commit(force=True)
+    st.close()
+    df = to_dataframe(tmp_path / "b.h5")
+    assert df["flag"].tolist() == [True, False] and df["flag"].dtype == bool

@@ -51,8 +51,11 @@ def _text(v) -> str:
 
 
 def _column(values: list):
-    """Numbers stay numbers (int64 if all are ints, else float64 with NaN for gaps); else text."""
+    """Numbers stay numbers (int64 if all are ints, else float64 with NaN for gaps), true/false
+    stay booleans; else text."""
     present = [v for v in values if v is not None]
+    if values and all(isinstance(v, (bool, np.bool_)) for v in values):
+        return np.asarray(values, dtype=bool)
     if present and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
         return np.asarray(values, dtype=np.int64)
     if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in present) \
