@@ -93,23 +93,28 @@ class FlexGen(Mapping):
         return op["op"] in WEIGHT_OPS and op["bytes_w"] > 0 and self.params["weights"] is not None
 
     def key_columns(self, trace) -> dict:
-        """With prefetch, op i loads op i+1's weights while it computes (`next_bytes`,
-        `next_name`; -1 and '' when the next op has none), and the first op loads its own
-        (`own_weights`): row by row (rows that repeat a name keep their own successors)."""
+        """With prefetch, a weight op loads the next weight op's weights while it computes
+        (double buffering: `next_bytes`, `next_name` and `next_ahead`, the rows to it; -1, ''
+        and 0 elsewhere), and the first weight op loads its own (`own_weights`). Row by row
+        (rows that repeat a name keep their own successors); the ops between the two wait for
+        the load with the second (norms, activations: short beside a weight load)."""
         c = trace.columns
         n = len(trace)
         none = {"next_bytes": np.full(n, -1.0), "next_name": np.full(n, "", dtype=object),
-                "own_weights": np.zeros(n, bool)}
+                "next_ahead": np.zeros(n, np.int64), "own_weights": np.zeros(n, bool)}
         if not n or not self.params["prefetch"] or self.params["weights"] is None:
             return none
         weighted = np.isin(c["op"], WEIGHT_OPS) & (c["bytes_w"] > 0)
-        has = np.r_[weighted[1:], False]                # rows whose successor carries weights
-        nxt = np.minimum(np.arange(n) + 1, n - 1)
-        own = np.zeros(n, bool)
-        own[0] = bool(weighted[0])
-        return {"next_bytes": np.where(has, c["bytes_w"][nxt].astype(np.float64), -1.0),
-                "next_name": np.where(has, c["name"][nxt], ""),
-                "own_weights": own}
+        rows = np.flatnonzero(weighted)
+        if not len(rows):
+            return none
+        src, dst = rows[:-1], rows[1:]                  # each weight op and the next one
+        out = none
+        out["next_bytes"][src] = c["bytes_w"][dst].astype(np.float64)
+        out["next_name"][src] = c["name"][dst]
+        out["next_ahead"][src] = dst - src
+        out["own_weights"][rows[0]] = True
+        return out
 
     def stages(self, op: dict) -> list[Stage]:
         p = self.params
@@ -140,9 +145,9 @@ class FlexGen(Mapping):
             st.append(Stage(p["compute"], join_job(f"{op['name']}.computed"), after=(done,)))
         nxt = (op.get("next_bytes", -1.0), op.get("next_name", "")) if p["prefetch"] else (-1.0, "")
         if nxt[0] >= 0:
-            # the next op's weights stream in while this op computes (double buffering)
+            # the next weight op's weights stream in while this op computes (double buffering)
             first = len(st)
-            st += [replace(m, serves_ahead=1) for m in
+            st += [replace(m, serves_ahead=int(op.get("next_ahead", 1))) for m in
                    self._move(p["weights"], p["weight_path"], p["weight_staging"], nxt[0],
                               f"{nxt[1]}.weights", False, (PREV_OP,))]
             st.append(Stage(p["compute"], join_job(f"{op['name']}.prefetched"),
