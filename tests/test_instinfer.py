@@ -265,3 +265,25 @@ def test_flexgen_prefetch_keeps_each_rows_successor_when_names_repeat(arch, weig
     # every weight read once (the repeated names read some twice)
     assert out[0]["breakdown"][weights]["bytes"] == out[1]["breakdown"][weights]["bytes"] == sum(
         4096 * n for n in [16384, 256] * 3)
+
+
+def test_a_decode_steps_kv_write_pays_its_share_of_a_group_program():
+    # with the write buffer a new token's K/V wait in the drive's DRAM and a group of 16 is
+    # programmed once: a step does not hold the drive for a whole page program (460 us a layer
+    # before every attention), and the bytes programmed are the same
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    from archsim.workload.trace_builder import build_trace
+    system = System(load_arch("a6000-instcsd"))
+    trace = build_trace(load_model("opt-6.7b"), batch=1, input_len=16, output_len=2, precision="fp16")
+    g = system.mapping.build(trace)
+    csd = system.components["flash"]
+    writes = [j for c, j in zip(g.components, g.jobs) if c == "flash" and j.kind == "write" and j.get("buffered_tokens")]
+    assert writes and all(j.get("buffered_tokens") == 16 for j in writes)
+    j = writes[0]
+    from dataclasses import replace
+    whole = csd.cost(replace(j, extra=tuple((k, v) for k, v in j.extra if k != "buffered_tokens")))
+    share = csd.cost(j)
+    assert share.bytes == whole.bytes and share.seconds < 0.2 * whole.seconds
+    off = System(load_arch("a6000-instcsd", ["flash.kv.write_buffer=false"]))
+    assert not any(j.get("buffered_tokens", 1) > 1 for c, j in zip(*(lambda gg: (gg.components, gg.jobs))(off.mapping.build(trace))))

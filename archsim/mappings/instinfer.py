@@ -57,6 +57,14 @@ class InstInfer(Mapping):
             Job(kind="write", bytes_written=kv_bytes_per_token, extra=(("k_bytes", kv_bytes_per_token / 2.0),)))
 
     def build(self, trace):
+        # a decode step's new K/V wait in the drive's DRAM until a group's tokens are there
+        # (the write buffer): the tokens of a group of the model's heads
+        qk = trace["op"] == "attention_qk"
+        self._group = 1
+        if qk.any() and self.system.components[self.params["csd"]].params["kv"]["write_buffer"]:
+            i = int(np.flatnonzero(qk)[0])
+            self._group = self.system.components[self.params["csd"]].group_tokens(
+                int(trace["k"][i]), dtype_bits(str(trace["dtype_w"][i])) / 8.0)
         graph = super().build(trace)
         csd, pcie = self.params["csd"], self.params["pcie"]
         # bytes of each distinct (component, job) pair times its tasks in each phase
@@ -135,7 +143,8 @@ class InstInfer(Mapping):
                     # K is half of an MHA/GQA token's K+V; the drive adds its channel-indexed copy
                     k_part = float(op["bytes_kv"]) / 2.0 if op["name"] == "qkv_proj" else 0.0
                     st.append(Stage(csd, Job(kind="write", bytes_written=float(op["bytes_kv"]),
-                                             extra=(("k_bytes", k_part),), label="kv.write"), after=(1,)))
+                                             extra=(("buffered_tokens", self._group), ("k_bytes", k_part)),
+                                             label="kv.write"), after=(1,)))
                     # the attention waits for q to arrive, not for the write to finish
                     st.append(Stage(gpu, join_job("qkv.sent"), after=(1,)))
             return st

@@ -239,4 +239,12 @@ class ComputationalSSD(NandFlash):
                         {"engine_s": secs})
         if job.kind == "write":
             job = dataclasses.replace(job, bytes_written=self.kv_write_bytes(job))
+            g = int(job.get("buffered_tokens", 1))
+            if g > 1:
+                # a decode token's K/V wait in the controller DRAM and a full group is
+                # programmed once every g tokens: a step pays 1/g of that program (on average)
+                full = super().cost(dataclasses.replace(job, bytes_written=job.bytes_written * g), fidelity)
+                return Cost(full.seconds / g, int(round(full.cycles / g)), full.energy_pj / g,
+                            float(job.bytes_written), {**full.breakdown, "buffered_tokens": g,
+                                                       "channel_bytes": float(job.bytes_written)})
         return super().cost(job, fidelity)
