@@ -329,3 +329,12 @@ def test_a100_prefill_by_hand(a100_run):
     got = a100_run["prefill"]["seconds"]
     assert got == pytest.approx(by_hand, rel=0.02)   # the rest: lm_head, embedding, latencies
     assert T / got == pytest.approx(15810, rel=0.005)  # published (WaferLLM Table 3): 13988.3 tokens/s
+
+
+def test_a_join_point_runs_no_kernel():
+    # a mapping's join of stages is not a kernel: it cost a 1.3 us launch on the GPU
+    from archsim.system.arch import load_arch
+    from archsim.system.mapping import join_job
+    from archsim.system.system import System
+    gpu = System(load_arch("a6000")).components["gpu"]
+    assert gpu.cost(join_job("x.sent")).seconds == 0

@@ -166,6 +166,9 @@ class GPU(Component):
             raise ValueError(f"unknown fidelity {fidelity!r}")
         self._fidelity = fidelity
         kind = job.kind
+        if kind == "elementwise" and not (job.flops or job.bytes_read or job.bytes_written or job.m or job.n):
+            # a join point of a mapping's stages: no kernel runs
+            return Cost(0.0, 0)
         extra_s, extra_bytes = 0.0, 0.0
         if kind in MATMUL_KINDS:
             compute, flop_j = self._matmul(job)
