@@ -182,11 +182,11 @@ class Trace:
             ds = step[dec]
             jump = np.r_[ds[0] != 0, (ds[1:] != ds[:-1]) & (ds[1:] != ds[:-1] + 1)]
             if jump.any():
-                rows = np.flatnonzero(dec)
                 k = int(np.argmax(jump))
+                at = np.zeros(n, bool)
+                at[np.flatnonzero(dec)[k]] = True
                 prev = "none" if k == 0 else str(int(ds[k - 1]))
-                bad(np.isin(np.arange(n), rows[k]), f"decode step {int(ds[k])} follows step {prev} "
-                    "(steps run 0, 1, 2, ..)", "step")
+                bad(at, f"decode step {int(ds[k])} follows step {prev} (steps run 0, 1, 2, ..)", "step")
         # within a (phase, step) group: layers never go back, and -1 rows sit at its ends
         new_group = np.r_[True, (phase[1:] != phase[:-1]) | (step[1:] != step[:-1])]
         gid = np.cumsum(new_group) - 1

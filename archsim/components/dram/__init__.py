@@ -6,6 +6,7 @@
     checker.check_log(std, log)               independent replay of a command log
     frontend.parse_trace / pattern_addresses  memory-trace and synthetic front ends
     api.achievable_bandwidth / stream_cost    bandwidth (and pJ/byte) of a stream, memoised
+    api.steady_cost                           the controller's steady state (what parts cost at)
     pim.pim_gemv / gemv_tiles                 bank-level MAC units and the PIM GEMV mapping
     component: types `dram`, `pim`, `pim_asic`
 

@@ -170,13 +170,18 @@ def core_slots(core: CoreSpec, h: int, w: int, m: int, cc: int, ch: int) -> int:
     return max(1, core.buffer_bytes // max(_slice_bytes(core, h, w, m, cc, ch), 1))
 
 
+def _transaction_over_s(spec: FlashSpec) -> float:
+    """A bus transaction's command and turnaround."""
+    return (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
+
+
 def _tile_costs(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int):
     """(seconds a tile occupies the pipeline, its compute, its results, whether a core's
     buffer serialises it) for tiles of h x w; a page holds (h / cores) x (w / channels)
     values (fewer than a full page for edge tiles)."""
     values, cc, ch = _geometry(spec, value_bits)
     bw = spec.bus_bytes_per_s
-    over = (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
+    over = _transaction_over_s(spec)
     in_b = (w // ch) * m * core.act_bytes
     out_b = (h // cc) * m * core.result_bytes
     used = min(values, (h // cc) * (w // ch))
@@ -271,7 +276,7 @@ def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits
     bw = spec.bus_bytes_per_s
     t_rc = spec.t_read_ps / 1e12 + (w / ch) * m * core.act_bytes / bw
     rc_bytes = (w / ch) * m * core.act_bytes + h * m * core.result_bytes
-    over = (spec.t_cmd_ps + spec.t_xfer_over_ps) / 1e12
+    over = _transaction_over_s(spec)
     u_rc = min((rc_bytes / bw + (1 + cc) * over) / t_rc, 1.0)
     flash_rate = cc * spec.page_size / t_rc
     npu_rate = spec.page_size / page_bus_s(spec, slice_bytes) * (1.0 - u_rc)
