@@ -29,7 +29,7 @@ import numpy as np
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.mappings.single_device import op_job
-from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_mapping
+from archsim.system.mapping import PREFETCHED, PREV_OP, Mapping, Stage, join_job, register_mapping
 
 WEIGHT_OPS = ("gemv", "gemm", "lm_head", "moe_gate", "embedding")
 ATTENTION = ("attention_qk", "attention_av")
@@ -93,11 +93,11 @@ class FlexGen(Mapping):
         return op["op"] in WEIGHT_OPS and op["bytes_w"] > 0 and self.params["weights"] is not None
 
     def key_columns(self, trace) -> dict:
-        """With prefetch, a weight op loads the next weight op's weights while it computes
-        (double buffering: `next_bytes`, `next_name` and `next_ahead`, the rows to it; -1, ''
-        and 0 elsewhere), and the first weight op loads its own (`own_weights`). Row by row
-        (rows that repeat a name keep their own successors); the ops between the two wait for
-        the load with the second (norms, activations: short beside a weight load)."""
+        """With prefetch, two weight buffers: a weight op's weights load while the op before
+        it computes, from when the one before that has computed (`next_bytes`, `next_name`
+        and `next_ahead`, the rows to it, on the row that issues the load; -1, '' and 0
+        elsewhere), and the first weight op loads its own (`own_weights`). Row by row (rows
+        that repeat a name keep their own successors); only the op loaded for waits for it."""
         c = trace.columns
         n = len(trace)
         none = {"next_bytes": np.full(n, -1.0), "next_name": np.full(n, "", dtype=object),
@@ -108,7 +108,10 @@ class FlexGen(Mapping):
         rows = np.flatnonzero(weighted)
         if not len(rows):
             return none
-        src, dst = rows[:-1], rows[1:]                  # each weight op and the next one
+        # weight op i+1's load starts when op i-1 has computed (its buffer is free): it is
+        # issued by the row after op i-1 (op 1's by op 0, both buffers being free)
+        dst = rows[1:]
+        src = np.concatenate((rows[:1], rows[:-2] + 1))[:len(dst)]
         out = none
         out["next_bytes"][src] = c["bytes_w"][dst].astype(np.float64)
         out["next_name"][src] = c["name"][dst]
@@ -123,19 +126,31 @@ class FlexGen(Mapping):
         # an NPU runs attention unfused, a KV head's query heads as one matmul
         npu = self.system.components[p["compute"]].type_name == "systolic_npu"
         job = op_job(op, p["fuse_attention"] and not npu, share_kv=npu)
-        pre: list[Stage] = []
-        if self._weighted(op) and (not p["prefetch"] or op.get("own_weights", False)):
-            pre += self._move(p["weights"], p["weight_path"], p["weight_staging"], float(op["bytes_w"]),
-                              f"{op['name']}.weights", False, (PREV_OP,))
+        # with prefetch, a later weight op's weights stream in from this op's start (see
+        # key_columns); the ops between do not wait for them, that weight op does (PREFETCHED)
+        nxt = (op.get("next_bytes", -1.0), op.get("next_name", "")) if p["prefetch"] else (-1.0, "")
+        st: list[Stage] = []
+        if nxt[0] >= 0:
+            st += [replace(m, serves_ahead=int(op.get("next_ahead", 1))) for m in
+                   self._move(p["weights"], p["weight_path"], p["weight_staging"], nxt[0],
+                              f"{nxt[1]}.weights", False, (PREV_OP,))]
+        first = len(st)
+        waits = (PREV_OP,)
+        if self._weighted(op):
+            if not p["prefetch"] or op.get("own_weights", False):
+                st += self._move(p["weights"], p["weight_path"], p["weight_staging"], float(op["bytes_w"]),
+                                 f"{op['name']}.weights", False, (PREV_OP,))
+            else:
+                waits += (PREFETCHED,)
         # a prefill's attention reads the K and V its own projections just made, still on the
         # compute device: only their write-out goes to the KV tier
         own_kv = op["phase"] == "prefill" and op["op"] in ATTENTION
         kv = p["kv"] is not None and op["bytes_kv"] > 0 and not own_kv
         writes = kv and op["op"] not in ATTENTION
         if kv and not writes:
-            pre += self._move(p["kv"], p["kv_path"], p["kv_staging"], float(op["bytes_kv"]),
-                              f"{op['name']}.kv", False, (PREV_OP,))
-        st = pre + [Stage(p["compute"], job, after=tuple(range(len(pre))) + (PREV_OP,))]
+            st += self._move(p["kv"], p["kv_path"], p["kv_staging"], float(op["bytes_kv"]),
+                             f"{op['name']}.kv", False, (PREV_OP,))
+        st.append(Stage(p["compute"], job, after=tuple(range(first, len(st))) + waits))
         if writes:
             # the new tokens' K and V leave once computed; the ops after wait for the compute,
             # not for the write (it queues on the links and the KV tier, ahead of later reads)
@@ -143,15 +158,6 @@ class FlexGen(Mapping):
             st += self._move(p["kv"], p["kv_path"], p["kv_staging"], float(op["bytes_kv"]),
                              f"{op['name']}.kv", True, (done,))
             st.append(Stage(p["compute"], join_job(f"{op['name']}.computed"), after=(done,)))
-        nxt = (op.get("next_bytes", -1.0), op.get("next_name", "")) if p["prefetch"] else (-1.0, "")
-        if nxt[0] >= 0:
-            # the next weight op's weights stream in while this op computes (double buffering)
-            first = len(st)
-            st += [replace(m, serves_ahead=int(op.get("next_ahead", 1))) for m in
-                   self._move(p["weights"], p["weight_path"], p["weight_staging"], nxt[0],
-                              f"{nxt[1]}.weights", False, (PREV_OP,))]
-            st.append(Stage(p["compute"], join_job(f"{op['name']}.prefetched"),
-                            after=tuple(range(first - 1, len(st)))))
         return st
 
 

@@ -7,7 +7,8 @@ scheduler; stage lists are cached by op signature, so identical layers cost one 
 
 Stage.after:
   None      -> after the previous stage of this op (the first stage: after the previous op)
-  (i, j..)  -> after stages i, j of this op; PREV_OP in the tuple means "after the previous op"
+  (i, j..)  -> after stages i, j of this op; PREV_OP in the tuple means "after the previous op",
+               PREFETCHED "after the stages an earlier op ran for this one" (serves_ahead)
   ()        -> no dependency (e.g. a prefetch that may overlap earlier ops)
 """
 
@@ -24,6 +25,7 @@ from archsim.errors import CapacityError, ConfigError
 from archsim.units import format_quantity
 
 PREV_OP = -1
+PREFETCHED = -2
 
 COMMON_SCHEMA = {
     "strategy": Field("str", doc="mapping strategy name"),
@@ -262,11 +264,12 @@ def group_rows(columns: dict) -> tuple[np.ndarray, np.ndarray]:
     return group, np.flatnonzero(np.concatenate(([True], top[1:] > top[:-1])))
 
 
-def _dep_spec(s_i: int, after) -> tuple[tuple, bool]:
-    """(stages of this op waited on, waits on the previous op) for stage `s_i`."""
+def _dep_spec(s_i: int, after) -> tuple[tuple, bool, bool]:
+    """(stages of this op waited on, waits on the previous op, waits on what earlier ops
+    ran for this one) for stage `s_i`."""
     if after is None:
-        return ((s_i - 1,), False) if s_i else ((), True)
-    return tuple(sorted({a for a in after if a != PREV_OP})), PREV_OP in after
+        return ((s_i - 1,), False, False) if s_i else ((), True, False)
+    return (tuple(sorted({a for a in after if a >= 0})), PREV_OP in after, PREFETCHED in after)
 
 
 def _assemble(entries: list, row_entry: np.ndarray, pairs: list) -> TaskGraph:
@@ -280,9 +283,10 @@ def _assemble(entries: list, row_entry: np.ndarray, pairs: list) -> TaskGraph:
     prev_last = np.concatenate(([-1], np.maximum.accumulate(last)[:-1])) if n_rows else last
     # per entry, flattened per stage: pair id, own-deps count, waits-on-previous-op flag
     e_pairs = [np.array(ids, dtype=np.int64) for ids, _, _ in entries]
-    e_own = [np.array([len(rel) for rel, _ in spec], dtype=np.int64) for _, spec, _ in entries]
-    e_prev = [np.array([p for _, p in spec], dtype=bool) for _, spec, _ in entries]
-    e_rel = [np.array([r for rel, _ in spec for r in rel], dtype=np.int64) for _, spec, _ in entries]
+    e_own = [np.array([len(rel) for rel, _, _ in spec], dtype=np.int64) for _, spec, _ in entries]
+    e_prev = [np.array([p for _, p, _ in spec], dtype=bool) for _, spec, _ in entries]
+    e_pf = [np.array([f for _, _, f in spec], dtype=bool) for _, spec, _ in entries]
+    e_rel = [np.array([r for rel, _, _ in spec for r in rel], dtype=np.int64) for _, spec, _ in entries]
     e_ahead = [np.array(ahead, dtype=np.int64) for _, _, ahead in entries]
     order = np.repeat(np.arange(n_rows), row_len)
     task_entry = row_entry[order]
@@ -293,7 +297,14 @@ def _assemble(entries: list, row_entry: np.ndarray, pairs: list) -> TaskGraph:
     pair_index = flat(e_pairs, np.int64)[pick]
     own = flat(e_own, np.int64)[pick]
     waits_prev = flat(e_prev, bool)[pick] & (prev_last[order] >= 0)
-    counts = own + waits_prev
+    # tasks that earlier rows ran for a later row (prefetches), by the row they serve
+    ahead = flat(e_ahead, np.int64)[pick]
+    fetch = np.flatnonzero(ahead > 0)
+    fetch = fetch[np.argsort(order[fetch] + ahead[fetch], kind="stable")]
+    fetch_row = order[fetch] + ahead[fetch]
+    lo = np.searchsorted(fetch_row, order, "left")
+    n_pf = np.where(flat(e_pf, bool)[pick], np.searchsorted(fetch_row, order, "right") - lo, 0)
+    counts = own + waits_prev + n_pf
     dep_ptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     dep_idx = np.empty(int(dep_ptr[-1]), dtype=np.int64)
     # own-stage deps: base of the task's row + relative stage index
@@ -307,7 +318,11 @@ def _assemble(entries: list, row_entry: np.ndarray, pairs: list) -> TaskGraph:
     dep_idx[dep_idx_pos] = row_base[order][task_with_own] + rel_all[rel_start[task_with_own] + k]
     prev_tasks = np.nonzero(waits_prev)[0]
     dep_idx[dep_ptr[prev_tasks] + own[prev_tasks]] = prev_last[order][prev_tasks]
-    serves = np.minimum(order + flat(e_ahead, np.int64)[pick], max(n_rows - 1, 0))
+    pf_tasks = np.repeat(np.arange(len(order)), n_pf)
+    k = np.arange(len(pf_tasks)) - np.repeat(np.cumsum(n_pf) - n_pf, n_pf)
+    base = dep_ptr[pf_tasks] + own[pf_tasks] + waits_prev[pf_tasks]
+    dep_idx[base + k] = fetch[lo[pf_tasks] + k]
+    serves = np.minimum(order + ahead, max(n_rows - 1, 0))
     return TaskGraph(pairs, pair_index, order.astype(np.int64), dep_ptr, dep_idx, serves.astype(np.int64))
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from archsim.dtypes import DTYPE_BITS, dtype_bits  # noqa: F401 (re-exported)
 from archsim.errors import ConfigError
 
-DTYPE_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4, "int2": 2, "int1": 1}
 
 _FLOAT_NAMES = ("fp32", "fp16", "bf16", "fp8")
 _WA = re.compile(r"^w(\d+)a(\d+)$")
@@ -40,16 +40,6 @@ class Precision:
 
     def __str__(self) -> str:
         return self.name
-
-
-def dtype_bits(dtype: str) -> int:
-    """Bits of one element of a dtype name (fp16 -> 16, int4 -> 4, int3 -> 3)."""
-    if dtype in DTYPE_BITS:
-        return DTYPE_BITS[dtype]
-    m = re.fullmatch(r"int(\d)", dtype)
-    if m and 1 <= int(m.group(1)) <= 8:
-        return int(m.group(1))
-    raise ConfigError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BITS)}", key="dtype")
 
 
 def _width_dtype(bits: int, name: str) -> str:

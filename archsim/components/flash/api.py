@@ -65,9 +65,17 @@ def run_ops(spec: FlashSpec, kind, plane, nbytes, req, n_req, out_bytes=None, gr
                       EMPTY if grp_members is None else np.asarray(grp_members, np.int64),
                       int(n_req), int(spec.queue_depth if queue_depth is None else queue_depth),
                       int(rc_priority), int(core_buffer),
-                      EMPTY if grp_slice_bytes is None else np.minimum(np.asarray(grp_slice_bytes, np.int64),
-                                                                       int(core_buffer)),
+                      EMPTY if grp_slice_bytes is None else _slices(grp_slice_bytes, core_buffer),
                       z - 1 if sensed_ps is None else np.asarray(sensed_ps, np.int64))
+
+
+def _slices(grp_slice_bytes, core_buffer) -> np.ndarray:
+    """Each group's slice bytes in a core's buffers; a plan whose slice overflows the buffer
+    is a planner error, not something to clip (a clipped slice would run too fast)."""
+    a = np.asarray(grp_slice_bytes, np.int64)
+    if a.size and int(a.max()) > int(core_buffer):
+        raise ValueError(f"a tile's slice of {int(a.max())} B exceeds the core's {int(core_buffer)} B buffers")
+    return a
 
 
 MAX_PAGES = 20_000_000

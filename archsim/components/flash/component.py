@@ -31,9 +31,8 @@ from archsim.components.flash.compute import (CoreSpec, analytic_gemv, plan_gemv
 from archsim.components.flash.ecc import ecc_layout
 from archsim.components.flash.spec import FLASH_SCHEMA, compile_spec
 from archsim.config.schema import Field
+from archsim.dtypes import dtype_bits
 from archsim.errors import ConfigError
-
-DTYPE_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4, "int2": 2, "int1": 1}
 
 COMPUTE_SCHEMA = {
     "enabled": Field("bool", False, "a compute core per die (Cambricon-LLM's on-die processing)"),
@@ -219,12 +218,12 @@ class NandFlash(Component):
         its slice of every vector and their partial sums."""
         if not self.params["compute"]["enabled"] or self._activation_error(dtype_a or dtype):
             return False
-        return vectors_fit(self.spec, self.core, m, DTYPE_BITS.get(dtype, 16))
+        return vectors_fit(self.spec, self.core, m, dtype_bits(dtype))
 
     def _activation_error(self, dtype_a: str) -> str | None:
         """Why the cores cannot take activations of this type (None if they can)."""
         width = self.core.act_bytes * 8
-        if not (dtype_a.startswith("int") and DTYPE_BITS.get(dtype_a, 16) <= width):
+        if not (dtype_a.startswith("int") and dtype_bits(dtype_a) <= width):
             return (f"the cores multiply {width}-bit integer activations (compute.act_bytes "
                     f"{self.core.act_bytes}), not {dtype_a}; run an integer precision such as int8 "
                     f"or w4a8, or let the mapping stream the weights")
@@ -236,7 +235,7 @@ class NandFlash(Component):
         if not c["compute"]["enabled"]:
             raise ConfigError("this flash has no compute cores (compute.enabled is false)", self.file,
                               f"{self.name}.compute")
-        bits = DTYPE_BITS.get(dtype, 16)
+        bits = dtype_bits(dtype)
         til = c["tiling"]["enabled"] if tiling is None else bool(tiling)
         key = f"{self.name}.tiling.tile"
         t = self.tile if tile is None else parse_tile(tile, self.file, key)
@@ -286,7 +285,7 @@ class NandFlash(Component):
             r = simulate_gemv(s, self.core, p, int(self.params["slicing"]["slice_bytes"]), order)
             if fidelity == "analytic":
                 r["seconds"] = analytic_gemv(s, self.core, p, order)
-            weight_bytes = float(job.bytes_read) if job.bytes_read else job.k * job.n * DTYPE_BITS.get(job.dtype_w, 16) / 8
+            weight_bytes = float(job.bytes_read) if job.bytes_read else job.k * job.n * dtype_bits(job.dtype_w) / 8
             chan = r["bytes_in"] + r["bytes_out"] + r["bytes_weights"]
             return Cost(r["seconds"], int(round(r["seconds"] * self.clock_hz)), r["energy_j"] * 1e12, weight_bytes,
                         {"channel_bytes": float(chan), "channel_utilisation": r["channel_utilisation"],

@@ -269,16 +269,18 @@ def streamed_pages(spec: FlashSpec, nbytes: int) -> list:
 def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int,
              slice_bytes: int = 0) -> tuple[float, float, float]:
     """(alpha, flash bytes/s per channel, NPU bytes/s per channel) from the paper's equations
-    (t_rc = tR + the broadcast; u_rc its Read-Compute bus share), with the commands and
-    turnarounds the bus also carries: the Read-Compute transactions', and each streamed
-    page's."""
+    (a tile every t_rc = tR + the broadcast; u_rc its Read-Compute bus share), with the
+    commands and turnarounds the bus also carries: the Read-Compute transactions', and each
+    streamed page's. Where the cores are slower than t_rc (several vectors, narrow values)
+    or a buffer serialises the tile, the tile's real period replaces t_rc: the flash then
+    takes fewer tiles and leaves the channel more of its time."""
     values, cc, ch = _geometry(spec, value_bits)
     bw = spec.bus_bytes_per_s
-    t_rc = spec.t_read_ps / 1e12 + (w / ch) * m * core.act_bytes / bw
+    period = _tile_costs(spec, core, h, w, m, value_bits)[0]
     rc_bytes = (w / ch) * m * core.act_bytes + h * m * core.result_bytes
     over = _transaction_over_s(spec)
-    u_rc = min((rc_bytes / bw + (1 + cc) * over) / t_rc, 1.0)
-    flash_rate = cc * spec.page_size / t_rc
+    u_rc = min((rc_bytes / bw + (1 + cc) * over) / period, 1.0)
+    flash_rate = cc * spec.page_size / period
     npu_rate = spec.page_size / page_bus_s(spec, slice_bytes) * (1.0 - u_rc)
     return flash_rate / (flash_rate + npu_rate), flash_rate, npu_rate
 
@@ -366,6 +368,11 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
         if (h, w) not in tile_candidates(spec, value_bits):
             raise ValueError(f"tile {tile[0]}x{tile[1]} holds no whole page per core at "
                              f"{value_bits}-bit values (refitted: {h}x{w})")
+        if not _fits(core, (h, w), m, cc, ch):
+            raise ValueError(f"tile {h}x{w} needs {_slice_bytes(core, h, w, m, cc, ch)} B of a core's "
+                             f"{core.buffer_bytes} B buffers for {m} vector(s) (an input slice and "
+                             f"its partial sums); fits: "
+                             f"{', '.join(f'{a}x{b}' for a, b in cands) or 'none'}")
     ft, npu, a, npu_n, edge = split(h, w)
     return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling, edge, sl)
 
