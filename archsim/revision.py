@@ -7,10 +7,15 @@ import subprocess
 from functools import lru_cache
 
 
+OUTSIDE_RESULTS = ("cli", "plots")
+
+
 @lru_cache(maxsize=1)
 def code_identity() -> str:
     """A hash of the package's Python source and the Numba and NumPy versions: what decides a
-    result besides its inputs ("-dirty" alone cannot tell two uncommitted states apart)."""
+    result besides its inputs ("-dirty" alone cannot tell two uncommitted states apart). The
+    command line and the plots make no result (nothing else imports them), so an edit there
+    reruns no sweep."""
     import hashlib
     from pathlib import Path
 
@@ -19,9 +24,10 @@ def code_identity() -> str:
     root = Path(__file__).resolve().parent
     h = hashlib.sha1(f"{numba.__version__} {numpy.__version__}".encode())
     for path in sorted(root.rglob("*.py")):
-        if "__pycache__" in path.parts:
+        rel = path.relative_to(root)
+        if "__pycache__" in rel.parts or rel.parts[0] in OUTSIDE_RESULTS:
             continue
-        h.update(str(path.relative_to(root)).encode())
+        h.update(str(rel).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 

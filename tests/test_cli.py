@@ -433,6 +433,7 @@ def test_a_bad_base_names_its_file_and_a_folder_is_no_trace(capsys, tmp_path):
     d = tmp_path / "d.csv"
     d.mkdir()
     assert "is a folder" in one_line_error(capsys, "run", "a100", "--trace", str(d))
+    assert "is a folder" in one_line_error(capsys, "run", "a100", "--trace", str(tmp_path))   # no extension
 
 
 def test_a_trace_run_records_its_file(capsys, tmp_path):

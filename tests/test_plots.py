@@ -320,3 +320,13 @@ def test_a_quantity_hue_is_in_order_of_value(tmp_path, monkeypatch):
     seen = _drawn_figures(monkeypatch, lambda fig: [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()])
     plots.plot(out, tmp_path / "h.png", "line", x="scenario.batch", hue="toy.bandwidth")
     assert seen == [["900 GB/s", "1 TB/s", "1.5 TB/s"]]
+
+
+def test_a_numeric_axis_keeps_matplotlibs_ticks(tmp_path, monkeypatch):
+    # only quantities are labelled as written: a plain number axis kept a forced tick per
+    # value, labelled 0.000373136501 and so on
+    out = _toy_sweep(tmp_path, [{"set": "scenario.batch", "values": [1, 2, 3]}])
+    seen = _drawn_figures(monkeypatch, lambda fig: [t.get_text() for ax in fig.axes for t in ax.get_xticklabels()])
+    plots.plot(out, tmp_path / "n.png", "line", x="decode.tokens_per_s", y="scenario.batch")
+    labels = [t for t in seen[0] if t]
+    assert labels and labels != ["125.0", "250.0", "375.0"], labels     # the toy's 125/250/375 tokens/s

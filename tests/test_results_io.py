@@ -33,7 +33,7 @@ def _result(n: int = 6) -> RunResult:
         "arch": "toy", "model": "tiny", "fidelity": "cycle",
         "scenario": {"batch": 2, "input_len": 128, "output_len": 3, "precision": "fp16"},
         "prefill": {"seconds": 0.1 + 0.2, "cycles": 123456789012, "tokens_per_s": 256 / 0.3, "energy_j": 1 / 3},
-        "decode": {"seconds": 2.5e-3, "seconds_per_token": 2.5e-3 / 3, "tokens_per_s": 6 / 2.5e-3,
+        "decode": {"seconds": 2.5e-3, "seconds_per_token": 2.5e-3 / 6, "tokens_per_s": 6 / 2.5e-3,
                    "energy_j": 0.07, "energy_j_per_token": 0.07 / 6},
         "end_to_end": {"seconds": 0.3025, "tokens_per_s": 6 / 0.3025},
         "ttft_s": 0.3, "tpot_s": 2.5e-3 / 3,

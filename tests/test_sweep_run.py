@@ -93,6 +93,10 @@ def test_worker_death_is_retried_once_and_never_duplicated(tmp_path):
     assert set(deadly["status"]) == {"failed"} and deadly["error"].str.contains("died 3 time").all()
     assert report.worker_deaths == 6 * 1 + 6 * 3   # each flaky point once, each deadly one 3 times
     assert set(df[df["mode"] == "fine"]["attempts"]) == {1}
+    # the dead points' rows are this code's: a resume keeps them failed, it does not kill
+    # their workers again (unless told to retry)
+    again = run(spec, out, workers=2)
+    assert (again.ran, again.reused, again.stale, again.worker_deaths) == (0, 18, 0, 0)
 
 
 def test_resume_is_keyed_by_resolved_config(tmp_path):
@@ -117,8 +121,11 @@ def test_rows_made_by_other_code_are_rerun(tmp_path, monkeypatch):
     assert run(spec, out, workers=0).ran == 6
     again = run(spec, out, workers=0)
     assert (again.reused, again.ran, again.stale) == (6, 0, 0)
+    assert set(engine.rows_status(out).values()) == {"ok"}
     for mod in (engine, worker):
         monkeypatch.setattr(mod, "code_identity", lambda: "changed")
+    # a dry run says what the run will do: rerun them
+    assert set(engine.rows_status(out).values()) == {engine.STALE}
     changed = run(spec, out, workers=0)
     assert (changed.reused, changed.ran, changed.stale) == (0, 6, 6)
     assert "6 rerun: made by other code" in changed.line()

@@ -183,6 +183,11 @@ def test_result_keys_match_a_real_run():
     for head, subs in RUN_RESULT.named.items():
         assert res[head] and all(set(v) == set(subs) for v in res[head].values()), head
     assert set(res) - {"config"} == {*RUN_RESULT.fixed, *RUN_RESULT.named, *RUN_RESULT.open}
+    # the keys some machines add are known too (a sweep over them was refused)
+    for arch, model in (("wse2", "gpt2-small"), ("a100x8", "falcon-7b")):
+        cap = run_case(arch, model, {"batch": 1, "input_len": 16, "output_len": 2}, fidelity="analytic")["capacity"]
+        assert set(cap) - set(RUN_RESULT.fixed["capacity"]) <= set(RUN_RESULT.optional["capacity"]), arch
+        assert RUN_RESULT.problem("capacity.kv_stored_bytes_per_token") is None
 
 
 def test_metric_missing_from_the_first_result_stops_the_run(tmp_path):

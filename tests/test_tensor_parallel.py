@@ -140,3 +140,19 @@ def test_kv_heads_fewer_than_gpus_are_stored_on_every_gpu():
     assert cap["kv_stored_bytes_per_token"] == 8 * cap["kv_bytes_per_token"]
     llama = simulate_case("a100x8", "llama3-8b", scen, fidelity="analytic").summary["capacity"]
     assert "kv_stored_bytes_per_token" not in llama          # 8 KV heads over 8 GPUs: split
+
+
+def test_a_prefill_only_mla_trace_caches_one_latent(tmp_path):
+    # without decode rows the trace's cached heads fell back to the prefill attention's 128
+    # (MLA's prefill is not absorbed): 8x the capacity of the same model run directly
+    from archsim.api import simulate_case
+    from archsim.workload.model_spec import load_model
+    from archsim.workload.trace_builder import build_trace
+    from archsim.workload.trace_io import read_trace, write_trace
+    scen = {"batch": 1, "input_len": 16, "output_len": 0}
+    direct = simulate_case("a100x8", "deepseek-r1", scen, ["model.layers=4"], fidelity="analytic").summary["capacity"]
+    path = tmp_path / "mla.csv"
+    write_trace(build_trace(load_model("deepseek-r1", ["layers=4"]), batch=1, input_len=16, output_len=0), path)
+    traced = simulate_case("a100x8", None, {}, fidelity="analytic", trace=read_trace(path)).summary["capacity"]
+    assert traced["max_decode_tokens"] == direct["max_decode_tokens"]
+    assert traced.get("kv_stored_bytes_per_token") == direct.get("kv_stored_bytes_per_token")

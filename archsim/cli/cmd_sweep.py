@@ -33,7 +33,7 @@ def register(sub) -> None:
 
 def _dry_run(the_plan, out, retry_failed: bool = False) -> None:
     from archsim.results.text_table import text_table
-    from archsim.sweep.engine import rows_status
+    from archsim.sweep.engine import STALE, rows_status
 
     spec = the_plan.spec
     status = rows_status(out, spec.axis_names, spec.metrics)
@@ -43,7 +43,7 @@ def _dry_run(the_plan, out, retry_failed: bool = False) -> None:
     rows = [[pp.index, pp.point_id, *(pp.point.inputs[a] for a in spec.axis_names),
              status.get(pp.point_id, "to run")] for pp in the_plan.points]
     print(text_table(rows, header))
-    todo = sum(1 for pp in the_plan.points if pp.point_id not in status)
+    todo = sum(1 for pp in the_plan.points if status.get(pp.point_id, STALE) == STALE)
     notes = [f"{the_plan.dropped} left out by constraints.where"] if the_plan.dropped else []
     if the_plan.duplicates:
         notes.append(f"{the_plan.duplicates} duplicate(s) of listed points")

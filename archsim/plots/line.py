@@ -10,7 +10,7 @@ from matplotlib.ticker import NullLocator
 
 from archsim.errors import ConfigError
 from archsim.plots.common import (check_opts, column, label, load_source, metrics_of, need, new_figure,
-                                   save, si_values, style_opt, sweep_frame, varying)
+                                   numeric, save, si_values, style_opt, sweep_frame, varying)
 
 KIND = "line"
 OPTIONS = {"x": None, "y": None, "hue": None, "where": None, "logx": False, "logy": False, "title": None,
@@ -29,6 +29,7 @@ def plot(source, out, **opts):
     groups = [column(df, o["hue"], "hue")] if o["hue"] else varying(df, {x})
     # quantities ('1.41 GHz') are placed by their value, labelled as written
     xs = si_values(df[x])
+    written = xs is not None and not numeric(df[x])     # quantities: tick labels as written
     if xs is None and o["logx"]:
         raise ConfigError(f"--opt logx needs numbers on x; {x!r} holds {str(df[x].iloc[0])[:40]!r}", key="--opt logx")
     df = df.assign(_x=xs if xs is not None else df[x].astype(str))
@@ -55,7 +56,6 @@ def plot(source, out, **opts):
         ax.set_xscale("log")
     if xs is not None:
         ticks = df[["_x", x]].drop_duplicates("_x").sort_values("_x")
-        written = xs is not df[x]
         if 1 < len(ticks) <= 12 and (o["logx"] or written):
             # few values: label them plainly (as written for quantities, not as powers of ten)
             ax.set_xticks(ticks["_x"], [str(v) if written else f"{v:g}" for v in ticks[x]])

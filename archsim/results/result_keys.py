@@ -14,11 +14,13 @@ class ResultKeys:
     """The keys a result JSON object is known to have, so a metric path can be checked before
     anything runs. `fixed`: key -> its sub-keys (None for a number); `named`: key -> the keys
     under each of its named entries (breakdown.<component>.seconds); `open`: keys whose
-    contents depend on the run (only a result can tell a path under them)."""
+    contents depend on the run (only a result can tell a path under them); `optional`: sub-keys
+    of a fixed key that some machines' results add."""
 
     fixed: dict
     named: dict = field(default_factory=dict)
     open: tuple = ()
+    optional: dict = field(default_factory=dict)
 
     def problem(self, path: str) -> str | None:
         """Why `path` is not a metric of this result (with the nearest valid names), or None."""
@@ -32,6 +34,8 @@ class ResultKeys:
             valid = [f"{head}.{name}.{k}" for k in self.named[head]]
         elif head in self.fixed:
             subs = self.fixed[head]
+            if subs is not None:
+                subs = (*subs, *self.optional.get(head, ()))
             if (subs is None and not rest) or (subs is not None and len(rest) == 1 and rest[0] in subs):
                 return None
             valid = [head] if subs is None else [f"{head}.{k}" for k in subs]
@@ -52,6 +56,11 @@ RUN_RESULT = ResultKeys(
            "decode": ("seconds", "seconds_per_token", "tokens_per_s", "energy_j", "energy_j_per_token"),
            "end_to_end": ("seconds", "tokens_per_s"),
            "capacity": ("weights_bytes", "kv_bytes_per_token", "max_decode_tokens")},
+    # where the machine stores more per token than the model's (kv_stored_...) or places the
+    # model on a wafer (the rest); NaN elsewhere
+    optional={"capacity": ("kv_stored_bytes_per_token", "kv_cache", "decode_grid", "max_tokens_by_bytes",
+                           "placed_weights_bytes", "kv_bytes_per_token_placed", "usable_cores",
+                           "decode_regions", "decode_busy_fraction", "prefill_regions")},
     named={"breakdown": ("seconds", "energy_j", "bytes", "jobs"), "ops": ("seconds", "energy_j", "flops", "bytes")},
     open=("stats", "provenance"))
 

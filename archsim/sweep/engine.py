@@ -151,7 +151,8 @@ def _row(pp: Planned, spec: SweepSpec, result, attempts: int) -> dict:
     if isinstance(result, BaseException):   # the worker died, or the executor could not run it
         attempts = getattr(result, "attempts", attempts) or attempts
         result = {"status": "failed", "error": one_line(result), "outputs": {}, "result": "",
-                  "archsim_version": "", "git_revision": "", "code": "", "time": "", "wall_s": math.nan,
+                  # this code's row: a resume keeps it (failed) unless told to retry
+                  "archsim_version": "", "git_revision": "", "code": code_identity(), "time": "", "wall_s": math.nan,
                   "worker": ""}
     row = {"point_id": pp.point_id, "index": pp.index, "status": result["status"], "error": result["error"],
            "attempts": attempts, "point": canonical_json(pp.point.case)}
@@ -253,7 +254,8 @@ def run_sweep(spec: SweepSpec, out, *, executor: str = "local", workers: int | N
 
 
 def rows_status(out, axes=None, metrics=None) -> dict:
-    """point id -> status in `out` (for --dry-run); empty if there is no such file yet. With
+    """point id -> status in `out` (for --dry-run; STALE for a row other code made, which a
+    run reruns); empty if there is no such file yet. With
     `axes` and `metrics`, a file of another sweep is refused as the run would refuse it."""
     from archsim.sweep.store import check_same_sweep, read_table
 
@@ -267,4 +269,15 @@ def rows_status(out, axes=None, metrics=None) -> dict:
     if axes is not None:
         check_same_sweep(out, attrs, list(axes), list(metrics))
     meta = groups.get("meta", {})
-    return dict(zip(meta.get("point_id", []), meta.get("status", [])))
+    # a row another version of the code made is rerun, as run_sweep does
+    code = code_identity()
+    made = groups.get("provenance", {}).get("code", [""] * len(meta.get("point_id", [])))
+    return {pid: (st if _text(c) == code else STALE)
+            for pid, st, c in zip(meta.get("point_id", []), meta.get("status", []), made)}
+
+
+STALE = "stale (rerun)"
+
+
+def _text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)

@@ -207,7 +207,10 @@ class Trace:
 
     def cached_kv_heads(self) -> int | None:
         """Heads the KV cache holds: the decode attention's KV heads (MLA's latent: 1), else
-        the prefill's; None without attention rows."""
+        the prefill's; None without attention rows. MLA caches one latent (its kv_a_proj
+        row) whatever heads its prefill attention, which is not absorbed, names."""
+        if (self.columns["name"] == "kv_a_proj").any():
+            return 1
         qk = self.columns["op"] == "attention_qk"
         for sel in (qk & (self.columns["phase"] == "decode"), qk):
             if sel.any():

@@ -80,11 +80,11 @@ def _write_csv(trace: Trace, path: Path) -> None:
 def read_trace(path) -> Trace:
     """Read and validate a trace file written by write_trace (or a hand-made CSV)."""
     path = Path(path)
-    kind = _kind(path)
     if path.is_dir():
         raise TraceError("is a folder, not a trace file", path)
     if not path.is_file():
         raise TraceError("no such trace file", path)
+    kind = _kind(path)
     try:
         cols, meta, first_line = _read_hdf5(path) if kind == "hdf5" else _read_csv(path)
     except UnicodeDecodeError as exc:
