@@ -287,3 +287,30 @@ def test_a_decode_steps_kv_write_pays_its_share_of_a_group_program():
     assert share.bytes == whole.bytes and share.seconds < 0.2 * whole.seconds
     off = System(load_arch("a6000-instcsd", ["flash.kv.write_buffer=false"]))
     assert not any(j.get("buffered_tokens", 1) > 1 for c, j in zip(*(lambda gg: (gg.components, gg.jobs))(off.mapping.build(trace))))
+
+
+def test_sparf_senses_a_page_once_for_all_its_kept_groups():
+    """A 16 KB page holds four 4 KB groups of a head: it is sensed when the group-level step
+    keeps any of them (15/16 of the pages at half retention), then only the kept groups
+    cross the bus. Each kept group cost a sense of its own (twice dense's senses), which
+    made SparF slower than dense attention."""
+    from archsim.system.arch import load_arch
+    from archsim.system.system import System
+    from archsim.workload.trace_builder import build_trace
+    system = System(load_arch("a6000-instcsd"))
+    spec = load_model("opt-6.7b")
+    trace = build_trace(spec, batch=1, input_len=1024, output_len=2, precision="fp16")
+    csd = system.components["flash"]
+    av = [j for c, j in system.mapping.build(trace).pairs if c == "flash" and j.kind == "attention_av"]
+    assert av
+    r = csd.kv_read(av[0])                    # 1024 tokens in the flash: 64 groups, 16 pages a head
+    assert r["groups"] == spec.heads * 64 // 2
+    assert r["scattered"] == spec.heads * 16 * 15 / 16
+    c = csd.cost(av[0])
+    per_group = csd.stream_seconds(r["groups"] * 4096, page_bytes=4096)["seconds"]
+    assert c.breakdown["flash_s"] < per_group
+    # past the prompt's K/V programs (SparF's K twice), SparF decodes faster than dense
+    scen = {"batch": 64, "input_len": 1024, "output_len": 16, "precision": "fp16"}
+    tps = {a: simulate_case("a6000-instcsd", "opt-13b", scen, sets=[f"flash.kv.attention={a}"],
+                            fidelity="analytic").summary["decode"]["tokens_per_s"] for a in ("sparf", "dense")}
+    assert tps["sparf"] > tps["dense"]

@@ -19,7 +19,9 @@ Attention modes:
           pick the top-k tokens, and the token-indexed K and V groups holding them are read;
           the paper reports that this first, group-level step keeps about half of the groups
           (`group_retention`). r = head_dim x compression (SparQ's split of the budget).
-          Retained groups are scattered, so each costs a page sense of its own.
+          Retained groups are scattered: a page is sensed when it holds any (kept
+          independently, a 16 KB page of four 4 KB groups at half retention: 15/16 of the
+          pages), then only the kept groups cross the bus.
           `channels_per_group: auto` follows the paper's sizing: a 2048-entry page holds 2-8
           channels x 1K-256 tokens, 2 channels x 1K tokens for long contexts and 8 x 256 for
           short ones, so the fewest channels whose tokens per page do not exceed the context.
@@ -137,30 +139,52 @@ class ComputationalSSD(NandFlash):
 
     # --- what a decode attention op reads ------------------------------------------------------
     def _kv_volume(self, kind: str, streams: int, tokens: int, head_dim: int, elem: float, kv_len: int) -> tuple:
-        """(groups, bytes) read for `tokens` tokens of each of `streams` head streams. `kv_len`
-        (the whole context) sizes the channel-indexed groups."""
+        """(groups, bytes, pages sensed) read for `tokens` tokens of each of `streams` head
+        streams. `kv_len` (the whole context) sizes the channel-indexed groups. A page holds
+        `per_page` consecutive groups of a head: one sense serves every group read from it."""
         kv = self.params["kv"]
         g_tok = self.group_tokens(head_dim, elem)
         groups_per_head = -(-tokens // g_tok)
         dense = streams * tokens * head_dim * elem
         if kv["attention"] == "dense":
-            return streams * groups_per_head, dense
+            return streams * groups_per_head, dense, None
+        per_page = max(1, int(self.spec.page_size // kv["group_bytes"]))
+
+        def pages(groups_each: int, miss_one: float, miss_page: float) -> float:
+            """Pages sensed of a head's `groups_each` groups, each read but with probability
+            miss_one, a whole page's skipped with probability miss_page."""
+            whole, rest = divmod(groups_each, per_page)
+            return streams * (whole * (1.0 - miss_page) + (1.0 - miss_one ** rest if rest else 0.0))
+
         ret = kv["group_retention"]
         groups = int(math.ceil(streams * groups_per_head * ret))
         nbytes = dense * ret
+        # the group-level step keeps each group independently (the paper gives only the share)
+        sensed = pages(groups_per_head, 1.0 - ret, (1.0 - ret) ** per_page)
         if kind == "attention_qk":
             # channel-indexed K: a group holds `cpg` channels of `tpc` tokens; it is read when
-            # one of the r = head_dim x compression chosen channels falls in it
+            # one of the r = head_dim x compression chosen channels falls in it, and its page
+            # (the next groups' channels of the same tokens) when one falls in any of them
             group_bytes = min(kv["group_bytes"], g_tok * head_dim * elem)
             cpg = self.channels_per_group(head_dim, kv_len, elem)
             r = max(1, int(round(head_dim * kv["compression"])))
             n_cg = max(1, head_dim // cpg)
-            miss = math.comb(head_dim - cpg, r) / math.comb(head_dim, r) if head_dim - cpg >= r else 0.0
-            touched = n_cg * (1.0 - miss)
+
+            def miss(channels: int) -> float:
+                return math.comb(head_dim - channels, r) / math.comb(head_dim, r) if head_dim - channels >= r else 0.0
+
+            touched = n_cg * (1.0 - miss(cpg))
             tpc = max(1, int(group_bytes // (cpg * elem)))
-            groups += int(math.ceil(streams * touched * -(-tokens // tpc)))
+            blocks = -(-tokens // tpc)
+            groups += int(math.ceil(streams * touched * blocks))
             nbytes += streams * touched * cpg * tokens * elem
-        return groups, nbytes
+            if n_cg >= per_page:
+                # a page: per_page channel groups of one token block
+                sensed += blocks * pages(n_cg, miss(cpg), miss(cpg * per_page))
+            else:
+                # a page holds every channel of several token blocks: any pick reads it
+                sensed += streams * -(-(n_cg * blocks) // per_page)
+        return groups, nbytes, int(math.ceil(sensed))
 
     def _kv_streams(self, job: Job) -> tuple:
         """(streams, kv_len, head_dim, elem bytes, tokens per group, tokens in the flash) of an
@@ -185,11 +209,10 @@ class ComputationalSSD(NandFlash):
         streams, kv_len, head_dim, elem, g_tok, in_flash = self._kv_streams(job)
         group_bytes = min(kv["group_bytes"], g_tok * head_dim * elem)
         # the tokens still in the DRAM buffer are read from there
-        groups, nbytes = self._kv_volume(job.kind, streams, in_flash, head_dim, elem, kv_len)
+        groups, nbytes, sensed = self._kv_volume(job.kind, streams, in_flash, head_dim, elem, kv_len)
         dense_all = streams * kv_len * head_dim * elem
         work = self._kv_volume(job.kind, streams, kv_len, head_dim, elem, kv_len)[1] / dense_all if kv_len else 0.0
-        scattered = 0 if kv["attention"] == "dense" else groups
-        return {"groups": groups, "bytes": nbytes, "scattered": scattered, "group_bytes": group_bytes,
+        return {"groups": groups, "bytes": nbytes, "scattered": sensed or 0, "group_bytes": group_bytes,
                 "dense_bytes": streams * in_flash * head_dim * elem, "work": work}
 
     def roofs(self) -> tuple[list, list]:
@@ -216,10 +239,10 @@ class ComputationalSSD(NandFlash):
         if job.kind in ("attention_qk", "attention_av"):
             r = self.kv_read(job)
             if r["scattered"] and r["groups"]:
-                # scattered groups: one page sense per group and its valid bytes on the bus (a
-                # group not yet full sends only its tokens: a column-addressed partial read)
-                per = max(1, int(round(r["bytes"] / r["groups"])))
-                st = self.stream_seconds(r["groups"] * per, page_bytes=per)
+                # scattered groups: a sense per page holding any, then their valid bytes on
+                # the bus (a group not yet full sends only its tokens: column-addressed reads)
+                per = max(1, int(round(r["bytes"] / r["scattered"])))
+                st = self.stream_seconds(r["scattered"] * per, page_bytes=per)
             else:
                 st = self.stream_seconds(r["bytes"])
             flops = job.flops * r["work"]
