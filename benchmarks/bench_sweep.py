@@ -81,9 +81,20 @@ def bench_kill(d: Path, points: int, workers, kills: int, seed: int) -> bool:
     rng = random.Random(seed)
     landed = 0
     for i in range(kills):
+        before = len(to_dataframe(out)) if out.exists() else 0
         proc = cli("--out", out, *extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # short lives (startup included), so that most kills land mid-run and the work spans many runs
-        time.sleep(rng.uniform(0.3, max(2.0, 0.12 * full)))
+        if i % 3 == 0:
+            # any time, start-up included
+            time.sleep(rng.uniform(0.3, max(2.0, 0.12 * full)))
+        else:
+            # after this run has committed rows (points run fast: a timed kill lands in the
+            # start-up), so that the next run resumes a file written by several
+            t_end = time.perf_counter() + full
+            while proc.poll() is None and time.perf_counter() < t_end:
+                if out.exists() and len(to_dataframe(out)) > before:
+                    break
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 0.3))
         alive = proc.poll() is None
         landed += alive
         try:   # alternate: the whole job, or only the driver (its workers must then exit)

@@ -195,3 +195,16 @@ def test_a_larger_global_buffer_is_never_slower():
     for k, n in ((8192, 2048), (4096, 1024), (1000, 300)):
         t = [pim_gemv(replace(base, gb_bytes=gb), k, n)["ticks"] for gb in (1024, 2048, 4096, 8192)]
         assert t == sorted(t, reverse=True), (k, n, t)
+
+
+def test_a_kv_write_opens_rows_only_in_the_channels_it_reaches():
+    # 64 B (one token's K of one head at 16 bits x 32 dims) reaches two channels: two column
+    # writes and two row activations, not one of each in all eight
+    from archsim.components.dram.pim import pim_write
+    s = PimSpec()
+    io = 32 * 8 * s.io_pj_per_bit
+    assert pim_write(s, 64)["energy_pj"] == pytest.approx(2 * (s.wr_pj + io) + 2 * s.act_pj)
+    full = pim_write(s, 32 * 8 * 3)                           # three writes in every channel
+    assert full["energy_pj"] == pytest.approx(24 * (s.wr_pj + io) + 8 * s.act_pj)
+    assert pim_write(s, 64)["seconds"] < full["seconds"]
+    assert pim_write(s, 0) == {"seconds": 0.0, "ticks": 0, "energy_pj": 0.0}

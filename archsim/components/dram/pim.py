@@ -203,9 +203,10 @@ def pim_write(spec: PimSpec, nbytes: int) -> dict:
     std = get_standard(spec.standard)
     comp = compiled(std)
     tt = comp.timing_ticks
-    per = -(-int(nbytes) // (32 * spec.channels))
+    writes = -(-int(nbytes) // 32)                 # 32 B column writes, dealt round the channels
+    per = -(-writes // spec.channels)
     ticks = tt["nRCDWR"] + per * tt["nCCDS"] + tt["nCWL"] + tt["nBL"] + tt["nWR"] + tt["nRP"] if per else 0
     seconds = ticks * std.tick_ps * 1e-12
-    # every channel opens a row for its share
-    e = per * spec.channels * (spec.wr_pj + 32 * 8 * spec.io_pj_per_bit) + (spec.act_pj * spec.channels if per else 0)
+    # each channel that gets a share opens a row for it
+    e = writes * (spec.wr_pj + 32 * 8 * spec.io_pj_per_bit) + spec.act_pj * min(writes, spec.channels)
     return {"seconds": seconds, "ticks": int(ticks), "energy_pj": float(e)}
