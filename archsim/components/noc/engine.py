@@ -183,6 +183,19 @@ def _q_room_all(QT, QE, QS, need, rows):
 
 
 @njit(cache=True, inline="always")
+def _q_fits(QT, QS, need, rows, nrow):
+    """Whether every FIFO has room for `need` more events (see _q_room_all); checked inline
+    first, since a call that hands the FIFO arrays back costs reference counting."""
+    most = 0
+    for i in range(nrow):
+        k = rows[i]
+        n = QS[k, 1] - QS[k, 0]
+        if n > most:
+            most = n
+    return QT.shape[1] - most >= need
+
+
+@njit(cache=True, inline="always")
 def _q_next(qt, qs):
     """Due time of a FIFO's oldest event, or 2**62 if it is empty. (A FIFO's tail is read
     with acquire and written with release: another thread may be pushing to it.)"""
@@ -338,20 +351,22 @@ def _arrive(t, qt, qe, qs, vr, rs, ready, amap, asum, pk_size, pk_info, r_row, r
             amap[r >> 6] |= wb
             na += 1
         if fast:
-            # one packet per VC: a head finds the VC empty and idle, a body flit that finds
-            # it empty finds it active; so no branch on the flit kind (unpredictable)
-            head = (code >> 1) & 1
-            vr[b0 + 2] = pk
-            vr[b0 + 3] = pk_size[pk]
-            vr[b0] = (hc & (head - 1)) + 65536
-            pi = pk_info[pk]
-            o = _route_bf(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF, (pi >> 32) & 1)
-            sov = vr[b0 + 1]
-            nsov = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
-            vr[b0 + 1] = sov ^ ((sov ^ nsov) & -head)
+            # one packet per VC: a head finds the VC empty and idle and is routed; a body
+            # flit finds its packet recorded and the VC active. (A branch on the flit kind
+            # measured faster than computing both: body flits skip the packet's loads.)
             rS0 = (r << 5) + rp - r * P
-            rs[rS0 + 10] |= head << (iv & VM)
-            rs[rS0] |= (np.int64(c == 0) & (head ^ 1)) << (iv & VM)
+            if code & 2:
+                vr[b0 + 2] = pk
+                vr[b0 + 3] = pk_size[pk]
+                vr[b0] = 65536
+                pi = pk_info[pk]
+                o = _route_bf(r_row[r], r_col[r], pi & 0xFFFF, (pi >> 16) & 0xFFFF,
+                              (pi >> 32) & 1)
+                vr[b0 + 1] = 1 | (o << 2) | (((pi >> 33) & 0xFF) << 10)
+                rs[rS0 + 10] |= np.int64(1) << (iv & VM)
+            else:
+                vr[b0] = hc + 65536
+                rs[rS0] |= np.int64(c == 0) << (iv & VM)
             continue
         if ring:
             vr[b0 + 4 + (((hc & 0xFFFF) + c) & BM)] = code
@@ -380,11 +395,10 @@ def _arrive(t, qt, qe, qs, vr, rs, ready, amap, asum, pk_size, pk_info, r_row, r
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, V, B):
-    """Credits reaching output VCs by cycle t (events: the output-VC index)."""
-    vb = 0
-    while (1 << vb) < V:
-        vb += 1
+def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, vr, V, B, wait_tail, rd, vad, sad):
+    """Credits reaching output VCs by cycle t (events: the output-VC index). vr and the
+    layout parameters serve the owner check of the fast mode."""
+    vb, bb, rwb, ring, chk, fast = _layout(V, B, wait_tail, rd, vad, sad)
     VM = (1 << vb) - 1
     qm = qt.shape[0] - 1
     qh = qs[0]
@@ -397,6 +411,13 @@ def _credit(t, qt, qe, qs, oc_cred, owner, rs, tailm, busy, V, B):
         oc_cred[ov] = cr
         if cr == 1:
             ow = owner[ov]
+            if fast and ow >= 0:
+                # in fast mode a tail leaves its owner in place (saving the switch a write
+                # per flit): it still owns the VC only if its record still holds it
+                bq = ov >> vb
+                want = 2 | ((bq - (bq // Q) * Q) << 2) | ((ov & VM) << 5)
+                if vr[(np.int64(ow) << rwb) + 1] & 1023 != want:
+                    ow = -1
             if ow >= 0:
                 orp = ow >> vb
                 orr = orp // P
@@ -763,7 +784,7 @@ def _visit_routers(t, k0, k1, visit, vr, rs, owner, oc_cred, tailm, busy, ready,
                     x = rs[rS + 5 + p]
                     rs[rS + 5 + p] = (x | ((np.int64(cr <= 0) & (tail ^ 1)) << v)) & ~(tail << v)
                     tailm[rQ + o] |= tail << w
-                    owner[ov] |= np.int32(-tail)
+                    # (owner[ov] stays: _credit checks the owner's record instead)
                     rs[rS + p] &= ~(np.int64(c == 0) << v)
                     vr[b0 + 1] = sov & (tail - 1)
                 else:
@@ -885,7 +906,8 @@ def _phase_in(t, X, nparts, QT, QE, QS, acc, sim_state, mode, pk_ct, pk_rec, pk_
     for kk in range(nparts + 1):
         k = _fifo(CQ, X, kk) if kk < nparts else _fifo(EQ, X, X)
         if _q_next(QT[k], QS[k]) <= t:
-            _credit(t, QT[k], QE[k], QS[k], oc_cred, owner, rs, tailm, busy, V, B)
+            _credit(t, QT[k], QE[k], QS[k], oc_cred, owner, rs, tailm, busy, vr, V, B,
+                    wait_tail, rd, vad, sad)
     return na
 
 
@@ -1207,7 +1229,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
     # grant pointers per output ([20:25]) and accept pointers per input ([25:30]); the flits
     # held ([30])
     rs = np.zeros(N << 5, np.int64)
-    owner = np.full(NOV, -1, np.int32)    # input VC holding each output VC (for NOCRED)
+    # input VC holding each output VC (for NOCRED; in fast mode left in place after the tail,
+    # see _credit)
+    owner = np.full(NOV, -1, np.int32)
     oc_cred = np.full(NOV, B, np.int16)
     tailm = np.zeros(N * Q, np.int64)     # output VCs whose tail has gone (wait for credits)
     busy = np.zeros(N * Q, np.int64)      # allocated output VCs per (router, output)
@@ -1450,7 +1474,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             cap = ncap
         if threaded:
             # room for a whole cycle's pushes, made before partition 1 starts; then go
-            QT, QE = _q_room_all(QT, QE, QS, P * N + N, qrows)
+            if not _q_fits(QT, QS, P * N + N, qrows, nrow):
+                QT, QE = _q_room_all(QT, QE, QS, P * N + N, qrows)
             ctl[C_T] = t
             ctl[C_STATE] = sim_state
             if QT.ctypes.data != ctl[C_ARR] or pk_info.ctypes.data != ctl[C_ARR + 3 * 17] \
@@ -1510,9 +1535,10 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         # the sources' credits, whichever partition sent them: the sources are partition 0's
         for Y in range(nparts):
             k = _fifo(SQ, 0, Y)
-            if _q_next(QT[k], QS[k]) <= t:
+            if _q_next(_raw(QT)[k], _raw(QS)[k]) <= t:
                 _credit(t, _raw(QT)[k], _raw(QE)[k], _raw(QS)[k], _raw(s_cred), _raw(s_owner),
-                        _raw(rs), _raw(s_tailm), _raw(s_busy), V, B)
+                        _raw(rs), _raw(s_tailm), _raw(s_busy), _raw(vr), V, B, wait_tail, rd,
+                        vad, sad)
         if nparts > 1 and not threaded:
             _fold(acc, accs[1], free, nfree, free1, nfree1)
         na = 0
@@ -1544,7 +1570,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
                 ns += 1
         # room for this cycle's injected flits (see _q_room_all)
         if not threaded:
-            QT, QE = _q_room_all(QT, QE, QS, ns, qrows)
+            if not _q_fits(QT, QS, ns, qrows, nrow):
+                QT, QE = _q_room_all(QT, QE, QS, ns, qrows)
         k = 0
         while k < ns:
             n = slist[k]
@@ -1685,7 +1712,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         # ======== 5. routers ========
         # each active router switches at most P flits and returns at most P credits
         if not threaded:
-            QT, QE = _q_room_all(QT, QE, QS, P * na, qrows)
+            if not _q_fits(QT, QS, P * na, qrows, nrow):
+                QT, QE = _q_room_all(QT, QE, QS, P * na, qrows)
         for X in range(nrun):
             idle, moved = _phase_routers(t, X, _raw(QT), _raw(QE), _raw(QS), _raw(amaps)[X],
                                          _raw(asums)[X], _raw(visits)[X], _raw(vr), _raw(rs),
@@ -1707,7 +1735,8 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
         for X in range(nparts):
             na += nap[X]
         ev = 0
-        for k in qrows:
+        for i in range(nrow):
+            k = qrows[i]
             ev += QS[k, 1] - QS[k, 0]
         if ev > events_max:
             events_max = ev
@@ -1716,8 +1745,9 @@ def simulate(rows, cols, V, B, rd, vad, sad, st, L, cd, wait_tail, iters,
             t += 1
         else:
             nt = np.int64(1) << 62
-            for k in qrows:
-                qn = _q_next(QT[k], QS[k])
+            for i in range(nrow):
+                k = qrows[i]
+                qn = _q_next(_raw(QT)[k], _raw(QS)[k])
                 if qn < nt:
                     nt = qn
             if nh > 0 and h_key[0] < nt:
