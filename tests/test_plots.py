@@ -330,3 +330,22 @@ def test_a_numeric_axis_keeps_matplotlibs_ticks(tmp_path, monkeypatch):
     plots.plot(out, tmp_path / "n.png", "line", x="decode.tokens_per_s", y="scenario.batch")
     labels = [t for t in seen[0] if t]
     assert labels and labels != ["125.0", "250.0", "375.0"], labels     # the toy's 125/250/375 tokens/s
+
+
+def test_plot_where_takes_a_named_unit_axis_by_its_path(tmp_path):
+    # a named `unit:` axis: its column is the name, its set path compares in SI units, in
+    # the sweep's `where` and in `plot --where` alike (the path was refused here)
+    out = _toy_sweep(tmp_path, [{"set": "toy.bandwidth", "name": "bw", "values": [0.5, 2, 3.35], "unit": "TB/s"}])
+    df = to_dataframe(out)
+    from archsim.plots.common import load_source, sweep_frame
+    kept = sweep_frame(load_source(out), "toy.bandwidth >= '1 TB/s'")
+    assert sorted(kept["bw"]) == [2, 3.35] and len(df) == 3
+    assert drawn(plots.plot(out, tmp_path / "w.png", "line", x="bw", where="toy.bandwidth >= '1 TB/s'"))
+
+
+def test_a_log_axis_refuses_values_it_would_drop(tmp_path):
+    out = _toy_sweep(tmp_path, [{"set": "scenario.batch", "values": [1, 2]},
+                                {"set": "toy.crash_once", "values": [False]}])
+    with pytest.raises(ConfigError, match="above zero"):
+        plots.plot(out, tmp_path / "b.png", "line", x="toy.crash_once", logx=True)
+    assert drawn(plots.plot(out, tmp_path / "ok.png", "line", x="scenario.batch", logx=True))

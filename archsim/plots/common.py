@@ -167,8 +167,10 @@ def sweep_frame(src: Source, where: str | None = None, ok_only: bool = True):
             except (TypeError, ValueError):
                 sets = {}
             return {**row, **sets}
-        expr = Expression(where, set(df.columns), "--where")
-        mask = [expr(env(row)) for row in df.to_dict("records")]
+        rows = [env(row) for row in df.to_dict("records")]
+        # the set paths too: a named `unit:` axis's column is its name, its path the setting
+        expr = Expression(where, set(df.columns).union(*(r.keys() for r in rows)), "--where")
+        mask = [expr(r) for r in rows]
         df = df[mask]
     if df.empty:
         raise ConfigError("no finished points to plot" + (f" where {where}" if where else ""), src.name)

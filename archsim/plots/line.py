@@ -32,6 +32,11 @@ def plot(source, out, **opts):
     written = xs is not None and not numeric(df[x])     # quantities: tick labels as written
     if xs is None and o["logx"]:
         raise ConfigError(f"--opt logx needs numbers on x; {x!r} holds {str(df[x].iloc[0])[:40]!r}", key="--opt logx")
+    # a log axis would drop a value at or below zero (False included) without a word
+    for opt, col, vals in (("logx", x, xs), ("logy", y, df[y])):
+        if o[opt] and vals is not None and numeric(vals) and (vals.astype(float) <= 0).any():
+            raise ConfigError(f"--opt {opt} needs values above zero; {col!r} holds "
+                              f"{df[col][vals.astype(float) <= 0].iloc[0]!r}", key=f"--opt {opt}")
     df = df.assign(_x=xs if xs is not None else df[x].astype(str))
     fig, ax = new_figure()
     ax = ax[0][0]
