@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 from functools import lru_cache
 
-
 OUTSIDE_RESULTS = ("cli", "plots")
 
 
@@ -16,12 +15,19 @@ def code_identity() -> str:
     result besides its inputs ("-dirty" alone cannot tell two uncommitted states apart). The
     command line and the plots make no result (nothing else imports them), so an edit there
     reruns no sweep."""
+    from pathlib import Path
+
+    return source_hash(Path(__file__).resolve().parent)
+
+
+def source_hash(root) -> str:
+    """code_identity of the package at `root`."""
     import hashlib
     from pathlib import Path
 
     import numba
     import numpy
-    root = Path(__file__).resolve().parent
+    root = Path(root)
     h = hashlib.sha1(f"{numba.__version__} {numpy.__version__}".encode())
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)

@@ -277,7 +277,13 @@ def test_an_explicit_tile_that_overflows_a_cores_buffers_is_refused(capsys):
     err = capsys.readouterr().err
     assert "flash.tiling.tile" in err and "2048 B buffers" in err and "Traceback" not in err
     f = System(load_arch("cambricon-llm-s")).components["flash"]
-    assert f.plan(4096, 4096, 4, "int8", tile="256x2048").tile_w == 2048
+    p4 = f.plan(4096, 4096, 4, "int8", tile="256x2048")
+    assert p4.tile_w == 2048
+    # the kernel refuses such a plan rather than clip its slices to the buffer
+    import dataclasses
+    from archsim.components.flash.compute import simulate_gemv
+    with pytest.raises(ValueError, match="exceeds the core's 2048 B buffers"):
+        simulate_gemv(f.spec, f.core, dataclasses.replace(p4, m=8), 2048)
 
 
 def test_flexgen_keeps_the_weight_link_busy_when_loads_bound_decode():
@@ -297,3 +303,41 @@ def test_flexgen_keeps_the_weight_link_busy_when_loads_bound_decode():
         return np.sort(tl[which][(tl["name"] == name) & (tl["component"] == comp)])
 
     assert (times("o_proj", "npu", "start_ps") >= times("o_proj", "ufs", "finish_ps")).all()
+
+
+@pytest.mark.parametrize("arch", ["cambricon-flexgen-dram", "cambricon-flexgen-ssd"])
+def test_flexgen_weight_loads_keep_two_buffers(arch):
+    """Every weight op computes after its weights arrive, and a load starts only once the
+    weight op two back has computed (two buffers), also when a user trace has an allreduce
+    row where a load is issued (such a row runs nothing; the load was lost)."""
+    from archsim.mappings.flexgen import WEIGHT_OPS
+    from archsim.system.scheduler import PS_PER_S, schedule
+    from archsim.workload.trace import Trace
+    base = build_trace(load_model("gpt2-small"), batch=1, input_len=16, output_len=3)
+    rows = [base.row(i) for i in range(len(base))]
+    ar = dict(rows[1], op="allreduce", name="ar", bytes_w=0, flops=0, bytes_kv=0, k=0, m=0, n=0, bytes_a=1024)
+    for trace in (base, Trace.from_rows(rows[:1] + [ar] + rows[1:], dict(base.meta))):
+        system = System(load_arch(arch))
+        g = system.mapping.build(trace)
+        names = list(system.components)
+        cost = [system.cost(c, j) for c, j in g.pairs]
+        res = np.array([names.index(c) for c, _ in g.pairs])[g.pair_index]
+        dur = np.array([int(round(c.seconds * PS_PER_S)) for c in cost])[g.pair_index]
+        start, finish = schedule(res, dur, (g.dep_ptr, g.dep_idx), [system.components[n].lanes for n in names])
+        comps, jobs = g.components, g.jobs
+        compute = {}
+        for t in range(len(g)):
+            if comps[t] == "npu" and jobs[t].label == trace["name"][g.op_index[t]]:
+                compute.setdefault(int(g.op_index[t]), t)
+        loads = {}
+        for t in range(len(g)):
+            if ".weights" in (jobs[t].label or ""):
+                loads.setdefault(int(g.serves_index[t]), []).append(t)
+        weighted = np.flatnonzero(np.isin(trace["op"], WEIGHT_OPS) & (trace["bytes_w"] > 0))
+        for i, r in enumerate(weighted):
+            mine = loads[int(r)]
+            assert start[compute[r]] >= max(finish[t] for t in mine)
+            if i >= 2:
+                assert min(start[t] for t in mine) >= finish[compute[weighted[i - 2]]]
+        moved = sum(jobs[t].bytes_read for ts in loads.values() for t in ts if comps[t] == system.mapping.params["weights"])
+        assert moved == pytest.approx(float(trace["bytes_w"][weighted].sum()))

@@ -42,3 +42,16 @@ def test_the_layers_import_downwards():
                 if rel.parts[0] not in OUTSIDE_RESULTS and parts[1] in OUTSIDE_RESULTS:
                     bad.append(f"{rel} imports {name}")
     assert not bad, bad
+
+
+def test_the_code_identity_ignores_the_command_line_and_the_plots(tmp_path):
+    from archsim.revision import source_hash
+    for rel in ("cli/main.py", "plots/line.py", "system/simulate.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x = 1\n")
+    before = source_hash(tmp_path)
+    for rel in ("cli/main.py", "plots/line.py"):
+        (tmp_path / rel).write_text("x = 2  # an edit that makes no result\n")
+    assert source_hash(tmp_path) == before
+    (tmp_path / "system/simulate.py").write_text("x = 2\n")
+    assert source_hash(tmp_path) != before

@@ -101,3 +101,43 @@ def test_a_chain_is_scheduled_without_the_kernel_and_alike(n, monkeypatch):
     monkeypatch.setattr(scheduler, "_schedule", no_kernel)
     got = schedule(res, dur, deps, [1, 2, 1])
     assert all(np.array_equal(g, w) for g, w in zip(got, want))
+
+
+def test_the_task_graph_keeps_each_stages_own_dependencies_past_an_empty_row():
+    """Rows that map to nothing (an allreduce on one device) shifted the own-stage
+    dependencies of every later stage list by one; a stage may also wait for what an
+    earlier row ran for its row (PREFETCHED)."""
+    import types
+
+    from archsim.system.mapping import PREFETCHED, join_job
+    from archsim.workload.trace import COLUMNS, Trace
+
+    def row(i):
+        r = {c: 0 for c in COLUMNS}
+        r.update(layer=i, phase="decode", step=0, op="gemv", name="x", batch=1, m=1, n=1, k=1, heads=1,
+                 kv_heads=1, kv_len=1, dtype_w="fp16", dtype_a="fp16", bytes_w=2, bytes_a=2, flops=2)
+        return r
+
+    class Plan(Mapping):
+        strategy = "test-plan"
+        kinds = [0, 4, 1, 5]
+
+        def __init__(self):
+            self.system = types.SimpleNamespace(components={})
+            self.params = {}
+
+        def key_columns(self, trace):
+            return {"kind": np.array(self.kinds)}
+
+        def stages(self, op):
+            j = join_job
+            return {0: [],
+                    4: [Stage("l", j("fetch"), after=(PREV_OP,), serves_ahead=2), Stage("m", j("own"), after=(PREV_OP,)),
+                        Stage("c", j("c"), after=(1, PREV_OP)), Stage("c", j("w"), after=(2,))],
+                    1: [Stage("c", j("a"))],
+                    5: [Stage("c", j("b"), after=(PREV_OP, PREFETCHED))]}[op["kind"]]
+
+    g = Plan().build(Trace.from_rows([row(i) for i in range(4)]))
+    # tasks: row 1 -> 0 fetch, 1 own, 2 c, 3 w; row 2 -> 4; row 3 -> 5
+    assert g.deps == [(), (), (1,), (2,), (3,), (4, 0)]
+    assert list(g.serves_index) == [3, 1, 1, 1, 2, 3]

@@ -126,6 +126,13 @@ def test_rows_made_by_other_code_are_rerun(tmp_path, monkeypatch):
         monkeypatch.setattr(mod, "code_identity", lambda: "changed")
     # a dry run says what the run will do: rerun them
     assert set(engine.rows_status(out).values()) == {engine.STALE}
+    import contextlib
+    import io
+    from archsim.cli.cmd_sweep import _dry_run
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        _dry_run(engine.plan(spec, engine.identity_resolve), out)
+    assert "6 points, 6 to run" in text.getvalue() and text.getvalue().count(engine.STALE) == 6
     changed = run(spec, out, workers=0)
     assert (changed.reused, changed.ran, changed.stale) == (0, 6, 6)
     assert "6 rerun: made by other code" in changed.line()

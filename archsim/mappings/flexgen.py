@@ -109,9 +109,11 @@ class FlexGen(Mapping):
         if not len(rows):
             return none
         # weight op i+1's load starts when op i-1 has computed (its buffer is free): it is
-        # issued by the row after op i-1 (op 1's by op 0, both buffers being free)
+        # issued by the first row after op i-1 that runs anything (an allreduce row runs
+        # nothing here), at the latest op i; op 1's by op 0, both buffers being free
         dst = rows[1:]
-        src = np.concatenate((rows[:1], rows[:-2] + 1))[:len(dst)]
+        runs = np.flatnonzero(c["op"] != "allreduce")
+        src = np.concatenate((rows[:1], runs[np.searchsorted(runs, rows[:-2] + 1)]))[:len(dst)]
         out = none
         out["next_bytes"][src] = c["bytes_w"][dst].astype(np.float64)
         out["next_name"][src] = c["name"][dst]
@@ -130,11 +132,6 @@ class FlexGen(Mapping):
         # key_columns); the ops between do not wait for them, that weight op does (PREFETCHED)
         nxt = (op.get("next_bytes", -1.0), op.get("next_name", "")) if p["prefetch"] else (-1.0, "")
         st: list[Stage] = []
-        if nxt[0] >= 0:
-            st += [replace(m, serves_ahead=int(op.get("next_ahead", 1))) for m in
-                   self._move(p["weights"], p["weight_path"], p["weight_staging"], nxt[0],
-                              f"{nxt[1]}.weights", False, (PREV_OP,))]
-        first = len(st)
         waits = (PREV_OP,)
         if self._weighted(op):
             if not p["prefetch"] or op.get("own_weights", False):
@@ -150,7 +147,13 @@ class FlexGen(Mapping):
         if kv and not writes:
             st += self._move(p["kv"], p["kv_path"], p["kv_staging"], float(op["bytes_kv"]),
                              f"{op['name']}.kv", False, (PREV_OP,))
-        st.append(Stage(p["compute"], job, after=tuple(range(first, len(st))) + waits))
+        own = len(st)
+        # (after this op's own loads: a component serves its tasks in order)
+        if nxt[0] >= 0:
+            st += [replace(m, serves_ahead=int(op.get("next_ahead", 1))) for m in
+                   self._move(p["weights"], p["weight_path"], p["weight_staging"], nxt[0],
+                              f"{nxt[1]}.weights", False, (PREV_OP,))]
+        st.append(Stage(p["compute"], job, after=tuple(range(own)) + waits))
         if writes:
             # the new tokens' K and V leave once computed; the ops after wait for the compute,
             # not for the write (it queues on the links and the KV tier, ahead of later reads)

@@ -308,7 +308,7 @@ def _assemble(entries: list, row_entry: np.ndarray, pairs: list) -> TaskGraph:
     dep_ptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     dep_idx = np.empty(int(dep_ptr[-1]), dtype=np.int64)
     # own-stage deps: base of the task's row + relative stage index
-    rel_offs_e = [np.concatenate(([0], np.cumsum(o)[:-1])) for o in e_own]
+    rel_offs_e = [np.cumsum(o) - o for o in e_own]       # (an entry with no stages has none)
     rel_start = flat([ro + off for ro, off in zip(rel_offs_e, np.cumsum([0] + [len(r) for r in e_rel[:-1]]))],
                      np.int64)[pick] if len(order) else np.zeros(0, dtype=np.int64)
     rel_all = flat(e_rel, np.int64)

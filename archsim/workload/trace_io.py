@@ -82,9 +82,9 @@ def read_trace(path) -> Trace:
     path = Path(path)
     if path.is_dir():
         raise TraceError("is a folder, not a trace file", path)
+    kind = _kind(path)
     if not path.is_file():
         raise TraceError("no such trace file", path)
-    kind = _kind(path)
     try:
         cols, meta, first_line = _read_hdf5(path) if kind == "hdf5" else _read_csv(path)
     except UnicodeDecodeError as exc:
