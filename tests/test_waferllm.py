@@ -308,6 +308,7 @@ def test_prefill_attention_keeps_each_sequence_to_its_own_keys(batch):
 
 
 def test_a_short_sequence_rings_over_the_rows_holding_its_tokens():
+    from archsim.mappings.waferllm.ops import prefill_qk
     # 32 tokens on 660 rows sit on 32 rows: its keys step around those, not 660 rows (which
     # made one short prompt's prefill slower than a batch of four)
     from archsim.mappings.waferllm.ops import prefill_attention_rows
@@ -317,6 +318,17 @@ def test_a_short_sequence_rings_over_the_rows_holding_its_tokens():
     ttft = [run_case("wse2", "gpt2-small", {"input_len": 32, "output_len": 1, "batch": b})["ttft_s"]
             for b in (1, 2, 4)]
     assert ttft == sorted(ttft)
+    # the keys travel around one ring a sequence: a short prompt's other rows carry none (the
+    # shift counted 660 // 32 rings a column at batch 1: 20x its traffic, and one token more
+    # past that point read 2% fewer bytes)
+    qk = prefill_qk(660, 32, 1, 12, 64, 16, "kn")
+    assert qk.segments[0].comm.lines == 660
+    att = [run_case("wse2", "gpt2-small", {"input_len": 32, "output_len": 1, "batch": b})["ops"]["attention_qk"]["bytes"]
+           for b in (1, 2, 20)]
+    assert att == sorted(att) and att[0] < att[-1]
+    mesh = [run_case("wse2", "gpt2-small", {"input_len": n, "output_len": 1})["breakdown"]["mesh"]["bytes"]
+            for n in (330, 331)]
+    assert mesh[0] <= mesh[1]
 
 
 def test_more_sequences_than_rows_keep_whole_sequences_on_a_core():

@@ -58,19 +58,22 @@ def gemm_program(p: int, m: int, k: int, n: int, bits: int = 16, algorithm: str 
 
 
 def gemm_t_program(p: int, mt: int, dt: int, group: int, bits: int = 16, loop: str = "kn",
-                   shift_elems: int | None = None, ring: int | None = None, seqs: int = 1) -> Program:
+                   shift_elems: int | None = None, ring: int | None = None, seqs: int = 1,
+                   rings: int | None = None) -> Program:
     """dist-GEMM-T per step: [mt x dt] x [dt x mt]^T partial scores, B shifted along y,
     then reduced along x over the `group` columns that share the contraction.
 
     `ring`: the rows whose B tiles meet (one sequence's rows; all p by default), so B travels
-    around rings of that many rows in as many steps. `seqs`: independent products per core
-    (sequences sharing a row when there are more than rows), one after another."""
+    around rings of that many rows in as many steps; `rings`: the rings of a column that
+    carry keys (p // ring by default; fewer where a short batch leaves rows empty). `seqs`:
+    independent products per core (sequences sharing a row when there are more than rows),
+    one after another."""
     ring = p if ring is None else ring
     compute = step_compute(mt, dt, mt * seqs, bits, loop)
     shift = None
     if ring > 1:
         elems = shift_elems if shift_elems is not None else mt * dt
-        shift = InterleavedShift(ring, p * (p // ring), "y", elems, bits)
+        shift = InterleavedShift(ring, p * (p // ring if rings is None else rings), "y", elems, bits)
     segs = [Segment(compute, shift, overlap=True, repeat=ring, label="gemm_t")]
     if group > 1:
         red = KTreeAllreduce(group, p * (p // group), "x", mt * mt * seqs, bits, k=1, root="center",

@@ -156,10 +156,16 @@ def prefill_attention_rows(p: int, tokens: int, batch: int) -> tuple[int, int, i
     return 1, tokens, cdiv(batch, p)
 
 
+def _rings(p: int, ring: int, batch: int) -> int:
+    """Rings of a column that carry keys: one a sequence, at most p // ring (rows beyond a
+    short batch's sequences hold none)."""
+    return max(1, min(max(batch, 1), p // ring))
+
+
 def prefill_qk(p, tokens, batch, heads, head_dim, bits, loop) -> Program:
     gc, d_t = prefill_head_dims(p, heads, head_dim)
     ring, mt, seqs = prefill_attention_rows(p, tokens, batch)
-    return gemm_t_program(p, mt, d_t, gc, bits, loop, ring=ring, seqs=seqs)
+    return gemm_t_program(p, mt, d_t, gc, bits, loop, ring=ring, seqs=seqs, rings=_rings(p, ring, batch))
 
 
 def prefill_softmax(p, tokens, batch, heads, head_dim, bits, ar, k) -> Program:
@@ -183,5 +189,5 @@ def prefill_av(p, tokens, batch, heads, head_dim, bits, loop) -> Program:
     # scores move along the row (as one sequence's whole grid would), V around the ring
     shifts = (InterleavedShift(p, p, "x", mt * mt * seqs, bits),)
     if ring > 1:
-        shifts += (InterleavedShift(ring, p * (p // ring), "y", mt * d_t, bits),)
+        shifts += (InterleavedShift(ring, p * _rings(p, ring, batch), "y", mt * d_t, bits),)
     return Program((p, p), (Segment(compute, Parallel(shifts), overlap=True, repeat=ring, label="av"),))
