@@ -394,3 +394,18 @@ def test_meshgemm_aligns_every_row():
         prog = gemm_program(60, 4096, 4096, 4096, algorithm=algo)
         align = prog.segments[0]
         assert align.label == "align" and align.comm.lines == 60 and align.comm.n == 60
+
+
+def test_prefill_softmax_covers_the_scores_a_root_core_holds():
+    # each ring step's mt x mt scores are reduced to one root of the head's columns: with
+    # fewer steps than columns (many sequences) a root holds whole rows of scores (the exp
+    # loop counted tokens / columns: 3 of 128 scores at 400 sequences of 128 tokens)
+    from archsim.mappings.waferllm.ops import prefill_attention_rows, prefill_softmax
+    p, heads, hd = 660, 12, 64
+    gc = p // heads
+    for tokens, batch in ((128, 400), (32, 20), (4096, 1)):
+        ring, mt, seqs = prefill_attention_rows(p, tokens, batch)
+        sm = prefill_softmax(p, tokens, batch, heads, hd, 16, "ktree", 2)
+        local = sm.segments[0].compute[0].n
+        assert local == mt * -(-ring // gc)
+        assert local * min(ring, gc) >= tokens           # the group's roots hold every score

@@ -170,9 +170,11 @@ def prefill_qk(p, tokens, batch, heads, head_dim, bits, loop) -> Program:
 
 def prefill_softmax(p, tokens, batch, heads, head_dim, bits, ar, k) -> Program:
     gc, _ = prefill_head_dims(p, heads, head_dim)
-    _, mt, seqs = prefill_attention_rows(p, tokens, batch)
+    ring, mt, seqs = prefill_attention_rows(p, tokens, batch)
+    # scores of a query row held by one core of its head group: each ring step's mt x mt
+    # block is reduced to one root, the roots taking the group's columns in turn
+    local = mt * cdiv(ring, gc)
     mt *= seqs                        # query rows a core holds
-    local = cdiv(tokens, gc)          # scores of a query row held by one core of its head group
     s1 = Segment((VecOp(local, mt, "max", bits),),
                  allreduce(ar, gc, p * max(p // gc, 1), "x", mt, bits, k) if gc > 1 else None, label="softmax_max")
     s2 = Segment((VecOp(local, mt, "sub", bits), VecOp(local, mt, "map", bits, calls=("exp",)),
