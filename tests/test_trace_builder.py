@@ -147,6 +147,12 @@ def test_seeded_routing_is_deterministic():
     assert all(np.array_equal(a[k], b[k]) for k in a.columns)
     assert not (len(a) == len(c) and np.array_equal(a["expert"], c["expert"]) and np.array_equal(a["m"], c["m"]))
     assert a.meta["routing"] == "seeded" and a.meta["seed"] == 7
+    # a prefill's routing does not depend on how many tokens follow it (it drew from the
+    # same stream as the decode tokens, so the prompt's choices moved with output_len)
+    for other in (build_trace(m, batch=3, input_len=5, output_len=9, seed=7),
+                  build_trace(m, batch=3, input_len=5, output_len=0, seed=7)):
+        pre_a, pre_o = a["phase"] == "prefill", other["phase"] == "prefill"
+        assert all(np.array_equal(a[k][pre_a], other[k][pre_o]) for k in ("name", "expert", "m"))
 
 
 def test_user_expert_choice_is_honoured():

@@ -382,10 +382,14 @@ def _routing(spec, batch, input_len, output_len, seed, expert_choice):
     e = spec.moe
     n_pre, tokens = batch * input_len, batch * (input_len + output_len)
     user = None if expert_choice is None else _check_choice(spec, expert_choice, tokens)
-    rng = np.random.default_rng(seed)
+    # the prompt's and the generated tokens' choices from streams of their own, so that a
+    # prefill's routing does not depend on how many tokens follow it (nor decode's on the prompt)
+    rng_pre, rng_dec = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
     step_of = np.repeat(np.arange(output_len), batch * e.top_k) * e.experts
     for i in range(spec.moe_layers):
-        ch = user[i] if user is not None else _uniform_topk(rng, tokens, e.experts, e.top_k)
+        ch = user[i] if user is not None else np.concatenate(
+            (_uniform_topk(rng_pre, n_pre, e.experts, e.top_k),
+             _uniform_topk(rng_dec, tokens - n_pre, e.experts, e.top_k)))
         pre = np.bincount(ch[:n_pre].ravel(), minlength=e.experts)[None, :]
         dec = np.bincount(step_of + ch[n_pre:].ravel(), minlength=output_len * e.experts)
         yield e.dense_layers + i, pre, dec.reshape(output_len, e.experts)
