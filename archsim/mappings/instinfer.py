@@ -25,7 +25,7 @@ from archsim.config.schema import Field
 from archsim.errors import CapacityError
 from archsim.mappings.single_device import op_job
 from archsim.system.mapping import PREV_OP, Mapping, Stage, join_job, register_mapping
-from archsim.workload.precision import dtype_bits
+from archsim.dtypes import dtype_bits
 
 ATTENTION = ("attention_qk", "softmax", "attention_av")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from archsim.components.base import Job
 from archsim.config.schema import Field
 from archsim.system.mapping import Mapping, Stage, register_mapping
-from archsim.workload.precision import dtype_bits
+from archsim.dtypes import dtype_bits
 from archsim.workload.trace_builder import SOFTMAX_FLOPS
 
 ATTENTION_OPS = ("attention_qk", "softmax", "attention_av")

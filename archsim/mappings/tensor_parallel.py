@@ -30,7 +30,7 @@ from archsim.config.schema import Field
 from archsim.errors import ConfigError
 from archsim.mappings.single_device import ATTENTION_OPS, op_job
 from archsim.system.mapping import Mapping, Stage, register_mapping
-from archsim.workload.precision import dtype_bits
+from archsim.dtypes import dtype_bits
 
 ROW = ("o_proj", "ffn_down", "expert_down", "shared_expert_down")
 #: row-parallel ops whose partial sums moe_combine adds before the one all-reduce

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from archsim.dtypes import DTYPE_BITS, dtype_bits  # noqa: F401 (re-exported)
+from archsim.dtypes import dtype_bits
 from archsim.errors import ConfigError
 
 

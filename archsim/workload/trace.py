@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from archsim.errors import ConfigError, TraceError
-from archsim.workload.precision import DTYPE_BITS, dtype_bits
+from archsim.dtypes import DTYPE_BITS, dtype_bits
 
 SCHEMA_VERSION = 1
 

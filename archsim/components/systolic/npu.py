@@ -26,12 +26,13 @@ from archsim.components.systolic.kernel import (DF_CODE, DATAFLOWS, MAX_SIDE, cl
                                                 fold_counts, map_gemm, simulate_gemm)
 from archsim.components.systolic.vector import vector_cycles
 from archsim.config.schema import Field
+from archsim.dtypes import DTYPE_BITS
 from archsim.errors import ConfigError
 
 MATRIX_KINDS = ("gemm", "gemv", "lm_head", "attention_qk", "attention_av", "moe_gate")
 VECTOR_KINDS = ("softmax", "norm", "activation", "rope", "elementwise", "embedding")
 
-ELEM_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, **{f"int{b}": b / 8 for b in range(8, 0, -1)}}
+ELEM_BYTES = {**{k: v / 8 for k, v in DTYPE_BITS.items()}, **{f"int{b}": b / 8 for b in range(8, 0, -1)}}
 
 
 def elem_bytes(dtype: str) -> float:

@@ -36,7 +36,7 @@ from archsim.mappings.waferllm.pipeline import RegionPlan, plan_regions, plan_st
 from archsim.mappings.waferllm.reshuffle import reshuffle_program
 from archsim.system.mapping import Capacity, Mapping, Stage, register_mapping
 from archsim.components.wafer import Program, Segment, VecOp
-from archsim.workload.precision import dtype_bits
+from archsim.dtypes import dtype_bits
 from archsim.workload.trace_builder import ACT_FLOPS
 
 AUTO_GRID_STEP = 60      # candidate square grids for `op_grid: auto`: multiples of this

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from archsim.workload.precision import dtype_bits
+from archsim.dtypes import dtype_bits
 
 # linears that read a column-split (x) vector in the decode layout
 X_INPUT = ("o_proj", "ffn_down", "expert_down", "shared_expert_down", "v_absorb")
