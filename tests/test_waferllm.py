@@ -151,6 +151,25 @@ def test_the_capacity_is_the_longest_context_the_layout_runs():
         run_case("wse2", "llama2-13b", {"batch": 1, "input_len": top, "output_len": 1}, sets, fidelity="analytic")
 
 
+@pytest.mark.parametrize("prompt", [64, 2048])
+def test_the_concat_capacity_counts_the_prompt_spread_over_the_rows(prompt):
+    # concatenation spreads the prompt over every row and piles the new tokens on the last:
+    # the longest context is the prompt plus what the last row has left, and the run takes
+    # exactly that many new tokens (the capacity once ignored the prompt: 353 on llama3-8b,
+    # while 64 + 352 ran and 2048 + 347 was refused)
+    from archsim.errors import CapacityError
+    sets = ["mapping.kv_cache=concat"]
+    cap = run_case("wse2", "llama3-8b", {"batch": 1, "input_len": prompt, "output_len": 1}, sets,
+                   fidelity="analytic")["capacity"]
+    new = cap["max_decode_tokens"] - prompt
+    assert new > 1
+    run_case("wse2", "llama3-8b", {"batch": 1, "input_len": prompt, "output_len": new}, sets,
+             fidelity="analytic")
+    with pytest.raises(CapacityError):
+        run_case("wse2", "llama3-8b", {"batch": 1, "input_len": prompt, "output_len": new + 1}, sets,
+                 fidelity="analytic")
+
+
 def test_decode_grid_trend_comes_from_the_fabric():
     scen = {"batch": 1, "input_len": 256, "output_len": 1}
     t = [run_case("wse2", "gpt2-small", scen, [f"mesh.decode_grid={g}x{g}"])["decode"]["seconds"]

@@ -121,7 +121,7 @@ class WaferLLMMapping(Mapping):
         weights = s.layers * layer_w + head_w
         free = w.usable_cores * per_core - weights
         per_token = decode_kv_bytes_per_token(s, grid) * self._batch
-        tokens = self.kv.max_tokens(free, per_token, grid[0])
+        tokens = self.kv.max_tokens(free, per_token, grid[0], s.input_len)
         bytes_tokens = int(tokens)
         if s.layers:
             # the placement the run uses, with the buffers of each context: the bytes above

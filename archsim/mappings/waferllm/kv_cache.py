@@ -84,13 +84,22 @@ class KVPolicy:
             return cdiv(prompt, rows) + max(kv_len - prompt, 0)
         return cdiv(kv_len, rows)
 
-    def max_tokens(self, free_bytes_total: float, bytes_per_token: float, rows: int) -> int:
-        """Tokens the cache can hold: the shift cache fills every row; concatenation is
-        bounded by one row's share."""
+    def max_tokens(self, free_bytes_total: float, bytes_per_token: float, rows: int,
+                   prompt: int = 0) -> int:
+        """The longest context the cache holds: the shift cache fills every row;
+        concatenation spreads the `prompt` over the rows and piles every new token on the
+        last, so that row's share bounds it."""
         if bytes_per_token <= 0:
             return 0
         balanced = int(max(free_bytes_total, 0) // bytes_per_token)
-        return balanced if self.name == "shift" else balanced // rows
+        if self.name == "shift":
+            return balanced
+        row = balanced // rows
+        spread = cdiv(prompt, rows)
+        if spread > row:
+            # not even the prompt fits: the longest prompt that does, spread
+            return row * rows
+        return prompt + row - spread
 
     def step_comm(self, grid, kv_elems: int, batch: int, bits: int):
         """The fabric work of one decode step per layer (None for concatenation); `kv_elems`:
