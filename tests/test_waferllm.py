@@ -428,3 +428,35 @@ def test_prefill_softmax_covers_the_scores_a_root_core_holds():
         local = sm.segments[0].compute[0].n
         assert local == mt * -(-ring // gc)
         assert local * min(ring, gc) >= tokens           # the group's roots hold every score
+
+
+# --- prefill linears with a row per sequence ------------------------------------------------------
+def _prefill(batch, input_len):
+    return run_case("wse2", "llama3-8b", {"batch": batch, "input_len": input_len, "output_len": 1})
+
+
+def test_a_batch_prefill_lm_head_multiplies_its_vectors_with_meshgemv(wafer):
+    # the lm_head reads each sequence's last token: at batch 2 it is two vectors, not a
+    # 660-step MeshGEMM of one-row tiles (which added 8.2 ms, 7% of the TTFT)
+    one, two = _prefill(1, 128), _prefill(2, 128)
+    # 256 tokens sit one to a row of 660 as 128 did: the linears cost the same, and what grows
+    # (attention, norms, the reshuffled KV, the head's second vector) is well under 1%
+    assert two["ttft_s"] - one["ttft_s"] < 0.01 * one["ttft_s"]
+    h1, h2 = (r["stats"]["mapping"]["prefill_kernels"]["lm_head"] for r in (one, two))
+    assert h1["kernel"] == h2["kernel"] == "meshgemv" and h2["rows"] == 2
+    assert h2["meshgemv_s"] <= 2 * h1["meshgemv_s"] < h2["meshgemm_s"]
+    # two vectors in one pass cost no more than a MeshGEMV per sequence
+    prog = lambda m: gemv_program((660, 660), 4096, 128256, batch=m)
+    assert wafer.run_program(prog(2)).seconds <= 2 * wafer.run_program(prog(1)).seconds
+
+
+def test_one_token_prompts_of_a_batch_run_their_linears_as_gemvs():
+    # a one-token prompt's linears have a row per sequence: batch 4 took 123.6 ms (MeshGEMM)
+    # where batch 1 took 3.0 ms (MeshGEMV)
+    one, four = _prefill(1, 1), _prefill(4, 1)
+    assert four["ttft_s"] < 1.1 * one["ttft_s"]
+    kernels = four["stats"]["mapping"]["prefill_kernels"]
+    assert {"qkv_proj", "o_proj", "ffn_gate_up", "ffn_down", "lm_head"} <= set(kernels)
+    assert all(k["kernel"] == "meshgemv" and k["rows"] == 4 for k in kernels.values())
+    # a prompt's tokens beyond one a sequence stay on MeshGEMM
+    assert set(_prefill(1, 2)["stats"]["mapping"]["prefill_kernels"]) == {"lm_head"}

@@ -88,6 +88,7 @@ class WaferLLMMapping(Mapping):
         self._has_decode = False
         self._first_name = None
         self._op_grids: dict = {}
+        self._prefill_kernels: dict = {}     # prefill linear -> the kernel chosen, both costs
 
     # --- capacity ----------------------------------------------------------------------------
     def capacity(self, weights_bytes, kv_bytes_per_token, batch, context, kv_heads=None):
@@ -349,12 +350,8 @@ class WaferLLMMapping(Mapping):
             return [O.decode_elementwise(grid, max(n, 1), max(m, 1), bits, 1)]
         # prefill
         p = min(grid)
-        if kind in ("gemm",):
-            return [gemm_program(p, m, k, n, wbits, self.params["gemm"], loop, heads=heads)]
-        if kind in ("gemv", "lm_head", "moe_gate"):
-            if m <= 1:
-                return [gemv_program((p, p), k, n, batch=1, bits=wbits, input_axis="y", allreduce_kind=ar, k_levels=kk)]
-            return [gemm_program(p, m, k, n, wbits, self.params["gemm"], loop)]
+        if kind in ("gemm", "gemv", "lm_head", "moe_gate"):
+            return [self._prefill_matmul(op, p, m, k, n, wbits, heads if kind == "gemm" else 1, batch)]
         if kind == "norm":
             return [O.prefill_norm(p, m, n, bits, ar, kk)]
         if kind in ("elementwise", "allreduce"):
@@ -372,6 +369,32 @@ class WaferLLMMapping(Mapping):
         if kind == "attention_av":
             return [O.prefill_av(p, m, batch, heads, n, bits, loop)]
         return [O.prefill_elementwise(p, max(m, 1), max(n, 1), bits, 1)]
+
+    def _prefill_matmul(self, op: dict, p: int, m: int, k: int, n: int, bits: int, heads: int,
+                        batch: int) -> Program:
+        """A prefill linear. Its rows are the prompt's tokens (MeshGEMM's case) unless there are
+        no more of them than sequences: the lm_head (each sequence's last token), a one-token
+        prompt, an expert few tokens chose. Those are vectors, which the decode's MeshGEMV
+        multiplies all in one pass; both kernels are costed and the cheaper runs (with one row a
+        MeshGEMM tile is a single row, so each of its p steps issues kt x nt one-element ops)."""
+        gemm = gemm_program(p, m, k, n, bits, self.params["gemm"], self.params["gemm_loop"], heads=heads)
+        if m > batch:
+            return gemm
+        gemv = gemv_program((p, p), k, n, batch=m, bits=bits, input_axis="y", allreduce_kind=self.params["allreduce"],
+                            k_levels=self.params["ktree_k"], heads=heads)
+        # one MeshGEMV per sequence is never cheaper than the m vectors in one pass: the same
+        # multiplies, and one allreduce carries them all where m would each pay the tree's latency
+        log, self.wafer.link_log = self.wafer.link_log, None     # a link map shows what runs only
+        try:
+            secs = {kernel: self.system.cost(self.dev, self._job(prog, op)).seconds
+                    for kernel, prog in (("meshgemv", gemv), (self.params["gemm"], gemm))}
+        finally:
+            self.wafer.link_log = log
+        kernel = min(secs, key=secs.get)
+        key = op["name"] if int(op.get("expert", -1)) < 0 else f"{op['name']} ({m} rows)"
+        self._prefill_kernels[key] = {"kernel": kernel, "rows": m,
+                                      **{f"{name}_s": float(t) for name, t in secs.items()}}
+        return gemv if kernel == "meshgemv" else gemm
 
     def _rope_parts(self, n: int) -> tuple:
         """Rotated widths of q and k (kept as separate vectors on the cores)."""
@@ -433,4 +456,6 @@ class WaferLLMMapping(Mapping):
             out["prefill_pipeline"] = self.prefill_plan.as_dict()
         if self._op_grids:
             out["op_grid"] = {k: f"{g[0]}x{g[1]}" for k, g in self._op_grids.items()}
+        if self._prefill_kernels:
+            out["prefill_kernels"] = dict(self._prefill_kernels)
         return out
