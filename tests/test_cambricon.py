@@ -255,6 +255,30 @@ def test_the_split_paces_the_flash_at_its_cores_when_they_are_slower_than_a_read
     assert eight > four
 
 
+def test_vectors_that_would_serialise_a_tile_run_in_passes():
+    """Five vectors' slices of L's 2048x4096 tile (5 x (128 + 128) = 1280 B of 2 KB) leave
+    room for one tile in flight, and its broadcast, read, compute and results ran in series
+    (145 us a tile against 103 us for passes of 3 + 2 vectors): batch 5 decoded slower than
+    batch 4, and batch 9, which no tile holds in one pass, streamed every weight. The planner
+    takes the passes the cycle model also finds faster, and throughput grows with the batch."""
+    import dataclasses
+    from archsim.components.flash.compute import simulate_gemv
+    f = System(load_arch("cambricon-llm-l")).components["flash"]
+    k, n, m = 4096, 28672, 5
+    p = f.plan(k, n, m, "int8", sink_rate=32e9)
+    assert p.vector_passes() == (3, 2)
+    chosen = simulate_gemv(f.spec, f.core, p, 2048)["seconds"]
+    full = (k // p.tile_w) * (n // p.tile_h)
+    one_pass = min(simulate_gemv(f.spec, f.core, dataclasses.replace(
+        p, passes=(), flash_tiles=ft, npu_bytes=max(0, k * n - ft * p.tile_h * p.tile_w)), 2048)["seconds"]
+        for ft in range(full + 1))
+    assert chosen < 0.85 * one_pass
+    scen = dict(SCEN, input_len=8)
+    tps = [simulate_case("cambricon-llm-l", "llama3-8b", dict(scen, batch=b)).summary["decode"]["tokens_per_s"]
+           for b in (4, 5, 8, 9)]
+    assert tps == sorted(tps)
+
+
 def test_weights_no_page_holds_in_whole_tiles_stream_at_their_own_width():
     # a 16 KB page holds no power-of-two count of 6-bit values, so no tile of whole pages
     # exists: the cores cannot take them and the weights stream, 6 bits each (they were
@@ -269,21 +293,24 @@ def test_weights_no_page_holds_in_whole_tiles_stream_at_their_own_width():
 
 
 def test_an_explicit_tile_that_overflows_a_cores_buffers_is_refused(capsys):
-    # at batch 8 a 256x2048 tile's slice is 256 x 8 + 64 x 8 = 2560 B of a 2 KB buffer; it
-    # ran, faster than the tiles that fit
+    # 8192x64 on S gives a core 8 inputs and 2048 partial sums a vector: 2056 B of a 2 KB
+    # buffer, so not even one vector fits
     from archsim.cli.main import main
-    assert main(["run", "cambricon-llm-s", "opt-6.7b", "--batch", "8", "--input-len", "8", "--output-len", "1",
-                 "--set", "flash.tiling.tile=256x2048"]) == 2
+    assert main(["run", "cambricon-llm-s", "opt-6.7b", "--batch", "1", "--input-len", "8", "--output-len", "1",
+                 "--set", "flash.tiling.tile=8192x64"]) == 2
     err = capsys.readouterr().err
     assert "flash.tiling.tile" in err and "2048 B buffers" in err and "Traceback" not in err
+    # at batch 8 a 256x2048 tile's slice would be 256 x 8 + 64 x 8 = 2560 B: its vectors run
+    # in passes whose slices fit (it ran whole, faster than the tiles that fit)
     f = System(load_arch("cambricon-llm-s")).components["flash"]
-    p4 = f.plan(4096, 4096, 4, "int8", tile="256x2048")
-    assert p4.tile_w == 2048
-    # the kernel refuses such a plan rather than clip its slices to the buffer
+    p8 = f.plan(4096, 4096, 8, "int8", tile="256x2048")
+    assert p8.tile_w == 2048 and sum(p8.vector_passes()) == 8
+    assert max(p8.vector_passes()) * (256 + 64) <= 2048
+    # the kernel refuses a plan whose slices overflow rather than clip them to the buffer
     import dataclasses
     from archsim.components.flash.compute import simulate_gemv
     with pytest.raises(ValueError, match="exceeds the core's 2048 B buffers"):
-        simulate_gemv(f.spec, f.core, dataclasses.replace(p4, m=8), 2048)
+        simulate_gemv(f.spec, f.core, dataclasses.replace(p8, passes=(8,)), 2048)
 
 
 def test_flexgen_keeps_the_weight_link_busy_when_loads_bound_decode():

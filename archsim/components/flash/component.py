@@ -14,7 +14,9 @@ handed to the NPU (`npu_bytes`), which the mapping sends on to its NPU job.
 
 Long streams: the first `sim_pages` pages of a channel are simulated cycle by cycle and the
 rest extrapolated at the simulated steady-state period (the second half of the window);
-a stream no longer than the window is simulated whole. Windows are memoised per shape.
+a stream no longer than the window is simulated whole. Windows are memoised per shape. A
+GEMV whose vectors run in so many passes that a channel senses more than `sim_pages` pages
+for them is timed at two shares of its passes and extrapolated (compute.simulate_gemv).
 """
 
 from __future__ import annotations
@@ -191,6 +193,14 @@ class NandFlash(Component):
         self._windows[key] = (order, int(busy[0]))
         return self._windows[key]
 
+    def stream_period(self, write: bool = False) -> tuple[float, float]:
+        """(seconds, channel busy seconds) a page adds to a long stream on one channel: the
+        steady state of a `sim_pages` window (its second half)."""
+        n = max(2, self.params["sim_pages"])
+        order, busy = self._window(K.PROGRAM if write else K.READ, n, self.spec.page_size, 0)
+        half = n // 2
+        return (int(order[-1]) - int(order[half - 1])) / (n - half) / 1e12, busy / n / 1e12
+
     def stream_seconds(self, nbytes: float, write: bool = False, page_bytes: int | None = None) -> dict:
         """Time to move `nbytes` in or out of the array over all channels (pages striped)."""
         s = self.spec
@@ -215,10 +225,10 @@ class NandFlash(Component):
     def computes(self, m: int, dtype: str, dtype_a: str | None = None) -> bool:
         """Whether the cores can run a GEMV of m vectors: they take the activations' type
         (integers of at most `act_bytes`), and some tile leaves room in a core's buffers for
-        its slice of every vector and their partial sums."""
+        one vector's slice and its partial sums (more vectors run in passes)."""
         if not self.params["compute"]["enabled"] or self._activation_error(dtype_a or dtype):
             return False
-        return vectors_fit(self.spec, self.core, m, dtype_bits(dtype))
+        return m >= 1 and vectors_fit(self.spec, self.core, 1, dtype_bits(dtype))
 
     def _activation_error(self, dtype_a: str) -> str | None:
         """Why the cores cannot take activations of this type (None if they can)."""
@@ -282,7 +292,8 @@ class NandFlash(Component):
                 p = replace(p, slicing=bool(slicing),
                             slice_bytes=int(self.params["slicing"]["slice_bytes"]) if slicing else 0)
             order = self.params["slicing"]["unsliced_order"]
-            r = simulate_gemv(s, self.core, p, int(self.params["slicing"]["slice_bytes"]), order)
+            r = simulate_gemv(s, self.core, p, int(self.params["slicing"]["slice_bytes"]), order,
+                              window_pages=self.params["sim_pages"])
             if fidelity == "analytic":
                 r["seconds"] = analytic_gemv(s, self.core, p, order)
             weight_bytes = float(job.bytes_read) if job.bytes_read else job.k * job.n * dtype_bits(job.dtype_w) / 8
@@ -291,5 +302,6 @@ class NandFlash(Component):
                         {"channel_bytes": float(chan), "channel_utilisation": r["channel_utilisation"],
                          "npu_bytes": float(r["bytes_weights"]), "input_bytes": float(r["bytes_in"]),
                          "result_bytes": float(r["bytes_out"]), "alpha": p.alpha, "tile": r.get("tile"), "tile_h": p.tile_h, "tile_w": p.tile_w,
+                         "vector_passes": len(p.vector_passes()),
                          "rc_pages": r["rc_pages"], "read_pages": r["read_pages"]})
         raise self.unsupported(job)

@@ -35,7 +35,12 @@ page stream (`unsliced_order="continuous"`); "fcfs" serves the bus earliest read
 Tile shape: by default the paper's AM-GM tile, one shape for all matrices, narrowed to the
 widest the matrix holds; a core's combined 2 KB buffer holds floor(2 KB / (input slice +
 partial sums)) tiles in flight, so a tall tile (4096x128 on S: 16 + 1024 B) cannot overlap
-one tile's read with the last one's compute. Read-ahead: weight addresses are static, so the
+one tile's read with the last one's compute. Vectors: a Read-Compute request carries the
+vectors the controller sends, so a batch whose slices would leave room for one tile in
+flight (or overflow the buffer) runs each tile in several passes, its page sensed once a
+pass (`pass_options`: the fewest passes that fit, or the fewest that keep two in flight,
+whichever the model predicts faster; 5 vectors on L's 2048x4096: one serial pass of 1280 B,
+145 us a tile, or 3 + 2 vectors, 103 us). Read-ahead: weight addresses are static, so the
 first page of a GEMV is sensed while the cores compute the previous GEMV's last page; the
 input vector is needed only to compute.
 
@@ -47,7 +52,8 @@ cycle-level kernel and stands for all of them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -98,6 +104,11 @@ class GemvPlan:
     tiling: bool
     edge: tuple = ()          # ((h, w, tiles), ...): edge tiles run on the flash after the main ones
     slice_bytes: int = 0      # read slicing's slice (0: whole pages), for the closed form
+    passes: tuple = ()        # vectors of each Read-Compute pass over a tile's pages (empty: one of m)
+
+    def vector_passes(self) -> tuple:
+        """Vectors each Read-Compute pass over a tile's pages carries, in order."""
+        return tuple(self.passes) or (self.m,)
 
     def groups(self) -> list:
         """(h, w, tiles) of every tile shape the flash runs, main tiles first."""
@@ -157,7 +168,7 @@ def _fits(core: "CoreSpec", hw: tuple[int, int], m: int, cc: int, ch: int) -> bo
 
 
 def vectors_fit(spec: FlashSpec, core: CoreSpec, m: int, value_bits: int) -> bool:
-    """Whether some tile holds the slices of m vectors in a core's buffers."""
+    """Whether some tile holds the slices of m vectors in a core's buffers (in one pass)."""
     cc, ch = spec.dies_per_channel, spec.channels
     return any(_fits(core, hw, m, cc, ch) for hw in tile_candidates(spec, value_bits))
 
@@ -194,23 +205,32 @@ def _tile_costs(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_b
     return max(t_rc, comp, (in_b + cc * out_b) / bw + (1 + cc) * over), comp, res, False
 
 
+def _period(spec: FlashSpec, core: CoreSpec, h: int, w: int, passes: tuple, value_bits: int) -> float:
+    """Seconds an h x w tile occupies the pipeline when its vectors run in `passes`: each pass
+    is a Read-Compute group of its own (its page sensed again), one after the other."""
+    return sum(n * _tile_costs(spec, core, h, w, v, value_bits)[0] for v, n in Counter(passes).items())
+
+
 def flash_time(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int, ft: int,
-               edge: tuple = ()) -> float:
+               edge: tuple = (), passes: tuple = ()) -> float:
     """Seconds for `ft` tiles of h x w (then the `edge` tiles, (h, w, tiles) each) on the flash
     cores: the paper's t_rc = tR + W / (channels x bw) per tile, no faster than the core or
     the tile's channel traffic, serialised when a core's buffer holds a single slice; plus
     the last tile's compute and results (the tail), less the first read when it was sensed
-    ahead during the previous GEMV."""
+    ahead during the previous GEMV. `passes`: the vectors of each Read-Compute pass over a
+    tile (empty: one pass of all m)."""
+    passes = tuple(passes) or (m,)
     groups = [(hh, ww, n) for hh, ww, n in [(h, w, ft)] + list(edge) if n > 0]
     if not groups:
         return 0.0
     t = 0.0
     ahead = None
     for hh, ww, n in groups:
-        period, comp, res, serial = _tile_costs(spec, core, hh, ww, m, value_bits)
         if ahead is None:
-            ahead = min(spec.t_read_ps / 1e12, comp) if core.read_ahead else 0.0
-        t += n * period
+            first_comp = _tile_costs(spec, core, hh, ww, passes[0], value_bits)[1]
+            ahead = min(spec.t_read_ps / 1e12, first_comp) if core.read_ahead else 0.0
+        t += n * _period(spec, core, hh, ww, passes, value_bits)
+        _, comp, res, serial = _tile_costs(spec, core, hh, ww, passes[-1], value_bits)
     if not serial:
         t = t + comp + res
     return t - ahead
@@ -267,22 +287,47 @@ def streamed_pages(spec: FlashSpec, nbytes: int) -> list:
 
 
 def _balance(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int,
-             slice_bytes: int = 0) -> tuple[float, float, float]:
+             slice_bytes: int = 0, passes: tuple = ()) -> tuple[float, float, float]:
     """(alpha, flash bytes/s per channel, NPU bytes/s per channel) from the paper's equations
     (a tile every t_rc = tR + the broadcast; u_rc its Read-Compute bus share), with the
-    commands and turnarounds the bus also carries: the Read-Compute transactions', and each
-    streamed page's. Where the cores are slower than t_rc (several vectors, narrow values)
-    or a buffer serialises the tile, the tile's real period replaces t_rc: the flash then
-    takes fewer tiles and leaves the channel more of its time."""
+    commands and turnarounds the bus also carries: the Read-Compute transactions' (each
+    pass's), and each streamed page's. Where the cores are slower than t_rc (several vectors,
+    narrow values) or a buffer serialises the tile, the tile's real period replaces t_rc: the
+    flash then takes fewer tiles and leaves the channel more of its time."""
     values, cc, ch = _geometry(spec, value_bits)
+    passes = tuple(passes) or (m,)
+    m = sum(passes)
     bw = spec.bus_bytes_per_s
-    period = _tile_costs(spec, core, h, w, m, value_bits)[0]
+    period = _period(spec, core, h, w, passes, value_bits)
     rc_bytes = (w / ch) * m * core.act_bytes + h * m * core.result_bytes
     over = _transaction_over_s(spec)
-    u_rc = min((rc_bytes / bw + (1 + cc) * over) / period, 1.0)
+    u_rc = min((rc_bytes / bw + len(passes) * (1 + cc) * over) / period, 1.0)
     flash_rate = cc * spec.page_size / period
     npu_rate = spec.page_size / page_bus_s(spec, slice_bytes) * (1.0 - u_rc)
     return flash_rate / (flash_rate + npu_rate), flash_rate, npu_rate
+
+
+def split_vectors(m: int, p: int) -> tuple:
+    """m vectors dealt into p passes as evenly as they go, the larger passes first."""
+    q, r = divmod(m, p)
+    return (q + 1,) * r + (q,) * (p - r)
+
+
+def pass_options(core: CoreSpec, h: int, w: int, m: int, cc: int, ch: int) -> list:
+    """How an h x w tile can take m vectors: in the fewest Read-Compute passes whose slices
+    fit a core's buffers, and in the fewest that keep two slices in flight (one computing,
+    the next sensing). Each pass's period is a fixed floor (tR, the transactions) plus a
+    share that grows with its vectors, so more passes than these only add senses and
+    transactions. Empty when not even one vector's slice fits."""
+    per_vector = _slice_bytes(core, h, w, 1, cc, ch)
+    out = []
+    for slices in (1, 2):
+        fit = core.buffer_bytes // (slices * per_vector)
+        if fit >= 1:
+            p = split_vectors(m, -(-m // min(m, fit)))
+            if p not in out:
+                out.append(p)
+    return out
 
 
 def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value_bits: int = 8,
@@ -290,28 +335,26 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
               alpha: float | None = None, sink_rate: float | None = None, slice_bytes: int = 0) -> GemvPlan:
     """Split a k-input, n-output GEMV between flash cores and NPU. `tile`: None or "optimal"
     (the paper's one shape for all matrices), "auto" (the fastest predicted shape per
-    matrix, an exploration beyond the paper) or (H, W). `sink_rate`: bytes/s of weights the
-    NPU side can take (its link and its GEMV rate); the streamed share is balanced against
-    the slower of that and the channels. `slice_bytes`: read slicing's slice (with slicing
-    on), for the streamed pages' bus time."""
+    matrix, an exploration beyond the paper) or (H, W). The m vectors run in the
+    Read-Compute passes (`pass_options`) the model predicts fastest for that shape.
+    `sink_rate`: bytes/s of weights the NPU side can take (its link and its GEMV rate); the
+    streamed share is balanced against the slower of that and the channels. `slice_bytes`:
+    read slicing's slice (with slicing on), for the streamed pages' bus time."""
     elem_b = value_bits / 8.0
     sl = slice_bytes if slicing else 0
     total_bytes = int(math.ceil(k * n * elem_b))
     cc, ch = spec.dies_per_channel, spec.channels
-    # a core's input and output buffers must hold its slice of the vectors
-    cands = [hw for hw in tile_candidates(spec, value_bits) if _fits(core, hw, m, cc, ch)]
+    # a core's input and output buffers must hold one vector's slice; more run in passes
+    cands = [hw for hw in tile_candidates(spec, value_bits) if _fits(core, hw, 1, cc, ch)]
     if not cands:
         raise ValueError("no tile shape fits this flash geometry")
 
-    def rates(h, w):
-        return _balance(spec, core, h, w, m, value_bits, sl)
-
-    def t_pred(h, w, ft, npu, edge=()):
+    def t_pred(h, w, ft, npu, edge, passes):
         """The paper's model of a split: flash tiles one t_rc apart, NPU pages at the rate
         the channels have left; the slower side sets the time (flash_time adds the
         pipeline's tail, the core and the buffer)."""
-        _, fr, nr = rates(h, w)
-        t_f = flash_time(spec, core, h, w, m, value_bits, ft, edge)
+        _, fr, nr = _balance(spec, core, h, w, m, value_bits, sl, passes)
+        t_f = flash_time(spec, core, h, w, m, value_bits, ft, edge, passes)
         rate = ch * nr if sink_rate is None else min(ch * nr, sink_rate)
         if npu and rate <= 0:
             return math.inf
@@ -320,13 +363,13 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
         t_n = spec.t_read_ps / 1e12 + max(sum(streamed_pages(spec, npu)) / nr, npu / rate) if npu else 0.0
         return max(t_f, t_n)
 
-    def split(h, w):
-        """(flash tiles, NPU bytes, alpha, NPU output columns, edge tiles) for one tile
-        shape."""
+    def split(h, w, passes):
+        """(predicted seconds, flash tiles, NPU bytes, alpha, NPU output columns, edge
+        tiles) for one tile shape and its vectors' passes."""
         tiles_full = (k // w) * (n // h)
-        edge = edge_tiles(spec, core, k, n, h, w, m, value_bits)
+        edge = edge_tiles(spec, core, k, n, h, w, max(passes), value_bits)
         if not tiling:
-            return tiles_full, 0, 1.0, 0, edge
+            return t_pred(h, w, tiles_full, 0, edge, passes), tiles_full, 0, 1.0, 0, edge
         if alpha is not None:
             options = [min(tiles_full, int(round(alpha * k * n / (h * w))))]
         else:
@@ -336,28 +379,32 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
         best = None
         for ft in options:
             npu = max(0, total_bytes - int(ft * h * w * elem_b))
-            t = t_pred(h, w, ft, npu)
+            t = t_pred(h, w, ft, npu, (), passes)
             if best is None or t < best[0] - 1e-15:
                 best = (t, ft, npu)
-        if alpha is None and t_pred(h, w, tiles_full, 0, edge) < best[0] - 1e-15:
-            return tiles_full, 0, 1.0, 0, edge
-        _, ft, npu = best
+        whole = t_pred(h, w, tiles_full, 0, edge, passes)
+        if alpha is None and whole < best[0] - 1e-15:
+            return whole, tiles_full, 0, 1.0, 0, edge
+        t, ft, npu = best
         npu_n = -(-(k * n - min(ft * h * w, k * n)) // max(k, 1))
-        return ft, npu, min(1.0, ft * h * w / (k * n)), npu_n, ()
+        return t, ft, npu, min(1.0, ft * h * w / (k * n)), npu_n, ()
 
-    def predicted(h, w):
-        ft, npu, _, _, edge = split(h, w)
-        return t_pred(h, w, ft, npu, edge)
+    def options(h, w):
+        """{passes: split} of one shape, fewest passes first."""
+        return {ps: split(h, w, ps) for ps in pass_options(core, h, w, m, cc, ch)}
 
     if tile is None or tile == "optimal":
-        h, w = optimal_tile(spec, value_bits, core, m, k, n)
+        # the paper's shape: its traffic per vector is the least whatever the vectors
+        h, w = optimal_tile(spec, value_bits, core, 1, k, n)
+        splits = options(h, w)
     elif tile == "auto":
         # per matrix: the fastest predicted split; among those within 1% of it, the least
         # channel traffic per tile (W + channels x H, the paper's criterion)
-        times = {hw: predicted(*hw) for hw in cands}
-        best = min(times.values())
-        near = [hw for hw in cands if times[hw] <= best * 1.01]
-        h, w = min(near, key=lambda hw: (hw[1] + ch * hw[0], hw[0]))
+        every = {(hw, ps): sp for hw in cands for ps, sp in options(*hw).items()}
+        best = min(sp[0] for sp in every.values())
+        near = [key for key, sp in every.items() if sp[0] <= best * 1.01]
+        (h, w), ps = min(near, key=lambda key: (key[0][1] + ch * key[0][0], key[0][0], len(key[1])))
+        splits = {ps: every[((h, w), ps)]}
     else:
         h, w = tile
         values, cc_, ch_ = _geometry(spec, value_bits)
@@ -368,13 +415,17 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
         if (h, w) not in tile_candidates(spec, value_bits):
             raise ValueError(f"tile {tile[0]}x{tile[1]} holds no whole page per core at "
                              f"{value_bits}-bit values (refitted: {h}x{w})")
-        if not _fits(core, (h, w), m, cc, ch):
-            raise ValueError(f"tile {h}x{w} needs {_slice_bytes(core, h, w, m, cc, ch)} B of a core's "
-                             f"{core.buffer_bytes} B buffers for {m} vector(s) (an input slice and "
+        if not _fits(core, (h, w), 1, cc, ch):
+            raise ValueError(f"tile {h}x{w} needs {_slice_bytes(core, h, w, 1, cc, ch)} B of a core's "
+                             f"{core.buffer_bytes} B buffers for one vector (an input slice and "
                              f"its partial sums); fits: "
                              f"{', '.join(f'{a}x{b}' for a, b in cands) or 'none'}")
-    ft, npu, a, npu_n, edge = split(h, w)
-    return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling, edge, sl)
+        splits = options(h, w)
+    # the fastest predicted passes (ties: the fewer)
+    ps = min(splits, key=lambda key: (splits[key][0], len(key)))
+    _, ft, npu, a, npu_n, edge = splits[ps]
+    return GemvPlan(k, n, m, value_bits, h, w, ft, npu, npu_n, a, slicing, tiling, edge, sl,
+                    ps if len(ps) > 1 else ())
 
 
 UNSLICED_ORDERS = {"continuous": K.BUS_PAGES_FIRST, "fcfs": K.BUS_EARLIEST}   # slicing off
@@ -396,9 +447,10 @@ def analytic_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, unsliced_orde
     sense faster than it drains them the flash tiles run after the streamed pages, not
     beside them."""
     values, cc, ch = _geometry(spec, plan.value_bits)
-    _, fr, nr = _balance(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.slice_bytes)
+    passes = plan.vector_passes()
+    _, fr, nr = _balance(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.slice_bytes, passes)
     t_f = flash_time(spec, core, plan.tile_h, plan.tile_w, plan.m, plan.value_bits, plan.flash_tiles,
-                     plan.edge)
+                     plan.edge, passes)
     read_planes = cc * max(spec.planes_per_die - 1, 1) if plan.rc_tiles else cc * spec.planes_per_die
     sense_rate = read_planes * spec.page_size / (spec.t_read_ps / 1e12)
     t_r = spec.t_read_ps / 1e12
@@ -419,6 +471,7 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
     kinds, planes, nbytes, outb, group, comp, sensed = [], [], [], [], [], [], []
     ahead = None
     g_in, g_mem, g_slice = [], [], []
+    passes = plan.vector_passes()
     for th, tw, tiles in plan.groups():
         if tiles == 0:
             # no main tiles (a matrix narrower than the tile runs in edge tiles alone): the
@@ -426,25 +479,28 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
             continue
         w_ch = tw // ch
         h_core = th // cc
-        cps = core.page_ps(min(values, w_ch * h_core), plan.m, plan.value_bits, spec.page_size)
+        cps = [core.page_ps(min(values, w_ch * h_core), v, plan.value_bits, spec.page_size) for v in passes]
         if ahead is None:
             # read ahead: the first tile's pages were sensed while the cores computed the
             # previous GEMV's last page (that plane's array is idle then), so they are ready
             # tR - compute in
-            ahead = max(0, spec.t_read_ps - cps) if core.read_ahead else -1
+            ahead = max(0, spec.t_read_ps - cps[0]) if core.read_ahead else -1
         for _ in range(tiles):
-            g = len(g_in)
-            g_in.append(int(w_ch * plan.m * core.act_bytes))
-            g_mem.append(cc)
-            g_slice.append(_slice_bytes(core, th, tw, plan.m, cc, ch))
-            for d in range(cc):
-                kinds.append(K.RC)
-                planes.append(d * pp + compute_plane)
-                nbytes.append(spec.page_size)
-                outb.append(int(h_core * plan.m * core.result_bytes))
-                group.append(g)
-                comp.append(cps)
-                sensed.append(ahead if g == 0 else -1)
+            # each pass is a group of its own: a broadcast of its vectors, the page sensed
+            # again on every die, and its partial sums
+            for v, c in zip(passes, cps):
+                g = len(g_in)
+                g_in.append(int(w_ch * v * core.act_bytes))
+                g_mem.append(cc)
+                g_slice.append(_slice_bytes(core, th, tw, v, cc, ch))
+                for d in range(cc):
+                    kinds.append(K.RC)
+                    planes.append(d * pp + compute_plane)
+                    nbytes.append(spec.page_size)
+                    outb.append(int(h_core * v * core.result_bytes))
+                    group.append(g)
+                    comp.append(c)
+                    sensed.append(ahead if g == 0 else -1)
     read_planes = [d * pp + p for p in range(pp) for d in range(cc)
                    if p != compute_plane or plan.rc_tiles == 0 or pp == 1]
     for i, nb in enumerate(streamed_pages(spec, plan.npu_bytes)):
@@ -462,32 +518,54 @@ def build_channel_ops(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, compute_p
             np.asarray(g_slice, np.int64))
 
 
-def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: int,
-                  unsliced_order: str = "continuous") -> dict:
-    """Cycle-level run of one channel; the GEMV's flash time is that channel's time."""
+def _run_channel(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: int, unsliced_order: str):
+    """(seconds, channel busy seconds) of the most loaded channel's operations."""
     kind, plane, nbytes, outb, group, comp, g_in, g_mem, n, sensed, g_slice = build_channel_ops(spec, core, plan)
     if n == 0:
-        return {"seconds": 0.0, "channel_busy_s": 0.0, "channel_utilisation": 0.0, "rc_pages": 0,
-                "read_pages": 0, "bytes_in": 0, "bytes_out": 0, "bytes_weights": 0, "energy_j": 0.0}
+        return 0.0, 0.0
     req = np.zeros(n, dtype=np.int64)
     fin, _, rfin, busy = run_ops(spec, kind, plane, nbytes, req, 1, out_bytes=outb, group=group,
                                  compute_ps=comp, grp_in_bytes=g_in, grp_members=g_mem,
                                  slice_bytes=slice_bytes if plan.slicing else 0, queue_depth=0, channels=1,
                                  rc_priority=bus_order(plan, unsliced_order), sensed_ps=sensed,
                                  core_buffer=core.buffer_bytes, grp_slice_bytes=g_slice)
-    t = int(fin.max()) / 1e12
-    ch = spec.channels
-    rc_pages = int((kind == K.RC).sum()) * ch
+    return int(fin.max()) / 1e12, int(busy[0]) / 1e12
+
+
+def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: int,
+                  unsliced_order: str = "continuous", window_pages: int = 0) -> dict:
+    """Cycle-level run of one channel; the GEMV's flash time is that channel's time. A plan
+    whose channel senses more than `window_pages` pages for Read-Compute (many passes: a
+    long prompt) is run at two shares of its passes, the streamed pages cut in proportion,
+    and its time extrapolated along them, as a long stream's is (0: always run whole)."""
+    passes = plan.vector_passes()
+    cc, ch = spec.dies_per_channel, spec.channels
+    rc_ops = cc * len(passes) * plan.rc_tiles
+    if window_pages and rc_ops > window_pages and len(passes) > 2:
+        # every pass of every tile is the same work, so the time grows linearly with them
+        p1 = max(2, len(passes) * window_pages // rc_ops)
+        p2 = p1 // 2
+
+        def part(p):
+            return _run_channel(spec, core, replace(plan, m=sum(passes[:p]), passes=passes[:p],
+                                                    npu_bytes=int(round(plan.npu_bytes * p / len(passes)))),
+                                slice_bytes, unsliced_order)
+        (t1, b1), (t2, b2) = part(p1), part(p2)
+        more = (len(passes) - p1) / (p1 - p2)
+        t, busy = t1 + (t1 - t2) * more, b1 + (b1 - b2) * more
+    else:
+        t, busy = _run_channel(spec, core, plan, slice_bytes, unsliced_order)
+    # every channel carries the most loaded one's tiles; each pass senses its tile's pages
+    rc_pages = ch * rc_ops
     rd_pages = -(-plan.npu_bytes // spec.page_size)
-    bytes_in = int(g_in.sum()) * ch
-    bytes_out = int(outb.sum()) * ch
+    bytes_in = ch * plan.m * core.act_bytes * sum(tiles * (tw // ch) for _, tw, tiles in plan.groups())
+    bytes_out = ch * plan.m * core.result_bytes * sum(tiles * cc * (th // cc) for th, _, tiles in plan.groups())
     values = spec.page_size * 8 // plan.value_bits
-    macs = ch * spec.dies_per_channel * plan.m * sum(
-        tiles * min(values, (th // spec.dies_per_channel) * (tw // ch)) for th, tw, tiles in plan.groups())
+    macs = ch * cc * plan.m * sum(tiles * min(values, (th // cc) * (tw // ch)) for th, tw, tiles in plan.groups())
     energy = ((rc_pages + rd_pages) * spec.e_read_j + (bytes_in + bytes_out + plan.npu_bytes) * spec.e_bus_byte_j
               + macs * core.mac_energy_j)
-    return {"seconds": t, "channel_busy_s": int(busy[0]) / 1e12,
-            "channel_utilisation": (int(busy[0]) / 1e12) / t if t > 0 else 0.0,
+    return {"seconds": t, "channel_busy_s": busy,
+            "channel_utilisation": busy / t if t > 0 else 0.0,
             "rc_pages": rc_pages, "read_pages": rd_pages, "bytes_in": bytes_in, "bytes_out": bytes_out,
             "bytes_weights": int(plan.npu_bytes), "macs": macs, "energy_j": energy,
-            "tile": f"{plan.tile_h}x{plan.tile_w}", "alpha": plan.alpha}
+            "tile": f"{plan.tile_h}x{plan.tile_w}", "alpha": plan.alpha, "passes": len(passes)}

@@ -29,6 +29,7 @@ Attention modes:
           flash reads whole groups, so only the group-level step shows in the bytes read.
 write  KV of new tokens (prefill: the prompt's; decode: one token), programmed in pages; under
        sparf K is programmed twice (token- and channel-indexed), `k_bytes` in the job's extra.
+       With the write buffer the staged pages are programmed as one stream (`_staged_write`).
 Write buffer (`write_buffer`): new tokens gather in the controller DRAM until a group of
 `group_tokens` is full (the paper's Fig. 11), so a decode step reads only the context's complete
 groups from the flash; the rest (at most group_tokens - 1 tokens and the current one) comes from
@@ -44,6 +45,7 @@ import math
 
 from archsim.components.base import Cost, Job, register
 from archsim.components.flash.component import NandFlash
+from archsim.components.flash.compute import page_bus_s
 from archsim.config.schema import Field, validate
 from archsim.errors import ConfigError
 
@@ -262,12 +264,28 @@ class ComputationalSSD(NandFlash):
                         {"engine_s": secs})
         if job.kind == "write":
             job = dataclasses.replace(job, bytes_written=self.kv_write_bytes(job))
-            g = int(job.get("buffered_tokens", 1))
-            if g > 1:
-                # a decode token's K/V wait in the controller DRAM and a full group is
-                # programmed once every g tokens: a step pays 1/g of that program (on average)
-                full = super().cost(dataclasses.replace(job, bytes_written=job.bytes_written * g), fidelity)
-                return Cost(full.seconds / g, int(round(full.cycles / g)), full.energy_pj / g,
-                            float(job.bytes_written), {**full.breakdown, "buffered_tokens": g,
-                                                       "channel_bytes": float(job.bytes_written)})
+            if self.params["kv"]["write_buffer"]:
+                return self._staged_write(job, fidelity)
         return super().cost(job, fidelity)
+
+    def _staged_write(self, job: Job, fidelity: str) -> Cost:
+        """A KV write the controller DRAM stages ([IA] Fig. 11): the flash programs the staged
+        pages as one stream, each write's pages appended after the last one's, so the planes a
+        write leaves idle take the next write's pages. A write holds the flash for its share of
+        that stream: its pages over every channel at a long program stream's steady period, not
+        whole rounds of the planes of its own (72 pages on 64 planes took two 450 us rounds a
+        layer). A decode token's write (`buffered_tokens` g) pays 1/g of its group's pages."""
+        s = self.spec
+        g = int(job.get("buffered_tokens", 1))
+        pages = -(-int(job.bytes_written * g) // s.page_size) / g       # a group is programmed in whole pages
+        if fidelity == "analytic":
+            # a channel's planes each program one page per tPROG, its bus carries one page at a time
+            period = max(s.t_prog_ps / 1e12 / (s.dies_per_channel * s.planes_per_die), page_bus_s(s))
+            busy = page_bus_s(s)
+        else:
+            period, busy = self.stream_period(write=True)
+        secs = pages / s.channels * period
+        energy = pages * s.e_prog_j + job.bytes_written * s.e_bus_byte_j
+        return Cost(secs, int(round(secs * self.clock_hz)), energy * 1e12, float(job.bytes_written),
+                    {"channel_bytes": float(job.bytes_written), "channel_utilisation": busy / period if period else 0.0,
+                     "pages": pages, "buffered_tokens": g})
