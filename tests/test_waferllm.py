@@ -184,6 +184,39 @@ def test_noc_heatmap_plot(tmp_path):
     assert out.exists() and out.stat().st_size > 1000
 
 
+def test_noc_heatmap_places_as_many_lines_as_each_collective_ran():
+    from archsim.plots.noc_heatmap import _place_lines
+    line = np.arange(1, 9, dtype=np.float64).reshape(2, 4)          # a 2-core line
+    for axis, lines in (("y", 3), ("y", 6 * 2 + 2), ("x", 5), ("y", 10 ** 6)):
+        total = np.zeros((6, 6, 4))
+        _place_lines(total, axis, line, lines)
+        assert total.sum() == line.sum() * min(lines, 6 * 3)      # 3 blocks of 2 x 6 lines
+    total = np.zeros((6, 6, 4))
+    _place_lines(total, "y", line, 3)                                # 3 columns, rows 0-1 only
+    assert total[:2, :3].sum() == 3 * line.sum() and total[2:].sum() == 0 and total[:, 3:].sum() == 0
+
+
+def test_noc_heatmap_draws_a_short_ring_on_its_own_lines_only(monkeypatch):
+    # a batch-1 prefill of 64 tokens rings K/V around 64 rows of each of the 660 columns: the
+    # map once tiled that ring down all 660 rows (10 copies a column)
+    from archsim.plots import noc_heatmap
+    from archsim.workload.model_spec import load_model
+    from archsim.workload.trace_builder import build_trace
+    placed = []
+    real = noc_heatmap._place_lines
+    monkeypatch.setattr(noc_heatmap, "_place_lines",
+                        lambda total, axis, line, lines: placed.append((axis, line.shape[0], lines, line.sum()))
+                        or real(total, axis, line, lines))
+    system = System(load_arch("wse2"))
+    trace = build_trace(load_model("gpt2-small"), batch=1, input_len=64, output_len=0)
+    loads = noc_heatmap.layer_link_loads(system, trace, "prefill", 0)
+    rows, cols = loads["grid"]
+    assert any(axis == "y" and n == 64 and lines == cols for axis, n, lines, _ in placed)
+    cap = {"x": lambda n: rows * (cols // n), "y": lambda n: cols * (rows // n)}
+    expected = sum(s * min(lines, cap[axis](n)) for axis, n, lines, s in placed)
+    assert loads["links"].sum() == pytest.approx(expected)
+
+
 def test_noc_heatmap_redraws_the_run_with_its_model_overrides_and_refuses_other_machines(tmp_path, monkeypatch):
     from archsim.errors import ConfigError
     from archsim.plots import noc_heatmap

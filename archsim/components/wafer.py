@@ -102,6 +102,9 @@ class CommResult:
     flit_hops: int = 0               # over all lines
     phases: int = 0
     links: dict = field(default_factory=dict)   # axis -> int64[line_len, 4] flits of one line
+    # (axis, int64[line_len, 4], lines) of each collective: how many lines carry which load
+    # (the links above sum the profiles of collectives that may run on different line counts)
+    line_loads: list = field(default_factory=list)
 
     def absorb(self, other: "CommResult") -> None:
         """Add `other`'s lines, traffic and link loads (not its cycles: whether collectives
@@ -112,6 +115,7 @@ class CommResult:
         self.phases += other.phases
         for axis, links in other.links.items():
             self.links[axis] = self.links.get(axis, 0) + links
+        self.line_loads.extend(other.line_loads)
 
 
 class FabricContext:
@@ -387,9 +391,9 @@ class Wafer(Component):
                 sim += res.simulated
                 reused += (res.lines - res.simulated)
                 phases += res.phases
-                if self.link_log is not None and load.links:
-                    self.link_log.append({"label": label or seg.label, "grid": prog.grid, "links": load.links,
-                                          "repeat": seg.repeat, "lines": load.lines})
+                if self.link_log is not None and load.line_loads:
+                    self.link_log.append({"label": label or seg.label, "grid": prog.grid,
+                                          "line_loads": list(load.line_loads), "repeat": seg.repeat})
             step = max(comp, comm) if seg.overlap else comp + comm
             total += step * seg.repeat
             compute_total += comp * seg.repeat

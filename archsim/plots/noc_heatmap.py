@@ -19,6 +19,24 @@ KIND = "noc-heatmap"
 OPTIONS = {"phase": "decode", "layer": 0, "title": None, "cmap": "magma"}
 
 
+def _place_lines(total: np.ndarray, axis: str, line: np.ndarray, lines: int) -> None:
+    """Add `lines` copies of one line's link loads (`line`: [n, 4] along `axis`) to the grid's
+    map: side by side across the other axis first, then in further blocks of n along this
+    one, from the grid's origin (where the mappings put their first lines), never more
+    copies than the collective ran."""
+    rows, cols = total.shape[:2]
+    n = line.shape[0]
+    across, blocks = (rows, cols // n) if axis == "x" else (cols, rows // n)
+    for b in range(blocks):
+        k = min(lines - b * across, across)
+        if k <= 0:
+            break
+        if axis == "x":
+            total[:k, b * n:(b + 1) * n, :] += line[None, :, :]
+        else:
+            total[b * n:(b + 1) * n, :k, :] += line[:, None, :]
+
+
 def layer_link_loads(system, trace, phase: str = "decode", layer: int = 0) -> dict:
     """{'grid': (rows, cols), 'links': int64[rows, cols, 4], 'cycles': int} for one layer."""
     mapping = system.mapping
@@ -50,15 +68,8 @@ def layer_link_loads(system, trace, phase: str = "decode", layer: int = 0) -> di
             if tuple(g) != tuple(grid):
                 continue
             rep = entry["repeat"]
-            for axis, line in entry["links"].items():
-                line = np.asarray(line, dtype=np.float64) * rep
-                n = line.shape[0]
-                if axis == "x":
-                    for off in range(0, grid[1] - n + 1, n):
-                        total[:, off:off + n, :] += line[None, :, :]
-                else:
-                    for off in range(0, grid[0] - n + 1, n):
-                        total[off:off + n, :, :] += line[:, None, :]
+            for axis, line, lines in entry["line_loads"]:
+                _place_lines(total, axis, np.asarray(line, dtype=np.float64) * rep, lines)
     finally:
         wafer.link_log = None
     return {"grid": tuple(grid), "links": total, "cycles": int(cycles)}
