@@ -36,11 +36,26 @@ def test_zero_load_matches_closed_form():
 
 
 def test_small_buffers_throttle_body_flits():
-    # 4 buffers against a credit round trip of sw_alloc + st + 2 links + credit delay = 11
+    # 4 buffers against a credit round trip of sw_alloc + st + 2 links + credit delay + 1 = 11
     # cycles: a VC carries at most 4 flits per 11 cycles
     router = RouterConfig(vcs=4, vc_buf=4, st_delay=2, link_latency=3, credit_delay=1)
     st = simulate_flows((1, 4), [0], [3], [40], router=router, packet_flits=40)
     assert st.flow_done_cycle[0] > zero_load_latency((1, 4), 0, 3, 40, router) + 40
+
+
+@pytest.mark.parametrize("kw", [{}, {"credit_delay": 4}, {"link_latency": 3}, {"st_delay": 0},
+                                {"sw_alloc_delay": 0, "vc_alloc_delay": 0},
+                                {"sw_alloc_delay": 0, "vc_alloc_delay": 0, "st_delay": 0,
+                                 "credit_delay": 0}])
+def test_the_documented_round_trip_is_the_buffer_that_streams_body_flits(kw):
+    # zero_load_latency's docstring and docs/noc.md: body flits go one per cycle once vc_buf
+    # covers sw_alloc + st + 2 * link + credit_delay + 1 cycles, and not with one flit less
+    need = lambda r: r.sw_alloc_delay + r.st_delay + 2 * r.link_latency + r.credit_delay + 1
+    base = RouterConfig(**kw)
+    for buf, streams in ((need(base), True), (need(base) - 1, False)):
+        r = RouterConfig(vc_buf=buf, **kw)
+        st = simulate_flows((1, 4), [0], [3], [100], router=r, packet_flits=100)
+        assert (st.flow_done_cycle[0] == zero_load_latency((1, 4), 0, 3, 100, r)) == streams
 
 
 def test_wse_router_one_cycle_per_hop():
@@ -354,6 +369,13 @@ def test_cli_rejects_a_hotspot_fraction_above_one(capsys):
     ("src,dst,flits,packet_flits\n0,15,3,-2\n", [], "line 2: packet_flits"),
     ("src,dst,flits\n", [], "no flow"),
     ("src,dst,flits\n0,15,0\n", [], "no flow"),
+    # the engine's own checks, each with its line
+    ("src,dst,flits\n0,15,3\n0,16,3\n", [], "line 3: dst"),
+    ("src,dst,flits\n-1,15,3\n", [], "line 2: src"),
+    ("src,dst,flits\n0,15,3\n1,15,-3\n", [], "line 3: flits"),
+    ("src,dst,flits,inject_cycle\n0,15,3,-1\n", [], "line 2: inject_cycle"),
+    ("src,dst,flits,order\n0,15,3,2\n", [], "line 2: order"),
+    ("src,dst,flits,color\n0,15,3,-2\n", [], "line 2: color"),
 ])
 def test_cli_bad_flow_trace(capsys, tmp_path, text, extra, where):
     from archsim.cli.main import main
@@ -376,6 +398,36 @@ def test_packets_longer_than_the_vc_record_are_rejected():
     # a VC that frees at the tail keeps whole packets in a ring: no such limit
     st = simulate_flows((2, 2), [0], [3], [70000], router=RouterConfig(wait_for_tail_credit=False))
     assert not st.deadlocked and st.flow_done_cycle[0] > 70000
+
+
+def test_cli_trace_cut_short_by_cycles_is_unfinished_not_saturated(capsys, tmp_path):
+    from archsim.cli.main import main
+    trace = tmp_path / "flows.csv"
+    trace.write_text("src,dst,flits\n0,15,50\n1,14,50\n")
+    assert main(["noc", "--mesh", "4x4", "--trace", str(trace), "--cycles", "30", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["flows_delivered"] < 2 and out["stopped_by_cycles"] and not out["saturated"]
+    assert main(["noc", "--mesh", "4x4", "--trace", str(trace), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["flows_delivered"] == 2 and not out["stopped_by_cycles"]
+    for bad in (["--cycles", "0"], ["--cycles", "-3"], ["--latency-threshold", "900"]):
+        assert main(["noc", "--mesh", "4x4", "--trace", str(trace), *bad]) == 2
+        assert bad[0] in capsys.readouterr().err
+
+
+def test_cli_latency_threshold_must_exceed_the_zero_load_latency(capsys):
+    from archsim.cli.main import main
+    # 1000-flit packets on 4x4 take 2 + 7 x 4 + 999 = 1029 cycles unloaded: against the default
+    # 500 every run read as saturated; the threshold is an option, checked against that
+    assert main(["noc", "--mesh", "4x4", "--packet-flits", "1000", "--rate", "0.05"]) == 2
+    err = capsys.readouterr().err
+    assert "--latency-threshold" in err and "1029" in err and "(the default)" in err
+    assert main(["noc", "--mesh", "4x4", "--packet-flits", "1000", "--rate", "0.05",
+                 "--latency-threshold", "5000", "--cycles", "20000", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert not out["saturated"] and out["avg_packet_latency_cycles"] > 1029
+    assert main(["noc", "--mesh", "4x4", "--traffic", "hotspot", "--hotspot-nodes", ""]) == 2
+    assert "--hotspot-nodes" in capsys.readouterr().err
 
 
 def test_cli_deadlock_exits_3(capsys, tmp_path):

@@ -157,6 +157,29 @@ def test_cli_bad_numbers(capsys, flag, value):
     assert err.startswith(f"archsim: error: {flag}: ") and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("rows,gemm,closed", [
+    (1, "1,10000000000,1", "9999999999 cycles"),            # one fold of 1e10 cycles
+    (128, "10000000,1,10000000", "1556396484374 cycles"),   # 6e9 folds
+])
+def test_cli_refuses_gemms_the_kernel_would_step_for_minutes(capsys, rows, gemm, closed):
+    # these once ran for minutes (the first: 243 s), as they were accepted; the refusal gives
+    # the closed form's count
+    from archsim.cli.main import main
+    assert main(["systolic", "--rows", str(rows), "--cols", str(rows), "--gemm", gemm]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("archsim: error: --gemm: ") and closed in err
+
+
+def test_only_the_fold_shapes_some_fold_has_are_stepped():
+    # the kernel steps each distinct fold shape once: with one fold a side only the last
+    # (partial) shape exists; the results match the closed form either way
+    for rows, cols, df, m, k, n in ((128, 128, "os", 1, 4096, 4096), (8, 8, "ws", 16, 5, 3),
+                                    (4, 8, "is", 10, 3, 20), (1, 1, "os", 1, 1000, 1)):
+        out = run(rows, cols, df, m, k, n)
+        assert out[0] == closed_form_cycles(df, rows, cols, m, k, n)
+        assert out[11] == fold_period(df, rows, cols, map_gemm(df, m, k, n)[2])
+
+
 def test_npu_dram_words_per_cycle_is_whole():
     from archsim.components.systolic import SystolicNPU
     from archsim.errors import ConfigError

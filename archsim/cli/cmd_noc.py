@@ -37,6 +37,11 @@ def register(sub) -> None:
                                               "instead of BookSim's sample-period protocol; at "
                                               "least 4x the zero-load latency of the longest "
                                               "path; with --trace: stop after N cycles")
+    p.add_argument("--latency-threshold", type=float,
+                   help="cycles of mean latency (delivered and in-flight flits) past which a "
+                        "synthetic run stops as saturated (default 500, BookSim's latency_thres); "
+                        "it must exceed the packets' zero-load latency. A fixed --cycles window "
+                        "checks it in its drain, so compare accepted with offered there")
     p.add_argument("--seed", type=seed, default=1)
     p.add_argument("--threads", type=int, default=1, choices=(1, 2),
                    help="2: half the routers on a second thread, same results (default 1)")
@@ -121,12 +126,18 @@ def read_trace(path: str) -> dict:
     return tr
 
 
-def _check_trace(path, tr, router) -> None:
-    """What the trace must fit in this router (the engine checks the rest)."""
+def _check_trace(path, tr, router, nodes: int) -> None:
+    """What the trace must fit in this mesh and router, each refusal naming the line."""
     from archsim.components.noc.api import max_packet_flits
     big = max_packet_flits(router)
     pkt = np.where(tr["packet_flits"] > 0, tr["packet_flits"], tr["flits"])
     for bad, key, why in (
+            ((tr["src"] < 0) | (tr["src"] >= nodes), "src", f"must be a node id in [0, {nodes})"),
+            ((tr["dst"] < 0) | (tr["dst"] >= nodes), "dst", f"must be a node id in [0, {nodes})"),
+            (tr["flits"] < 0, "flits", "must be >= 0"),
+            (tr["inject_cycle"] < 0, "inject_cycle", "must be >= 0"),
+            ((tr["order"] != 0) & (tr["order"] != 1), "order", "must be 0 (XY) or 1 (YX)"),
+            (tr["color"] < -1, "color", "must be -1 (any VC) or a VC index >= 0"),
             # the engine would take colour % vcs, merging colours silently
             (tr["color"] >= router.vcs, "color", f"must be -1 (any VC) or < --vcs ({router.vcs})"),
             (tr["packet_flits"] < 0, "packet_flits", "must be >= 0 (0: the whole flow is one packet)"),
@@ -166,9 +177,16 @@ def simulate_cli(args) -> dict:
     from archsim.components.noc import simulate_flows, simulate_traffic
     _traffic_options(args)
     router = router_from_args(args)
+    if args.cycles is not None and args.cycles < 1:
+        raise ConfigError(f"must be >= 1, got {args.cycles}", None, "--cycles")
     if args.trace:
+        if args.latency_threshold is not None:
+            raise ConfigError("a trace runs until its flows are delivered (or --cycles); the "
+                              "threshold is for synthetic traffic", None, "--latency-threshold")
+        from archsim.components.noc.api import mesh_shape
+        rows, cols = mesh_shape(args.mesh)
         tr = read_trace(args.trace)
-        _check_trace(args.trace, tr, router)
+        _check_trace(args.trace, tr, router, rows * cols)
         try:
             st = simulate_flows(args.mesh, tr["src"], tr["dst"], tr["flits"], tr["inject_cycle"],
                                 tr["color"], tr["order"], router, packet_flits=tr["packet_flits"],
@@ -181,14 +199,28 @@ def simulate_cli(args) -> dict:
         out = st.to_dict()
         out["flows"] = int(len(tr["src"]))
         out["flows_delivered"] = int((st.flow_done_cycle >= 0).sum())
+        # a trace has no saturation point: a run that --cycles cut short is just unfinished
+        out["saturated"] = False
+        out["stopped_by_cycles"] = bool(out["flows_delivered"] < out["flows"] and not out.get("deadlocked"))
         return out
     hot = None
-    if args.hotspot_nodes:
+    if args.hotspot_nodes is not None:
         try:
             hot = [int(x) for x in args.hotspot_nodes.split(",")]
         except ValueError:
-            raise ConfigError("expected comma-separated node ids", "--hotspot-nodes",
-                              "hotspot_nodes") from None
+            raise ConfigError("expected comma-separated node ids", None, "--hotspot-nodes") from None
+    thres = 500.0 if args.latency_threshold is None else args.latency_threshold
+    from archsim.components.noc.api import max_packet_flits, mesh_shape, zero_load_latency
+    rows, cols = mesh_shape(args.mesh)
+    pf = args.packet_flits
+    longest = zero_load_latency((rows, cols), 0, rows * cols - 1, pf, router) \
+        if 1 <= pf <= max_packet_flits(router) else 0      # (a bad size is refused below)
+    if not thres > longest:
+        # every packet would count as saturating: the verdict would mean nothing
+        raise ConfigError(f"must be above the zero-load latency of the longest path ({longest} "
+                          f"cycles for {args.packet_flits}-flit packets on this mesh), got {thres:g}"
+                          + (" (the default)" if args.latency_threshold is None else ""),
+                          None, "--latency-threshold")
     if args.cycles is not None:
         from archsim.components.noc.api import min_fixed_cycles
         low = min_fixed_cycles(args.mesh, max(args.packet_flits, 1), router)
@@ -197,7 +229,7 @@ def simulate_cli(args) -> dict:
             raise ConfigError(f"must be >= {low} for this mesh and router (4x the zero-load "
                               f"latency of the longest path), got {args.cycles}", None, "--cycles")
     st = simulate_traffic(args.mesh, args.traffic, args.rate, args.packet_flits, router,
-                          args.seed, cycles=args.cycles, hotspot_nodes=hot,
+                          args.seed, cycles=args.cycles, hotspot_nodes=hot, latency_threshold=thres,
                           hotspot_fraction=args.hotspot_fraction, threads=args.threads)
     return st.to_dict()
 

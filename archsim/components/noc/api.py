@@ -56,6 +56,11 @@ def _check_memory(rows: int, cols: int, router: RouterConfig) -> None:
                           f"state; this machine has {have / 2**30:.1f} GiB", None, "mesh")
 
 
+def mesh_shape(mesh) -> tuple[int, int]:
+    """(rows, cols) of a mesh given as (rows, cols) or "ROWSxCOLS", checked."""
+    return _mesh(mesh)
+
+
 def max_packet_flits(router: RouterConfig) -> int:
     """The longest packet the kernel can carry: with wait_for_tail_credit a VC holds one packet
     and counts its front flit in 16 bits; otherwise sizes are int32."""
@@ -319,7 +324,8 @@ def zero_load_latency(mesh, src, dst, packet_flits: int = 1,
     """Cycles from creation to tail delivery of one packet in an empty mesh: injection, one
     router pipeline plus link per router on the path (destination router included), then
     the body flits one per cycle (which holds when vc_buf covers the credit round trip,
-    sw_alloc + st + 2 * link + credit_delay cycles; smaller buffers throttle the body)."""
+    sw_alloc + st + 2 * link + credit_delay + 1 cycles: 7 with the defaults; smaller buffers
+    throttle the body)."""
     router = router or RouterConfig()
     h = mesh_hops(mesh, src, dst)
     return router.inject_cycles + (h + 1) * router.hop_cycles + int(packet_flits) - 1

@@ -23,18 +23,35 @@ def _warm() -> float:
     return time.perf_counter() - t0
 
 
+# what the kernel may be asked to step: each distinct fold shape cycle by cycle, a cycle
+# costing about as much as 32 + rows + cols PE visits (some 5e9 visits a second), then every
+# fold (some 6e7 a second); past these a run takes over half a minute
+MAX_PROFILE_STEPS = 1.5e11
+MAX_FOLDS = 10 ** 9
+
+
+def _check_work(dataflow, rows, cols, m, k, n, lanes, sr, sc, t) -> None:
+    """Refuse a GEMM the cycle-level kernel would take minutes or hours to step (a fold is
+    stepped cycle by cycle, then every fold is scheduled), giving its closed-form count."""
+    fr, fc = fold_counts(rows, cols, sr, sc)
+    # fold shapes the kernel steps: full and last, per side, where they differ
+    shapes = (1 + (sr % rows != 0 and fr > 1)) * (1 + (sc % cols != 0 and fc > 1))
+    period = rows + cols + t + (0 if dataflow == "os" else rows)
+    if shapes * period * (32 + rows + cols) > MAX_PROFILE_STEPS or fr * fc > MAX_FOLDS:
+        raise ConfigError(f"{m}x{k}x{n} would take the cycle-level kernel minutes or more "
+                          f"({fr * fc} folds of {t} operands each); split the GEMM, or take the "
+                          f"stall-free closed form: "
+                          f"{closed_form_cycles(dataflow, rows, cols, m, k, n, lanes)} cycles",
+                          key="--gemm")
+
+
 def scalesim_compute_util(dataflow: str, rows: int, cols: int, sr: int, sc: int, t: int) -> float:
     """SCALE-Sim v3's 'compute util': the mean over folds of used MACs x T / (PEs x its fold
     cycle count), where it counts os folds as T+R+C-2 and ws/is folds as 2R+2C+T-3 cycles."""
     fr, fc = fold_counts(rows, cols, sr, sc)
     per = t + rows + cols - 2 if dataflow == "os" else 2 * rows + 2 * cols + t - 3
-    tot = 0.0
-    for r_i in range(fr):
-        ru = min(rows, sr - r_i * rows)
-        for c_i in range(fc):
-            cu = min(cols, sc - c_i * cols)
-            tot += ru * cu * t / (rows * cols * per)
-    return tot / (fr * fc)
+    # the folds' used PEs add up to the whole mapped matrix, sr x sc
+    return sr * sc * t / (rows * cols * per) / (fr * fc)
 
 
 def simulate(rows: int, cols: int, dataflow: str, m: int, k: int, n: int, lanes: int = 1,
@@ -69,8 +86,9 @@ def simulate(rows: int, cols: int, dataflow: str, m: int, k: int, n: int, lanes:
             raise ConfigError(f"must be finite, with each half (double-buffered) holding 1 to "
                               f"2**62 words, got {kb} KiB", key=name)
         halves.append(int(half))
-    compile_s = _warm()
     sr, sc, t = map_gemm(dataflow, m, k, n, lanes)
+    _check_work(dataflow, rows, cols, m, k, n, lanes, sr, sc, t)
+    compile_s = _warm()
     half_a, half_w = halves
     t0 = time.perf_counter()
     out = simulate_gemm(rows, cols, DF_CODE[dataflow], sr, sc, t, int(math.ceil(bw_words_per_cycle)),

@@ -182,6 +182,12 @@ def simulate_gemm(rows, cols, df, sr, sc, t, bw, ifmap_half, filter_half, lanes=
         ru = rows if a == 0 else ru_last
         for b in range(2):
             cu = cols if b == 0 else cu_last
+            # only the shapes some fold has (full folds exist only before the last one,
+            # unless the last is full too)
+            if (a == 0 and fr == 1 and ru_last != rows) or (a == 1 and ru_last == rows):
+                continue
+            if (b == 0 and fc == 1 and cu_last != cols) or (b == 1 and cu_last == cols):
+                continue
             p = fold_profile(rows, cols, ru, cu, t, df)
             for i in range(6):
                 prof[a, b, i] = p[i]
@@ -256,5 +262,5 @@ def simulate_gemm(rows, cols, df, sr, sc, t, bw, ifmap_half, filter_half, lanes=
     out[2] = fr * fc
     out[9] = stalls
     out[10] = compute
-    out[11] = prof[0, 0, 0]
+    out[11] = (0 if df == 0 else rows) + rows + cols + t - 2     # a full fold's period (fold_period)
     return out
