@@ -165,4 +165,6 @@ def run_op(arch, kind: str, m: int, k: int, n: int, precision: str | None = None
             "fidelity": fidelity, "seconds": seconds,
             "cycles": elapsed_cycles(system, first, seconds),
             "energy_j": sum(c.energy_pj for c in costs) * 1e-12 + static,
-            "static_energy_j": static, "breakdown": breakdown}
+            "static_energy_j": static, "breakdown": breakdown,
+            # as `archsim run` reports them: e.g. the grid each part of the op ran on
+            "stats": {"mapping": system.mapping.stats() if hasattr(system.mapping, "stats") else {}}}

@@ -11,7 +11,7 @@ from archsim.mappings.waferllm.layouts import (check_conservation, decode_tile, 
                                                placed_elements, Linear)
 from archsim.mappings.waferllm.meshgemm import gemm_program
 from archsim.mappings.waferllm.meshgemv import gemv_program, reduce_values
-from archsim.mappings.waferllm.pipeline import plan_regions
+from archsim.mappings.waferllm.pipeline import plan_regions, plan_streamed
 from archsim.system.arch import load_arch
 from archsim.system.system import System
 
@@ -305,6 +305,54 @@ def test_op_grid_larger_than_the_weights_is_an_error(kind, m, k, n, grid, fit):
         run_op("wse2", kind, m, k, n, "fp16", [f"mesh.op_grid={grid}"])
     assert "mesh.op_grid" in str(e.value) and f"at most {fit}" in str(e.value)
     assert run_op("wse2", kind, m, k, n, "fp16", [f"mesh.op_grid={fit}"])["seconds"] > 0
+
+
+def test_a_lone_attention_runs_all_its_parts_on_one_grid():
+    # the scores stay on the cores QK^T left them on, so softmax and AV may not pick grids of
+    # their own (QK^T on 720x720, softmax on 120x120, AV on 180x180 moved them uncosted); the
+    # grid is the one candidate with the least total time, and the output names it
+    auto = run_op("wse2", "attention", 1, 128, 1024, "fp16", fidelity="analytic", heads=32)
+    grids = auto["stats"]["mapping"]["op_grid"]
+    assert set(grids) == {"attention_qk", "softmax", "attention_av"} and len(set(grids.values())) == 1
+    for p in range(60, 721, 60):
+        fixed = run_op("wse2", "attention", 1, 128, 1024, "fp16", [f"mesh.op_grid={p}x{p}"], "analytic", 32)
+        assert set(fixed["stats"]["mapping"]["op_grid"].values()) == {f"{p}x{p}"}
+        assert auto["seconds"] <= fixed["seconds"]
+
+
+@pytest.mark.parametrize("k, n, grid", [(1, 1, "3x3"), (100, 100, "60x60"), (4096, 32, "32x32")])
+def test_the_auto_op_grid_leaves_no_core_without_weights(k, n, grid):
+    # the auto search holds its candidates to the rule an explicit op_grid is checked by: a
+    # 1x1 matrix ran on 60x60 (3,600 cores charged) where an explicit 60x60 was refused; a
+    # matrix narrower than the smallest grid (3x3) runs on that
+    auto = run_op("wse2", "gemv", 1, k, n, "fp16")
+    assert auto["stats"]["mapping"]["op_grid"] == {"gemv": grid}
+    assert run_op("wse2", "gemv", 1, k, n, "fp16", [f"mesh.op_grid={grid}"])["seconds"] == auto["seconds"]
+
+
+def test_a_streamed_prefill_keeps_the_head_and_streams_only_the_layers_that_do_not_fit():
+    # LLaMA3-8B's prefill on 660x660 with a 2,048-token prompt (WSE-3's default): 35 layers'
+    # bytes fit a core's free room, but beside the head only 30 do, so the plan streams;
+    # 28 stay and 4 stream through two layers' room (it reported 35 resident of 32)
+    from archsim.errors import CapacityError
+    free, head, layer = 42304, 5460, 1194
+    plan = plan_streamed((660, 660), 32, layer, head, free, 883350, 2 ** 40, "prefill")
+    d = plan.as_dict()
+    assert d["streamed"] and d["layers_resident"] == 28 and d["layers_streamed"] == 4
+    assert d["bytes_per_core"] == {"free": free, "head": head, "layer": layer}
+    assert head + (28 + 2) * layer <= free < head + (28 + 3) * layer
+    # a grid with room for two layers but not beside the head cannot stream
+    with pytest.raises(CapacityError, match="the head and two layers"):
+        plan_streamed((660, 660), 32, layer, free - layer, free, 883350, 2 ** 40, "prefill")
+    # the run streams those layers' weights and no others: the first op of a streamed layer
+    # has a second task, the weight stream beside it
+    res = simulate_case("wse3", "llama3-8b", fidelity="analytic")
+    pp = res.summary["stats"]["mapping"]["prefill_pipeline"]
+    assert pp["layers_resident"] + pp["layers_streamed"] == 32 and pp["layers_streamed"] >= 1
+    t = res.timeline
+    first = (np.asarray(t["phase"]) == "prefill") & (np.asarray(t["name"]) == "attn_norm")
+    layer, tasks = np.unique(np.asarray(t["layer"])[first], return_counts=True)
+    assert layer[tasks == 2].tolist() == list(range(pp["layers_resident"], 32))
 
 
 def test_a_long_rotation_is_bandwidth_bound_at_any_link_latency():

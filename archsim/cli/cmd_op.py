@@ -43,4 +43,7 @@ def main(args) -> int:
     rows = [[c, f"{b['seconds'] * 1e6:.3f}", f"{b['energy_j'] * 1e3:.4f}", f"{b['bytes'] / 1e6:.3f}"]
             for c, b in out["breakdown"].items()]
     print(text_table(rows, ["component", "us", "mJ", "MB"]))
+    grids = out["stats"]["mapping"].get("op_grid")
+    if grids:
+        print("grid: " + ", ".join(f"{part} {g}" for part, g in grids.items()))
     return 0

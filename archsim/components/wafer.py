@@ -245,6 +245,9 @@ WAFER_SCHEMA = {
 }
 
 
+MIN_GRID_SIDE = 3           # the fewest cores on a side of a grid a program runs on
+
+
 @register
 class Wafer(Component):
     type_name = "wafer"
@@ -291,8 +294,8 @@ class Wafer(Component):
         r, c = grid
         if not ((r <= ur and c <= uc) or (r <= uc and c <= ur)):
             raise ConfigError(f"grid {r}x{c} does not fit the usable area {ur}x{uc}", self.file, key)
-        if r < 3 or c < 3:
-            raise ConfigError(f"grid {r}x{c}: at least 3x3 cores", self.file, key)
+        if r < MIN_GRID_SIDE or c < MIN_GRID_SIDE:
+            raise ConfigError(f"grid {r}x{c}: at least {MIN_GRID_SIDE}x{MIN_GRID_SIDE} cores", self.file, key)
 
     def grid(self, phase: str) -> tuple[int, int]:
         return tuple(self.params["prefill_grid" if phase == "prefill" else "decode_grid"])

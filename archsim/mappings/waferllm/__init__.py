@@ -6,8 +6,8 @@ K-tree allreduce (or the pipelined baseline, `mapping.allreduce`), the decode la
 needs no transpose, and the shift-based KV cache (or concatenation, `mapping.kv_cache`).
 Layers that do not fit one region go to the next (pipeline stages, with a hand-off between
 regions and a bubble while one request is in flight); between the phases the weights and the
-prompt's KV cache are reshuffled through the fabric. A lone op (`archsim op`) runs on
-`mesh.op_grid`, or on the fastest square grid when that is `auto`.
+prompt's KV cache are reshuffled through the fabric. A lone op (`archsim op`) runs all its
+parts on one grid: `mesh.op_grid`, or with `auto` the square grid fastest over them all.
 
 Every op becomes one or more jobs on the wafer component, each carrying a `Program`: what
 every core computes and which collectives the cores perform (see archsim/components/wafer.py).
@@ -35,7 +35,7 @@ from archsim.mappings.waferllm.meshgemv import ALLREDUCES, gemv_program
 from archsim.mappings.waferllm.pipeline import RegionPlan, plan_regions, plan_streamed
 from archsim.mappings.waferllm.reshuffle import reshuffle_program
 from archsim.system.mapping import Capacity, Mapping, Stage, register_mapping
-from archsim.components.wafer import Program, Segment, VecOp
+from archsim.components.wafer import MIN_GRID_SIDE, Program, Segment, VecOp
 from archsim.dtypes import dtype_bits
 from archsim.workload.trace_builder import ACT_FLOPS
 
@@ -88,6 +88,7 @@ class WaferLLMMapping(Mapping):
         self._has_decode = False
         self._first_name = None
         self._op_grids: dict = {}
+        self._lone_grid = None               # the one grid every part of a lone op runs on
         self._prefill_kernels: dict = {}     # prefill linear -> the kernel chosen, both costs
 
     # --- capacity ----------------------------------------------------------------------------
@@ -215,7 +216,9 @@ class WaferLLMMapping(Mapping):
         self._has_decode = bool((trace["phase"] == "decode").any()) and bool((trace["phase"] == "prefill").any())
         first = trace["layer"] == 0
         self._first_name = str(trace["name"][first][0]) if first.any() else None
-        if not self._standalone:
+        if self._standalone:
+            self._lone_grid = self._pick_op_grid(trace)
+        else:
             self._plan(trace)
             self._refine_capacity()
         return super().build(trace)
@@ -230,10 +233,11 @@ class WaferLLMMapping(Mapping):
                 "concat_step": np.where(concat & (trace["phase"] == "decode"), trace["step"], 0)}
 
     def _streams(self, op) -> bool:
-        """A streamed prefill loads each layer's weights as the layer before computes."""
+        """A streamed prefill loads the weights of each layer past the resident ones as the
+        layer before computes."""
         plan = self.prefill_plan
         return bool(op["phase"] == "prefill" and plan is not None and plan.streamed and not self._standalone
-                    and op["name"] == self._first_name and op["layer"] >= 0)
+                    and op["name"] == self._first_name and op["layer"] >= plan.resident)
 
     def _boundary(self, op) -> bool:
         plan = self.decode_plan if op["phase"] == "decode" else self.prefill_plan
@@ -252,7 +256,7 @@ class WaferLLMMapping(Mapping):
 
     def stages(self, op: dict) -> list[Stage]:
         if self._standalone:
-            return [Stage(self.dev, self._job(self._best_program(op), op))]
+            return [Stage(self.dev, self._job(self._lone_program(op, self._lone_grid), op))]
         progs = self._programs(op, self.wafer.grid(op["phase"]))
         out = []
         if self._boundary(op):
@@ -270,36 +274,59 @@ class WaferLLMMapping(Mapping):
             out.append(Stage(self.dev, self._job(self._reshuffle(op), op, "reshuffle")))
         return out
 
-    def _best_program(self, op: dict) -> Program:
-        grid = self.wafer.op_grid()
-        phase = "decode" if int(op["m"]) <= 1 else "prefill"
-        if grid is not None:
-            self._check_op_grid(op, grid, phase)
-            progs = self._programs(op, grid, phase)
-            return progs[0] if len(progs) == 1 else Program(grid, tuple(s for p in progs for s in p.segments))
-        ur, uc = self.wafer.params["usable"]
-        best, best_t = None, None
-        for p in range(AUTO_GRID_STEP, min(ur, uc) + 1, AUTO_GRID_STEP):
-            progs = self._programs(op, (p, p), phase)
-            prog = Program((p, p), tuple(s for q in progs for s in q.segments))
-            t = self.system.cost(self.dev, Job(kind=op["op"], extra=(("program", prog),), label=op["name"])).seconds
-            if best_t is None or t < best_t:
-                best, best_t = prog, t
-        self._op_grids[op["name"]] = best.grid
-        return best
+    @staticmethod
+    def _lone_phase(op) -> str:
+        return "decode" if int(op["m"]) <= 1 else "prefill"
 
-    def _check_op_grid(self, op: dict, grid, phase: str):
+    def _lone_program(self, op: dict, grid) -> Program:
+        progs = self._programs(op, grid, self._lone_phase(op))
+        return progs[0] if len(progs) == 1 else Program(grid, tuple(s for p in progs for s in p.segments))
+
+    def _pick_op_grid(self, trace) -> tuple:
+        """The one grid all parts of a lone op run on (attention's QK^T, softmax and AV share
+        the scores where they lie, so no part may move to a grid of its own): `op_grid`, or
+        with `auto` the square grid, a multiple of AUTO_GRID_STEP, that minimises the parts'
+        total time. A candidate wider than a weight matrix's side is cut to it, the same
+        rule an explicit `op_grid` is held to (cores without weights would be charged)."""
+        from archsim.workload.trace import COLUMNS
+        cols = {c: trace.columns[c].tolist() for c in COLUMNS}
+        ops = [{c: v[i] for c, v in cols.items()} for i in range(len(trace))]
+        grid = self.wafer.op_grid()
+        if grid is None:
+            ur, uc = self.wafer.params["usable"]
+            side = min([ur, uc] + [min(lim) for op in ops if (lim := self._op_grid_limit(op)) is not None])
+            sides = sorted({min(p, side) for p in range(AUTO_GRID_STEP, min(ur, uc) + 1, AUTO_GRID_STEP)})
+            best_t = None
+            for p in sides:
+                t = sum(self.system.cost(self.dev, self._job(self._lone_program(op, (p, p)), op)).seconds
+                        for op in ops)
+                if best_t is None or t < best_t:
+                    grid, best_t = (p, p), t
+        for op in ops:
+            self._check_op_grid(op, grid)
+            self._op_grids[str(op["name"])] = tuple(grid)
+        return tuple(grid)
+
+    def _op_grid_limit(self, op: dict):
+        """(rows, cols) of cores a lone matrix op can give weights to: its weight matrix's
+        sides, as the op's layout splits them, though never below the smallest grid (None:
+        not a matrix op)."""
+        if op["op"] not in ("gemv", "gemm", "lm_head", "moe_gate"):
+            return None
+        k, n = max(int(op["k"]), MIN_GRID_SIDE), max(int(op["n"]), MIN_GRID_SIDE)
+        if self._lone_phase(op) == "decode":     # the vector's axis splits k, the other n
+            return (n, k) if op["name"] in X_INPUT else (k, n)
+        return (min(k, n),) * 2                  # MeshGEMM splits k and n over a p x p grid
+
+    def _check_op_grid(self, op: dict, grid):
         """A lone matrix op on more rows or columns of cores than its weight matrix has rows or
         columns: the extra lines of cores hold no weights, yet they are charged for the op."""
-        if op["op"] not in ("gemv", "gemm", "lm_head", "moe_gate"):
+        limit = self._op_grid_limit(op)
+        if limit is None:
             return
-        k, n = int(op["k"]), int(op["n"])
-        if phase == "decode":     # the vector's axis splits k, the other n
-            limit = (n, k) if op["name"] in X_INPUT else (k, n)
-            used = tuple(grid)
-        else:                     # MeshGEMM splits k and n over a p x p grid
-            limit, used = (min(k, n),) * 2, (min(grid),) * 2
+        used = tuple(grid) if self._lone_phase(op) == "decode" else (min(grid),) * 2
         if used[0] > limit[0] or used[1] > limit[1]:
+            k, n = int(op["k"]), int(op["n"])
             fit = f"{min(used[0], limit[0])}x{min(used[1], limit[1])}"
             raise ConfigError(f"a {grid[0]}x{grid[1]} grid for a {k}x{n} weight matrix (k x n) leaves cores "
                               f"without weights; use at most {fit} or auto", self.system.arch.file,

@@ -25,6 +25,8 @@ class RegionPlan:
     per_layer_bytes: int = 0      # weights + KV of one layer on one core
     free_bytes: int = 0           # per core, after program and buffers
     streamed: bool = False        # layers stream into one grid from the rest of the wafer
+    resident: int = 0             # streamed: the first layers, which stay on the grid
+    head_bytes: int = 0           # embedding + lm_head on one core
 
     @property
     def cores(self) -> int:
@@ -44,7 +46,10 @@ class RegionPlan:
     def as_dict(self) -> dict:
         if self.streamed:
             return {"grid": f"{self.grid[0]}x{self.grid[1]}", "regions": 1, "streamed": True,
-                    "layers_resident": self.free_bytes // max(self.per_layer_bytes, 1)}
+                    "layers_resident": self.resident,
+                    "layers_streamed": len(self.region_of_layer) - self.resident,
+                    "bytes_per_core": {"free": self.free_bytes, "head": self.head_bytes,
+                                       "layer": self.per_layer_bytes}}
         return {"grid": f"{self.grid[0]}x{self.grid[1]}", "regions": self.regions,
                 "layers_per_region": [self.region_of_layer.count(r) for r in range(self.regions)],
                 "busy_fraction": self.busy_fraction, "bubble_fraction": 1.0 - self.busy_fraction}
@@ -88,15 +93,19 @@ def plan_regions(grid, layers: int, layer_bytes: int, head_bytes: int, free_byte
 def plan_streamed(grid, layers: int, layer_bytes: int, head_bytes: int, free_bytes: int,
                   usable_cores: int, sram_free_wafer: int, what: str, file=None) -> RegionPlan:
     """One grid computes every layer; layers that do not fit it wait in the other cores of
-    the wafer and stream in while the previous layer computes (two layers' room needed)."""
+    the wafer and stream in while the previous layer computes. The head stays on the grid,
+    beside it the first layers; the rest stream through two layers' room (one computing,
+    the next loading)."""
     cells = grid[0] * grid[1]
     if layers * layer_bytes + head_bytes <= free_bytes:
         return RegionPlan(tuple(grid), 1, [0] * layers, 0, layer_bytes, free_bytes)
-    if 2 * layer_bytes > free_bytes:
-        raise CapacityError(f"the {what} grid {grid[0]}x{grid[1]} cannot hold two layers "
-                            f"({2 * layer_bytes} B per core, {free_bytes} B free)", file, "mesh")
+    if head_bytes + 2 * layer_bytes > free_bytes:
+        raise CapacityError(f"the {what} grid {grid[0]}x{grid[1]} cannot hold the head and two layers "
+                            f"({head_bytes + 2 * layer_bytes} B per core, {free_bytes} B free)", file, "mesh")
+    resident = (free_bytes - head_bytes) // layer_bytes - 2     # < layers: not all of them fit
     total = (layers * layer_bytes + head_bytes) * cells
     if total > sram_free_wafer:
         raise CapacityError(f"the {what} needs {total / 2 ** 30:.2f} GiB; the wafer holds "
                             f"{sram_free_wafer / 2 ** 30:.2f} GiB", file, "mesh")
-    return RegionPlan(tuple(grid), 1, [0] * layers, 0, layer_bytes, free_bytes, streamed=True)
+    return RegionPlan(tuple(grid), 1, [0] * layers, 0, layer_bytes, free_bytes, streamed=True,
+                      resident=resident, head_bytes=head_bytes)
