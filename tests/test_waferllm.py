@@ -330,7 +330,22 @@ def test_the_auto_op_grid_leaves_no_core_without_weights(k, n, grid):
     assert run_op("wse2", "gemv", 1, k, n, "fp16", [f"mesh.op_grid={grid}"])["seconds"] == auto["seconds"]
 
 
-def test_a_streamed_prefill_keeps_the_head_and_streams_only_the_layers_that_do_not_fit():
+@pytest.fixture(scope="module")
+def streamed_prefill():
+    """LLaMA3-8B's 2,048-token prefill on WSE-3 (it streams its last layers), scheduled."""
+    from archsim.system.scheduler import PS_PER_S, schedule
+    from archsim.workload.model_spec import load_model
+    from archsim.workload.trace_builder import build_trace
+    system = System(load_arch("wse3"), "analytic")
+    trace = build_trace(load_model("llama3-8b"), input_len=2048, output_len=0, precision="fp16")
+    graph = system.mapping.build(trace)
+    dur = np.array([round(system.cost(*graph.pairs[p]).seconds * PS_PER_S) for p in graph.pair_index.tolist()])
+    start, finish = schedule(np.zeros(len(graph), np.int64), dur, (graph.dep_ptr, graph.dep_idx),
+                             [system.components["mesh"].lanes])
+    return system, trace, graph, start, finish
+
+
+def test_a_streamed_prefill_keeps_the_head_and_streams_only_the_layers_that_do_not_fit(streamed_prefill):
     # LLaMA3-8B's prefill on 660x660 with a 2,048-token prompt (WSE-3's default): 35 layers'
     # bytes fit a core's free room, but beside the head only 30 do, so the plan streams;
     # 28 stay and 4 stream through two layers' room (it reported 35 resident of 32)
@@ -344,15 +359,36 @@ def test_a_streamed_prefill_keeps_the_head_and_streams_only_the_layers_that_do_n
     # a grid with room for two layers but not beside the head cannot stream
     with pytest.raises(CapacityError, match="the head and two layers"):
         plan_streamed((660, 660), 32, layer, free - layer, free, 883350, 2 ** 40, "prefill")
-    # the run streams those layers' weights and no others: the first op of a streamed layer
-    # has a second task, the weight stream beside it
-    res = simulate_case("wse3", "llama3-8b", fidelity="analytic")
-    pp = res.summary["stats"]["mapping"]["prefill_pipeline"]
+    # the run streams those layers' weights and no others
+    system, trace, graph, start, finish = streamed_prefill
+    pp = system.mapping.stats()["prefill_pipeline"]
     assert pp["layers_resident"] + pp["layers_streamed"] == 32 and pp["layers_streamed"] >= 1
-    t = res.timeline
-    first = (np.asarray(t["phase"]) == "prefill") & (np.asarray(t["name"]) == "attn_norm")
-    layer, tasks = np.unique(np.asarray(t["layer"])[first], return_counts=True)
-    assert layer[tasks == 2].tolist() == list(range(pp["layers_resident"], 32))
+    streams = [t for t, j in enumerate(graph.jobs) if j.label.endswith(":weight_stream")]
+    served = trace["layer"][graph.serves_index[streams]]
+    assert served.tolist() == list(range(pp["layers_resident"], 32))
+
+
+def test_a_streamed_layers_weights_load_while_the_layer_before_computes(streamed_prefill):
+    # a layer's stream starts once the layer before the one before has computed (its buffer is
+    # free) and, shorter than a layer's compute, has landed by the time its layer is due: no
+    # layer waits, and the prefill takes what the same compute would take all resident (each
+    # streamed layer used to wait 87.6 us for a stream issued only as it was due)
+    system, trace, graph, start, finish = streamed_prefill
+    stream = np.array([j.label.endswith(":weight_stream") for j in graph.jobs])
+    row_last = {r: t for t, r in enumerate(graph.op_index.tolist())}
+    first_rows = np.flatnonzero(trace["name"] == "attn_norm")
+    for s in np.flatnonzero(stream):
+        row = int(graph.serves_index[s])
+        layer = int(trace["layer"][row])
+        compute = next(t for t in np.flatnonzero(graph.op_index == row) if not stream[t])
+        # it lands before its layer is due; issued by the layer before, after the layer
+        # before that (or the embedding)
+        assert finish[s] <= start[compute] == finish[row_last[row - 1]]
+        assert trace["layer"][graph.op_index[s]] == layer - 1
+        assert start[s] == finish[row_last[first_rows[layer - 1] - 1]]
+    assert stream.sum() >= 1
+    chain = np.flatnonzero(~stream)
+    assert finish.max() == (finish - start)[chain].sum()
 
 
 def test_a_long_rotation_is_bandwidth_bound_at_any_link_latency():

@@ -34,7 +34,7 @@ from archsim.mappings.waferllm.meshgemm import ALGORITHMS, gemm_program
 from archsim.mappings.waferllm.meshgemv import ALLREDUCES, gemv_program
 from archsim.mappings.waferllm.pipeline import RegionPlan, plan_regions, plan_streamed
 from archsim.mappings.waferllm.reshuffle import reshuffle_program
-from archsim.system.mapping import Capacity, Mapping, Stage, register_mapping
+from archsim.system.mapping import PREFETCHED, PREV_OP, Capacity, Mapping, Stage, register_mapping
 from archsim.components.wafer import MIN_GRID_SIDE, Program, Segment, VecOp
 from archsim.dtypes import dtype_bits
 from archsim.workload.trace_builder import ACT_FLOPS
@@ -228,13 +228,44 @@ class WaferLLMMapping(Mapping):
         # concatenated cache grows every step
         cols = ("phase", "name", "layer")
         concat = self.kv.name == "concat"
+        streams = self.per_distinct(trace, cols, self._streams).astype(bool)
         return {"boundary": self.per_distinct(trace, cols, self._boundary),
-                "streams": self.per_distinct(trace, cols, self._streams),
+                "streams": streams, **self._stream_issuers(trace, streams),
                 "concat_step": np.where(concat & (trace["phase"] == "decode"), trace["step"], 0)}
 
+    def _stream_issuers(self, trace, streams) -> dict:
+        """Which row issues each streamed layer's weight stream: the first row of the layer
+        before, so the stream starts once the layer before that has computed and freed its
+        buffer (two buffers: one computing, one loading); for layer 0, the first prefill row.
+        `stream_ahead`: rows from an issuer to the layer it streams (`stream_elems`: the
+        stream's elements a core); `stream_own`: a layer with no row before it streams its own."""
+        n = len(trace)
+        ahead, elems, own = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, bool)
+        if streams.any():
+            c = trace.columns
+            prefill = c["phase"] == "prefill"
+            firsts = np.flatnonzero(prefill & (c["name"] == self._first_name) & (c["layer"] >= 0))
+            src = np.concatenate(([np.flatnonzero(prefill)[0]], firsts[:-1]))
+            sel = streams[firsts]
+            src, dst = src[sel], firsts[sel]
+            own[dst[src == dst]] = True
+            src, dst = src[src < dst], dst[src < dst]
+            ahead[src] = dst - src
+            elems[src] = [self._stream_elems(d) for d in c["dtype_w"][dst].tolist()]
+        return {"stream_ahead": ahead, "stream_elems": elems, "stream_own": own}
+
+    def _stream_elems(self, dtype_w) -> int:
+        return cdiv(self._stream_bytes * 8, dtype_bits(dtype_w))
+
+    def _stream_stage(self, elems: int, after: tuple, ahead: int = 0) -> Stage:
+        p = min(self.wafer.grid("prefill"))
+        prog = Program((p, p), (Segment((), EdgeFill(p, p, "x", elems), label="weight_stream"),))
+        job = Job(kind="transfer", extra=(("program", prog),), label=f"{self._first_name}:weight_stream")
+        return Stage(self.dev, job, after=after, serves_ahead=ahead)
+
     def _streams(self, op) -> bool:
-        """A streamed prefill loads the weights of each layer past the resident ones as the
-        layer before computes."""
+        """A streamed prefill loads the weights of each layer past the resident ones while
+        the layer before computes (see _stream_issuers)."""
         plan = self.prefill_plan
         return bool(op["phase"] == "prefill" and plan is not None and plan.streamed and not self._standalone
                     and op["name"] == self._first_name and op["layer"] >= plan.resident)
@@ -261,13 +292,20 @@ class WaferLLMMapping(Mapping):
         out = []
         if self._boundary(op):
             out.append(Stage(self.dev, self._job(self._handoff(op), op, "handoff")))
-        if self._streams(op):
-            # the weight stream runs beside the previous layer; the layer waits for it
-            p = min(self.wafer.grid("prefill"))
-            elems = cdiv(self._stream_bytes * 8, dtype_bits(op["dtype_w"]))
-            prog = Program((p, p), (Segment((), EdgeFill(p, p, "x", elems), label="weight_stream"),))
-            out.append(Stage(self.dev, self._job(prog, op, "weight_stream"), after=()))
-            out.append(Stage(self.dev, self._job(progs[0], op), after=(0, -1)))
+        # a streamed layer's weights load on the wafer's second lane beside the compute before
+        # them, and only that layer waits for them: a stream is issued by the first op of the
+        # layer before (see _stream_issuers), as the row's first stage (its last stage is
+        # what the next row waits on); a layer with no row before it loads its own
+        own, streamed = bool(op.get("stream_own", False)), bool(op.get("streams", False))
+        ahead = int(op.get("stream_ahead", 0))
+        if own or streamed or ahead:
+            waits = (PREV_OP,) + ((len(out),) if own else (PREFETCHED,) if streamed else ())
+            if own:
+                out.append(self._stream_stage(self._stream_elems(op["dtype_w"]), ()))
+            if ahead:
+                # after this layer's own stream too: the streams share the grid's edge, one at a time
+                out.append(self._stream_stage(int(op["stream_elems"]), waits, ahead))
+            out.append(Stage(self.dev, self._job(progs[0], op), after=waits))
             progs = progs[1:]
         out += [Stage(self.dev, self._job(p, op)) for p in progs]
         if op["phase"] == "prefill" and op["op"] == "lm_head" and self._has_decode:
