@@ -12,7 +12,7 @@ from archsim.components import unsigned_index
 from archsim.components.noc import engine
 from archsim.components.noc.config import RouterConfig
 from archsim.components.noc.stats import NocStats
-from archsim.components.noc.traffic import HOTSPOT, destinations
+from archsim.components.noc.traffic import HOTSPOT, UNIFORM, destinations
 from archsim.errors import ConfigError
 
 _COMPILE_S: dict = {}
@@ -157,7 +157,7 @@ def simulate_traffic(mesh=(8, 8), pattern="uniform", rate: float = 0.1, packet_f
     latency and accepted rate change by at most 5% three times in a row (at most
     ``max_samples`` periods in all), then the packets created in the measured window drain.
     The run stops as saturated when the mean latency of delivered and in-flight flits exceeds
-    ``latency_threshold``. With ``cycles``, warm-up is cycles // 4 and the rest is measured.
+    ``latency_threshold`` (negative: never; else above the traffic's mean zero-load latency). With ``cycles``, warm-up is cycles // 4 and the rest is measured.
     ``threads=2`` runs half the routers on a second thread (meshes of 128 routers or more;
     the same results, faster on two free cores).
     """
@@ -182,6 +182,14 @@ def simulate_traffic(mesh=(8, 8), pattern="uniform", rate: float = 0.1, packet_f
                          else [(rows // 2) * cols + cols // 2], dtype=np.int32).reshape(-1)
         if hot.size == 0 or hot.min() < 0 or hot.max() >= n:
             raise ConfigError("hotspot nodes must be node ids of the mesh", None, "hotspot_nodes")
+    base = mean_zero_load_latency((rows, cols), pattern, packet_flits, router, hot if kind == HOTSPOT else None,
+                                  hotspot_fraction)
+    if 0 <= latency_threshold <= base:
+        # the mean latency starts above the threshold: every run would read as saturated
+        raise ConfigError(f"latency threshold must be above the traffic's mean zero-load latency "
+                          f"({base:.0f} cycles for {packet_flits}-flit {pattern} packets on this mesh), "
+                          f"got {latency_threshold:g} (--latency-threshold; BookSim's default is 500)",
+                          None, "latency_threshold")
     fixed_w = fixed_s = 0
     if cycles is not None:
         cycles = int(cycles)
@@ -309,6 +317,29 @@ def simulate_flows(mesh, src, dst, flits, inject_cycle=None, color=None, order=N
     res.flow_head_cycle = head
     res.cycles = int(done.max()) if nf and (done >= 0).all() else cyc
     return res
+
+
+def mean_zero_load_latency(mesh, pattern="uniform", packet_flits: int = 1,
+                           router: RouterConfig | None = None, hotspot_nodes=None,
+                           hotspot_fraction: float = 0.5) -> float:
+    """The mean of zero_load_latency over the packets a traffic pattern sends: what a run's
+    mean latency starts from at a low rate (uniform destinations include the source, as
+    BookSim's; E|a - b| over a side of n is (n^2 - 1) / 3n)."""
+    router = router or RouterConfig()
+    rows, cols = _mesh(mesh)
+    n = rows * cols
+    uniform = (rows * rows - 1) / (3 * rows) + (cols * cols - 1) / (3 * cols)
+    kind, dest = destinations(pattern, rows, cols)
+    if kind == HOTSPOT:
+        hot = np.asarray(hotspot_nodes if hotspot_nodes is not None
+                         else [(rows // 2) * cols + cols // 2], dtype=np.int64).reshape(-1)
+        to_hot = float(np.mean([mesh_hops((rows, cols), np.arange(n), h).mean() for h in hot]))
+        hops = hotspot_fraction * to_hot + (1 - hotspot_fraction) * uniform
+    elif kind == UNIFORM:
+        hops = uniform
+    else:
+        hops = float(mesh_hops((rows, cols), np.arange(n), dest).mean())
+    return router.inject_cycles + (hops + 1) * router.hop_cycles + int(packet_flits) - 1
 
 
 def mesh_hops(mesh, src, dst):
