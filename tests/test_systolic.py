@@ -157,6 +157,17 @@ def test_cli_bad_numbers(capsys, flag, value):
     assert err.startswith(f"archsim: error: {flag}: ") and len(err.splitlines()) == 1
 
 
+# SCALE-Sim v3's "compute util %" for the same runs (shared/peers/README.md)
+SCALESIM_UTIL = [0.74, 94.16, 66.84, 0.20, 20.09, 50.15, 3.08, 98.51, 89.20, 0.79, 50.59, 80.38]
+
+
+@pytest.mark.parametrize("case,util", list(zip(SCALESIM, SCALESIM_UTIL)))
+def test_scalesim_compute_util(case, util):
+    from archsim.components.systolic.api import scalesim_compute_util
+    rows, df, m, k, n, _ = case
+    assert round(100 * scalesim_compute_util(df, rows, rows, *map_gemm(df, m, k, n)), 2) == util
+
+
 @pytest.mark.parametrize("rows,gemm,closed", [
     (1, "1,10000000000,1", "9999999999 cycles"),            # one fold of 1e10 cycles
     (128, "10000000,1,10000000", "1556396484374 cycles"),   # 6e9 folds

@@ -196,6 +196,17 @@ def test_noc_heatmap_places_as_many_lines_as_each_collective_ran():
     assert total[:2, :3].sum() == 3 * line.sum() and total[2:].sum() == 0 and total[:, 3:].sum() == 0
 
 
+def test_collectives_run_together_keep_each_ones_lines(wafer):
+    # MeshGEMM's step shifts along rows and columns at once (a Parallel of two collectives):
+    # both reach the link log, each with its own axis and line count
+    from archsim.mappings.waferllm.comm import InterleavedShift, Parallel
+    res = Parallel((InterleavedShift(8, 6, "x", 16, 16), InterleavedShift(6, 8, "y", 16, 16))).run(
+        FabricContext(wafer))
+    assert sorted((axis, line.shape[0], lines) for axis, line, lines in res.line_loads) == \
+        [("x", 8, 6), ("y", 6, 8)]
+    assert sum(line.sum() * lines for _, line, lines in res.line_loads) > 0
+
+
 def test_noc_heatmap_draws_a_short_ring_on_its_own_lines_only(monkeypatch):
     # a batch-1 prefill of 64 tokens rings K/V around 64 rows of each of the 660 columns: the
     # map once tiled that ring down all 660 rows (10 copies a column)
