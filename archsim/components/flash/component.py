@@ -16,7 +16,7 @@ Long streams: the first `sim_pages` pages of a channel are simulated cycle by cy
 rest extrapolated at the simulated steady-state period (the second half of the window);
 a stream no longer than the window is simulated whole. Windows are memoised per shape. A
 GEMV whose vectors run in so many passes that a channel senses more than `sim_pages` pages
-for them is timed at two shares of its passes and extrapolated (compute.simulate_gemv).
+for them is timed on a few passes of each size and extrapolated (compute.simulate_gemv).
 """
 
 from __future__ import annotations

@@ -187,9 +187,9 @@ def _transaction_over_s(spec: FlashSpec) -> float:
 
 
 def _tile_costs(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bits: int):
-    """(seconds a tile occupies the pipeline, its compute, its results, whether a core's
-    buffer serialises it) for tiles of h x w; a page holds (h / cores) x (w / channels)
-    values (fewer than a full page for edge tiles)."""
+    """(seconds a tile occupies the pipeline, what its last tile adds after the pipeline's
+    periods (the tail), whether a core's buffer serialises it) for tiles of h x w; a page
+    holds (h / cores) x (w / channels) values (fewer than a full page for edge tiles)."""
     values, cc, ch = _geometry(spec, value_bits)
     bw = spec.bus_bytes_per_s
     over = _transaction_over_s(spec)
@@ -201,8 +201,11 @@ def _tile_costs(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_b
     t_rc = spec.t_read_ps / 1e12 + in_b / bw
     if core_slots(core, h, w, m, cc, ch) < 2:
         # the next broadcast waits for this group's results: the tail is inside each period
-        return spec.t_cmd_ps / 1e12 + t_rc + comp + res, comp, res, True
-    return max(t_rc, comp, (in_b + cc * out_b) / bw + (1 + cc) * over), comp, res, False
+        return spec.t_cmd_ps / 1e12 + t_rc + comp + res, 0.0, True
+    period = max(t_rc, comp, (in_b + cc * out_b) / bw + (1 + cc) * over)
+    # the last tile is read t_rc after its period starts, then computes and returns its
+    # results; a period paced by the cores (or the bus) already holds part of that
+    return period, res + max(0.0, t_rc + comp - period), False
 
 
 def _period(spec: FlashSpec, core: CoreSpec, h: int, w: int, passes: tuple, value_bits: int) -> float:
@@ -216,10 +219,11 @@ def flash_time(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bi
     """Seconds for `ft` tiles of h x w (then the `edge` tiles, (h, w, tiles) each) on the flash
     cores: the paper's t_rc = tR + W / (channels x bw) per tile, no faster than the core or
     the tile's channel traffic, serialised when a core's buffer holds a single slice; plus
-    the last tile's compute and results (the tail), less the first read when it was sensed
+    what the last tile's compute and results add after its period (the tail), less the first read when it was sensed
     ahead during the previous GEMV. `passes`: the vectors of each Read-Compute pass over a
     tile (empty: one pass of all m)."""
     passes = tuple(passes) or (m,)
+    values, cc, ch = _geometry(spec, value_bits)
     groups = [(hh, ww, n) for hh, ww, n in [(h, w, ft)] + list(edge) if n > 0]
     if not groups:
         return 0.0
@@ -227,13 +231,12 @@ def flash_time(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bi
     ahead = None
     for hh, ww, n in groups:
         if ahead is None:
-            first_comp = _tile_costs(spec, core, hh, ww, passes[0], value_bits)[1]
+            first_comp = core.page_ps(min(values, (hh // cc) * (ww // ch)), passes[0], value_bits,
+                                      spec.page_size) / 1e12
             ahead = min(spec.t_read_ps / 1e12, first_comp) if core.read_ahead else 0.0
         t += n * _period(spec, core, hh, ww, passes, value_bits)
-        _, comp, res, serial = _tile_costs(spec, core, hh, ww, passes[-1], value_bits)
-    if not serial:
-        t = t + comp + res
-    return t - ahead
+        tail = _tile_costs(spec, core, hh, ww, passes[-1], value_bits)[1]
+    return t + tail - ahead
 
 
 def edge_tiles(spec: FlashSpec, core: CoreSpec, k: int, n: int, h: int, w: int, m: int,
@@ -334,7 +337,8 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
               tile: "tuple[int, int] | str | None" = None, tiling: bool = True, slicing: bool = True,
               alpha: float | None = None, sink_rate: float | None = None, slice_bytes: int = 0) -> GemvPlan:
     """Split a k-input, n-output GEMV between flash cores and NPU. `tile`: None or "optimal"
-    (the paper's one shape for all matrices), "auto" (the fastest predicted shape per
+    (the paper's one shape for all matrices, or the shape that holds the batch where that
+    is predicted faster), "auto" (the fastest predicted shape per
     matrix, an exploration beyond the paper) or (H, W). The m vectors run in the
     Read-Compute passes (`pass_options`) the model predicts fastest for that shape.
     `sink_rate`: bytes/s of weights the NPU side can take (its link and its GEMV rate); the
@@ -394,9 +398,16 @@ def plan_gemv(spec: FlashSpec, core: CoreSpec, k: int, n: int, m: int = 1, value
         return {ps: split(h, w, ps) for ps in pass_options(core, h, w, m, cc, ch)}
 
     if tile is None or tile == "optimal":
-        # the paper's shape: its traffic per vector is the least whatever the vectors
+        # the paper's shape: its traffic per vector is the least whatever the vectors; but
+        # where the batch's slices overflow it, each pass senses its pages again, so the
+        # shape that holds the batch (fewer passes) is weighed too (ties: the paper's)
         h, w = optimal_tile(spec, value_bits, core, 1, k, n)
         splits = options(h, w)
+        hm, wm = optimal_tile(spec, value_bits, core, m, k, n)
+        if (hm, wm) != (h, w) and _fits(core, (hm, wm), 1, cc, ch):
+            wide = options(hm, wm)
+            if min(sp[0] for sp in wide.values()) < min(sp[0] for sp in splits.values()) - 1e-15:
+                h, w, splits = hm, wm, wide
     elif tile == "auto":
         # per matrix: the fastest predicted split; among those within 1% of it, the least
         # channel traffic per tile (W + channels x H, the paper's criterion)
@@ -536,23 +547,31 @@ def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: 
                   unsliced_order: str = "continuous", window_pages: int = 0) -> dict:
     """Cycle-level run of one channel; the GEMV's flash time is that channel's time. A plan
     whose channel senses more than `window_pages` pages for Read-Compute (many passes: a
-    long prompt) is run at two shares of its passes, the streamed pages cut in proportion,
+    long prompt) is run on a few passes of each size, the streamed pages cut in proportion,
     and its time extrapolated along them, as a long stream's is (0: always run whole)."""
     passes = plan.vector_passes()
     cc, ch = spec.dies_per_channel, spec.channels
     rc_ops = cc * len(passes) * plan.rc_tiles
     if window_pages and rc_ops > window_pages and len(passes) > 2:
-        # every pass of every tile is the same work, so the time grows linearly with them
-        p1 = max(2, len(passes) * window_pages // rc_ops)
-        p2 = p1 // 2
+        # every pass of a size is the same work, so the time grows linearly with the passes
+        # of each size; passes of the larger size (split_vectors puts them first) and of the
+        # smaller (one vector fewer) are timed apart, so neither stands for the other
+        p2 = max(1, len(passes) * window_pages // rc_ops // 2)
+        big, small = passes[0], passes[-1]
 
-        def part(p):
-            return _run_channel(spec, core, replace(plan, m=sum(passes[:p]), passes=passes[:p],
-                                                    npu_bytes=int(round(plan.npu_bytes * p / len(passes)))),
+        def part(ps):
+            ps = tuple(ps)
+            return _run_channel(spec, core, replace(plan, m=sum(ps), passes=ps,
+                                                    npu_bytes=int(round(plan.npu_bytes * len(ps) / len(passes)))),
                                 slice_bytes, unsliced_order)
-        (t1, b1), (t2, b2) = part(p1), part(p2)
-        more = (len(passes) - p1) / (p1 - p2)
-        t, busy = t1 + (t1 - t2) * more, b1 + (b1 - b2) * more
+        n_big = passes.count(big)
+        t0, b0 = part((big,) * p2)
+        t1, b1 = part((big,) * (2 * p2))
+        t, busy = t0 + (t1 - t0) * (n_big - p2) / p2, b0 + (b1 - b0) * (n_big - p2) / p2
+        if small != big:
+            t2, b2 = part((big,) * p2 + (small,) * p2)
+            more = (len(passes) - n_big) / p2
+            t, busy = t + (t2 - t0) * more, busy + (b2 - b0) * more
     else:
         t, busy = _run_channel(spec, core, plan, slice_bytes, unsliced_order)
     # every channel carries the most loaded one's tiles; each pass senses its tile's pages
