@@ -40,8 +40,9 @@ def register(sub) -> None:
     p.add_argument("--latency-threshold", type=float,
                    help="cycles of mean latency (delivered and in-flight flits) past which a "
                         "synthetic run stops as saturated (default 500, BookSim's latency_thres); "
-                        "it must exceed the traffic's mean zero-load latency (negative: never stop). A fixed --cycles window "
-                        "checks it in its drain, so compare accepted with offered there")
+                        "it must exceed the traffic's mean zero-load latency (negative: never "
+                        "stop). A fixed --cycles window checks it in its drain, so compare "
+                        "accepted with offered there")
     p.add_argument("--seed", type=seed, default=1)
     p.add_argument("--threads", type=int, default=1, choices=(1, 2),
                    help="2: half the routers on a second thread, same results (default 1)")

@@ -219,9 +219,9 @@ def flash_time(spec: FlashSpec, core: CoreSpec, h: int, w: int, m: int, value_bi
     """Seconds for `ft` tiles of h x w (then the `edge` tiles, (h, w, tiles) each) on the flash
     cores: the paper's t_rc = tR + W / (channels x bw) per tile, no faster than the core or
     the tile's channel traffic, serialised when a core's buffer holds a single slice; plus
-    what the last tile's compute and results add after its period (the tail), less the first read when it was sensed
-    ahead during the previous GEMV. `passes`: the vectors of each Read-Compute pass over a
-    tile (empty: one pass of all m)."""
+    what the last tile's compute and results add after its period (the tail), less the
+    first read when it was sensed ahead during the previous GEMV. `passes`: the vectors of
+    each Read-Compute pass over a tile (empty: one pass of all m)."""
     passes = tuple(passes) or (m,)
     values, cc, ch = _geometry(spec, value_bits)
     groups = [(hh, ww, n) for hh, ww, n in [(h, w, ft)] + list(edge) if n > 0]
