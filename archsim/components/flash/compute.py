@@ -552,19 +552,23 @@ def simulate_gemv(spec: FlashSpec, core: CoreSpec, plan: GemvPlan, slice_bytes: 
     passes = plan.vector_passes()
     cc, ch = spec.dies_per_channel, spec.channels
     rc_ops = cc * len(passes) * plan.rc_tiles
+    big, small = passes[0], passes[-1]
+    n_big = passes.count(big)
+    # the window's passes of each size: never more than the GEMV has (then it runs whole)
+    p2 = 0
     if window_pages and rc_ops > window_pages and len(passes) > 2:
+        p2 = max(1, len(passes) * window_pages // rc_ops // 2)
+        p2 = min(p2, n_big // 2, len(passes) - n_big if small != big else p2)
+    if p2 >= 1:
         # every pass of a size is the same work, so the time grows linearly with the passes
         # of each size; passes of the larger size (split_vectors puts them first) and of the
         # smaller (one vector fewer) are timed apart, so neither stands for the other
-        p2 = max(1, len(passes) * window_pages // rc_ops // 2)
-        big, small = passes[0], passes[-1]
 
         def part(ps):
             ps = tuple(ps)
             return _run_channel(spec, core, replace(plan, m=sum(ps), passes=ps,
                                                     npu_bytes=int(round(plan.npu_bytes * len(ps) / len(passes)))),
                                 slice_bytes, unsliced_order)
-        n_big = passes.count(big)
         t0, b0 = part((big,) * p2)
         t1, b1 = part((big,) * (2 * p2))
         t, busy = t0 + (t1 - t0) * (n_big - p2) / p2, b0 + (b1 - b0) * (n_big - p2) / p2
