@@ -101,9 +101,8 @@ class CommResult:
     simulated: int = 1               # of which were simulated; the rest reuse them
     flit_hops: int = 0               # over all lines
     phases: int = 0
-    links: dict = field(default_factory=dict)   # axis -> int64[line_len, 4] flits of one line
-    # (axis, int64[line_len, 4], lines) of each collective: how many lines carry which load
-    # (the links above sum the profiles of collectives that may run on different line counts)
+    # (axis, int64[line_len, 4] flits of one line, lines) of each collective: how many lines
+    # carry which load (collectives run together may differ in both)
     line_loads: list = field(default_factory=list)
 
     def absorb(self, other: "CommResult") -> None:
@@ -113,8 +112,6 @@ class CommResult:
         self.simulated += other.simulated
         self.flit_hops += other.flit_hops
         self.phases += other.phases
-        for axis, links in other.links.items():
-            self.links[axis] = self.links.get(axis, 0) + links
         self.line_loads.extend(other.line_loads)
 
 

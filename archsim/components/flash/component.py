@@ -100,6 +100,14 @@ def check_tile(spec, tile, file=None, key=None):
 MAX_PLANES = 1 << 20
 
 
+def _steady_period_ps(order) -> float:
+    """Picoseconds a page adds to a long stream: the pace of a simulated window's second half
+    (`order`: the pages' completion times, in order)."""
+    n = len(order)
+    half = n // 2
+    return (int(order[-1]) - int(order[half - 1])) / (n - half)
+
+
 @register
 class NandFlash(Component):
     """NAND flash (channels, dies, planes, cache reads), optionally with a compute core per die."""
@@ -198,8 +206,7 @@ class NandFlash(Component):
         steady state of a `sim_pages` window (its second half)."""
         n = max(2, self.params["sim_pages"])
         order, busy = self._window(K.PROGRAM if write else K.READ, n, self.spec.page_size, 0)
-        half = n // 2
-        return (int(order[-1]) - int(order[half - 1])) / (n - half) / 1e12, busy / n / 1e12
+        return _steady_period_ps(order) / 1e12, busy / n / 1e12
 
     def stream_seconds(self, nbytes: float, write: bool = False, page_bytes: int | None = None) -> dict:
         """Time to move `nbytes` in or out of the array over all channels (pages striped)."""
@@ -215,9 +222,7 @@ class NandFlash(Component):
         t = int(order[-1])
         busy_total = busy
         if per_ch > n_sim:
-            half = n_sim // 2
-            period = (int(order[-1]) - int(order[half - 1])) / (n_sim - half)
-            t = t + int(round(period * (per_ch - n_sim)))
+            t = t + int(round(_steady_period_ps(order) * (per_ch - n_sim)))
             busy_total = busy * per_ch / n_sim
         return {"seconds": t / 1e12, "channel_busy_s": busy_total / 1e12, "pages": pages}
 

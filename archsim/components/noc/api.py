@@ -12,7 +12,7 @@ from archsim.components import unsigned_index
 from archsim.components.noc import engine
 from archsim.components.noc.config import RouterConfig
 from archsim.components.noc.stats import NocStats
-from archsim.components.noc.traffic import HOTSPOT, UNIFORM, destinations
+from archsim.components.noc.traffic import HOTSPOT, UNIFORM, default_hotspot, destinations
 from archsim.errors import ConfigError
 
 _COMPILE_S: dict = {}
@@ -157,7 +157,8 @@ def simulate_traffic(mesh=(8, 8), pattern="uniform", rate: float = 0.1, packet_f
     latency and accepted rate change by at most 5% three times in a row (at most
     ``max_samples`` periods in all), then the packets created in the measured window drain.
     The run stops as saturated when the mean latency of delivered and in-flight flits exceeds
-    ``latency_threshold`` (negative: never; else above the traffic's mean zero-load latency). With ``cycles``, warm-up is cycles // 4 and the rest is measured.
+    ``latency_threshold`` (negative: never; else above the traffic's mean zero-load
+    latency). With ``cycles``, warm-up is cycles // 4 and the rest is measured.
     ``threads=2`` runs half the routers on a second thread (meshes of 128 routers or more;
     the same results, faster on two free cores).
     """
@@ -179,7 +180,7 @@ def simulate_traffic(mesh=(8, 8), pattern="uniform", rate: float = 0.1, packet_f
     hot = np.zeros(1, np.int32)
     if kind == HOTSPOT:
         hot = np.asarray(hotspot_nodes if hotspot_nodes is not None
-                         else [(rows // 2) * cols + cols // 2], dtype=np.int32).reshape(-1)
+                         else default_hotspot(rows, cols), dtype=np.int32).reshape(-1)
         if hot.size == 0 or hot.min() < 0 or hot.max() >= n:
             raise ConfigError("hotspot nodes must be node ids of the mesh", None, "hotspot_nodes")
     base = mean_zero_load_latency((rows, cols), pattern, packet_flits, router, hot if kind == HOTSPOT else None,
@@ -332,7 +333,7 @@ def mean_zero_load_latency(mesh, pattern="uniform", packet_flits: int = 1,
     kind, dest = destinations(pattern, rows, cols)
     if kind == HOTSPOT:
         hot = np.asarray(hotspot_nodes if hotspot_nodes is not None
-                         else [(rows // 2) * cols + cols // 2], dtype=np.int64).reshape(-1)
+                         else default_hotspot(rows, cols), dtype=np.int64).reshape(-1)
         to_hot = float(np.mean([mesh_hops((rows, cols), np.arange(n), h).mean() for h in hot]))
         hops = hotspot_fraction * to_hot + (1 - hotspot_fraction) * uniform
     elif kind == UNIFORM:

@@ -19,6 +19,11 @@ def _bits(n: int, what: str) -> int:
     return b
 
 
+def default_hotspot(rows: int, cols: int) -> list:
+    """The hotspot traffic's node when none is given: the mesh's centre."""
+    return [(rows // 2) * cols + cols // 2]
+
+
 def destinations(pattern, rows: int, cols: int):
     """(kind, dest) for the kernel: kind UNIFORM (random destination, the source included, as
     BookSim), FIXED (dest[n] per source) or HOTSPOT (handled by the caller)."""

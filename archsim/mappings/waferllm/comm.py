@@ -46,7 +46,6 @@ class _Tracker:
     def result(self, cycles: int, lines: int) -> CommResult:
         return CommResult(cycles=int(cycles), lines=lines, simulated=1 if lines else 0,
                           flit_hops=self.flit_hops * lines, phases=self.phases,
-                          links={self.axis: self.links.copy()},
                           line_loads=[(self.axis, self.links.copy(), lines)] if lines else [])
 
 
